@@ -1,0 +1,37 @@
+"""The ASGI application: create_app(settings) builds it; nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from api import health
+from api.state import AppState
+from api.v2.dispatch import dispatch
+from registry.config import Settings, load_settings
+
+V2_METHODS = ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="hth-registry",
+        version="0.1.0",
+        description="Docker/OCI registry and its maintenance platform.",
+        docs_url="/api/docs",
+        openapi_url="/api/v1/openapi.json",
+        redoc_url=None,
+    )
+    app.state.hth = AppState.from_settings(settings)
+    app.include_router(health.router)
+    app.router.add_route("/v2", dispatch, methods=V2_METHODS, include_in_schema=False)
+    app.router.add_route("/v2/{path:path}", dispatch, methods=V2_METHODS, include_in_schema=False)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (several worker processes read $HTH_CONFIG)."""
+    logging.basicConfig(level=logging.INFO)
+    return create_app()

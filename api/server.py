@@ -1,0 +1,68 @@
+"""Run the API with uvicorn: bind checks, TLS, worker processes."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import ssl
+
+import uvicorn
+
+from registry.config import ConfigError, Settings
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings) -> None:
+    """Refuse plain HTTP beyond loopback unless the operator explicitly allowed it."""
+    http = settings.docker_registry.http
+    host, _ = split_addr(http.addr)
+    has_tls = bool(http.tls.certificate and http.tls.key)
+    if bool(http.tls.certificate) != bool(http.tls.key):
+        raise ConfigError("docker_registry.http.tls: certificate and key must be set together")
+    if not has_tls and not is_loopback(host) and not http.allow_insecure:
+        raise ConfigError(
+            f"docker_registry.http.addr: {http.addr} is not a loopback address and no TLS "
+            "certificate is configured; Docker clients require TLS for remote registries. Set "
+            "docker_registry.http.tls.certificate/key, or docker_registry.http.allow_insecure: "
+            "true to serve plain HTTP anyway (e.g. behind a TLS-terminating load balancer)."
+        )
+    for label, path in (("certificate", http.tls.certificate), ("key", http.tls.key)):
+        if path and not os.path.isfile(path):
+            raise ConfigError(f"docker_registry.http.tls.{label}: file not found: {path}")
+
+
+def serve(settings: Settings, config_path: str | None) -> None:
+    """Serve the registry and the management API in the foreground."""
+    check_bind(settings)
+    http = settings.docker_registry.http
+    host, port = split_addr(http.addr)
+    if config_path:
+        os.environ["HTH_CONFIG"] = os.path.abspath(config_path)
+    tls_version = ssl.TLSVersion.TLSv1_3 if http.tls.minimum_version == "tls1.3" else None
+    uvicorn.run(
+        "api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=http.workers,
+        ssl_certfile=http.tls.certificate,
+        ssl_keyfile=http.tls.key,
+        ssl_ciphers="ECDHE+AESGCM:ECDHE+CHACHA20" if tls_version is None else "TLSv1.3",
+        log_level=settings.logging.level,
+        access_log=False,
+        timeout_keep_alive=30,
+        h11_max_incomplete_event_size=64 * 1024,
+    )

@@ -1,0 +1,1 @@
+"""Docker Registry HTTP API v2 / OCI distribution-spec v1.1 routes."""

@@ -1,0 +1,100 @@
+"""One regex table routes every /v2/ request (repository names contain slashes).
+
+Handlers are thin: parse the request, call the content model, return a response. Typed
+registry errors become OCI error bodies here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.v2 import base, blobs, catalog, manifests, referrers, tags, uploads
+from api.v2.responses import error_response
+from registry.content.errors import NameUnknown, RegistryError, Unavailable, Unsupported
+from registry.content.names import validate_name
+from registry.storage import StorageError, StorageUnavailableError
+
+log = logging.getLogger("hth.api")
+
+Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class V2Route:
+    pattern: re.Pattern[str]
+    methods: dict[str, Handler]
+
+
+def _route(pattern: str, **methods: Handler) -> V2Route:
+    return V2Route(re.compile(pattern), {m.upper(): h for m, h in methods.items()})
+
+
+_NAME = r"(?P<name>.+?)"
+ROUTES: list[V2Route] = [
+    _route(r"/v2/?", get=base.version_check, head=base.version_check),
+    _route(r"/v2/_catalog", get=catalog.list_repositories),
+    _route(rf"/v2/{_NAME}/tags/list", get=tags.list_tags),
+    _route(
+        rf"/v2/{_NAME}/manifests/(?P<reference>[^/]+)",
+        get=manifests.get_manifest,
+        head=manifests.head_manifest,
+        put=manifests.put_manifest,
+        delete=manifests.delete_manifest,
+    ),
+    _route(rf"/v2/{_NAME}/blobs/uploads/?", post=uploads.start_upload),
+    _route(
+        rf"/v2/{_NAME}/blobs/uploads/(?P<upload_id>[^/]+)",
+        get=uploads.upload_status,
+        patch=uploads.patch_upload,
+        put=uploads.finish_upload,
+        delete=uploads.cancel_upload,
+    ),
+    _route(
+        rf"/v2/{_NAME}/blobs/(?P<digest>[^/]+)",
+        get=blobs.get_blob,
+        head=blobs.head_blob,
+        delete=blobs.delete_blob,
+    ),
+    _route(rf"/v2/{_NAME}/referrers/(?P<digest>[^/]+)", get=referrers.list_referrers),
+]
+
+
+def match(path: str) -> tuple[V2Route, dict[str, str]] | None:
+    for route in ROUTES:
+        found = route.pattern.fullmatch(path)
+        if found:
+            return route, found.groupdict()
+    return None
+
+
+async def dispatch(request: Request) -> Response:
+    """The single Starlette endpoint behind every /v2/ path."""
+    try:
+        return await _dispatch(request)
+    except RegistryError as exc:
+        return error_response(exc)
+    except StorageUnavailableError as exc:
+        log.warning("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(Unavailable("storage backend unavailable"))
+    except StorageError:
+        log.exception("storage failure on %s %s", request.method, request.url.path)
+        return error_response(RegistryError("internal storage error"))
+
+
+async def _dispatch(request: Request) -> Response:
+    found = match(request.url.path)
+    if found is None:
+        raise NameUnknown("unknown registry endpoint")
+    route, params = found
+    handler = route.methods.get(request.method)
+    if handler is None:
+        raise Unsupported(f"method {request.method} not allowed on this endpoint")
+    if "name" in params:
+        validate_name(params["name"])
+    return await handler(request, params)

@@ -1,0 +1,1 @@
+"""hth-ctl: the operator's command line."""

@@ -1,0 +1,1 @@
+"""hth-registry core: configuration, storage drivers, content model and maintenance algorithms."""

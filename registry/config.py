@@ -1,0 +1,238 @@
+"""hth.json: discovery, one typed settings model, errors that name the key path.
+
+Settings are built by `load_settings()` (cached per path), never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from registry.durations import parse_duration
+from registry.storage.settings import SETTINGS_BY_DRIVER, DriverSettings
+
+SYSTEM_CONFIG = Path("/var/opt/hth/shared/hth.json")
+DEFAULT_DATA_DIR = Path("var")
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names the key path."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+class TLSSettings(Section):
+    certificate: str | None = None
+    key: str | None = None
+    minimum_version: Literal["tls1.2", "tls1.3"] = "tls1.2"
+
+
+class HTTPSettings(Section):
+    addr: str = "127.0.0.1:5000"
+    tls: TLSSettings = Field(default_factory=TLSSettings)
+    secret: SecretStr | None = None
+    # Serving plain HTTP beyond loopback must be asked for explicitly.
+    allow_insecure: bool = False
+    workers: int = Field(default=1, ge=1, le=64)
+
+    @field_validator("addr")
+    @classmethod
+    def _addr_has_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected HOST:PORT, e.g. '127.0.0.1:5000'")
+        return value
+
+
+class GCSettings(Section):
+    schedule: str | None = None
+    delete_untagged: bool = False
+    grace_period: str = "1h"
+    cluster_mode: Literal["readonly", "stop"] = "readonly"
+
+    _grace = field_validator("grace_period")(_check_duration)
+
+
+class UploadPurgingSettings(Section):
+    enabled: bool = True
+    age: str = "168h"
+    interval: str = "24h"
+    dryrun: bool = False
+
+    _durations = field_validator("age", "interval")(_check_duration)
+
+
+class BackupSettings(Section):
+    enabled: bool = True
+    directory: str = "/var/opt/hth/backups"
+    schedule: str = "0 4 * * *"
+    keep: int = Field(default=7, ge=1)
+
+
+class DockerRegistrySettings(Section):
+    storage_driver: str = "filesystem"
+    storage_settings: dict[str, Any] = Field(default_factory=dict)
+    http: HTTPSettings = Field(default_factory=HTTPSettings)
+    gc: GCSettings = Field(default_factory=GCSettings)
+    upload_purging: UploadPurgingSettings = Field(default_factory=UploadPurgingSettings)
+    backups: BackupSettings = Field(default_factory=BackupSettings)
+
+    @field_validator("storage_driver")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value not in SETTINGS_BY_DRIVER:
+            known = ", ".join(sorted(SETTINGS_BY_DRIVER))
+            raise ValueError(f"unknown storage driver {value!r} (known: {known})")
+        return value
+
+    def driver_settings(self) -> DriverSettings:
+        """The storage_settings validated by the chosen driver's own model."""
+        model = SETTINGS_BY_DRIVER[self.storage_driver]
+        try:
+            return model.model_validate(self.storage_settings)
+        except ValidationError as exc:
+            raise ConfigError(_format(exc, "docker_registry.storage_settings")) from None
+
+
+class QueueSettings(Section):
+    broker_url: str | None = None
+
+
+class DatabaseSettings(Section):
+    url: str | None = None
+
+
+class InitialAdmin(Section):
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class AuthSettings(Section):
+    enabled: bool | None = None
+    initial_admin: InitialAdmin = Field(default_factory=InitialAdmin)
+    token_ttl: str = "5m"
+    realm: str | None = None
+    service: str = "hth-registry"
+
+
+class LoggingSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "text"] = "text"
+
+
+class Settings(Section):
+    docker_registry: DockerRegistrySettings = Field(default_factory=DockerRegistrySettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    # Where the embedded default keeps its SQLite database, queue folder and storage.
+    data_dir: str = str(DEFAULT_DATA_DIR)
+    source: str | None = Field(default=None, exclude=True)
+
+    def driver_settings(self) -> DriverSettings:
+        return self.docker_registry.driver_settings()
+
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+
+def _format(exc: ValidationError, prefix: str = "") -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"])
+        path = ".".join(p for p in (prefix, loc) if p) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "field required"
+        lines.append(f"{path}: {message}")
+    return "; ".join(lines)
+
+
+def discover_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """--config, else $HTH_CONFIG, else the system file when it exists, else None (embedded)."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("HTH_CONFIG")
+    if env:
+        return Path(env)
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None
+
+
+def parse_settings(raw: Any, source: str | None = None) -> Settings:
+    """Validate a decoded hth.json document, including the driver's own keys."""
+    if not isinstance(raw, dict):
+        raise ConfigError("(top level): expected a JSON object")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format(exc)) from None
+    if settings.docker_registry.storage_driver == "filesystem":
+        settings.docker_registry.storage_settings.setdefault(
+            "rootdirectory", str(Path(settings.data_dir) / "storage" / "docker_registry")
+        )
+    settings.driver_settings()
+    settings.source = source
+    return settings
+
+
+def read_settings_file(path: Path) -> Settings:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise ConfigError(f"{path}: invalid JSON at {where}: {exc.msg}") from None
+    return parse_settings(raw, source=str(path))
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path | None) -> Settings:
+    return read_settings_file(path) if path else parse_settings({})
+
+
+def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
+    """The effective settings by the discovery order of hth.json."""
+    path = discover_config_path(explicit)
+    return _load_cached(path.resolve() if path else None)
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON, every secret shown as "***"."""
+    data = settings.model_dump(mode="json", exclude={"source"})
+    data["docker_registry"]["storage_settings"] = settings.driver_settings().model_dump(mode="json")
+    masked: dict[str, Any] = _mask(data)
+    return masked
+
+
+_SECRET_KEYS = {"secretkey", "accountkey", "password", "accesskeysecret", "secret"}
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: "***" if key in _SECRET_KEYS and item is not None else _mask(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    if value == "**********":
+        return "***"
+    return value

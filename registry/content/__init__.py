@@ -1,0 +1,1 @@
+"""The registry's content model over a storage driver: blobs, uploads, manifests, tags."""

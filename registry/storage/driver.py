@@ -1,0 +1,125 @@
+"""The storage driver interface (after Distribution's storagedriver.go) and its errors.
+
+Paths are absolute, '/'-separated, made of components in [A-Za-z0-9._-]; "/" is the root.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+
+class StorageError(Exception):
+    """Any storage failure; `driver` names the driver that raised it."""
+
+    def __init__(self, message: str, *, driver: str = "", path: str = "") -> None:
+        super().__init__(message)
+        self.driver = driver
+        self.path = path
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{self.driver}: {base}" if self.driver else base
+
+
+class PathNotFoundError(StorageError):
+    def __init__(self, path: str, *, driver: str = "") -> None:
+        super().__init__(f"path not found: {path}", driver=driver, path=path)
+
+
+class InvalidPathError(StorageError):
+    def __init__(self, path: str, *, driver: str = "") -> None:
+        super().__init__(f"invalid path: {path!r}", driver=driver, path=path)
+
+
+class InvalidOffsetError(StorageError):
+    def __init__(self, path: str, offset: int, *, driver: str = "") -> None:
+        super().__init__(f"invalid offset {offset} for {path}", driver=driver, path=path)
+        self.offset = offset
+
+
+class StorageUnavailableError(StorageError):
+    """The backend is down, slow or refusing us: transient, worth a retry later."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str
+    size: int
+    mod_time: datetime
+    is_dir: bool
+
+
+class FileWriter(abc.ABC):
+    """A streamed write. Content becomes durable at commit(); cancel() discards it."""
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def size(self) -> int:
+        """Bytes in the file so far, including what an appending writer started from."""
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def cancel(self) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> FileWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class StorageDriver(abc.ABC):
+    """Synchronous storage operations; drivers do I/O only (checks live in the wrapper)."""
+
+    name: str = "abstract"
+
+    @abc.abstractmethod
+    def get_content(self, path: str) -> bytes: ...
+
+    @abc.abstractmethod
+    def put_content(self, path: str, data: bytes) -> None:
+        """Store `data` at `path` atomically: readers see the old or the new content."""
+
+    @abc.abstractmethod
+    def reader(self, path: str, offset: int = 0) -> BinaryIO: ...
+
+    @abc.abstractmethod
+    def writer(self, path: str, append: bool = False) -> FileWriter: ...
+
+    @abc.abstractmethod
+    def stat(self, path: str) -> FileInfo: ...
+
+    @abc.abstractmethod
+    def list(self, path: str) -> list[str]:
+        """Full paths of the direct children of the directory `path`, sorted."""
+
+    @abc.abstractmethod
+    def move(self, source: str, dest: str) -> None:
+        """Move a file, replacing `dest` if it exists."""
+
+    @abc.abstractmethod
+    def delete(self, path: str) -> None:
+        """Delete a file or a directory with everything below it."""
+
+    def redirect_url(self, path: str, method: str = "GET") -> str | None:
+        """A URL the client may fetch directly, or None when the registry serves it."""
+        return None
+
+    @abc.abstractmethod
+    def walk(self, path: str) -> Iterator[FileInfo]:
+        """Every file and directory below `path`, depth first, in lexical order."""
+
+    def close(self) -> None:  # noqa: B027 - most drivers hold nothing to release
+        """Release connections and threads held by the driver."""

@@ -1,0 +1,186 @@
+"""Local filesystem driver: Distribution's layout under `rootdirectory`, atomic puts."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from registry.storage.driver import (
+    FileInfo,
+    FileWriter,
+    InvalidOffsetError,
+    PathNotFoundError,
+    StorageDriver,
+    StorageError,
+)
+from registry.storage.settings import FilesystemSettings
+
+_TEMP_PREFIX = ".tmp-"
+
+
+class FilesystemDriver(StorageDriver):
+    name = "filesystem"
+
+    def __init__(self, settings: FilesystemSettings) -> None:
+        self.root = Path(settings.rootdirectory).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def full_path(self, path: str) -> str:
+        """The local path of a storage path (already validated by the wrapper)."""
+        return str(self.root) + ("" if path == "/" else path)
+
+    def get_content(self, path: str) -> bytes:
+        try:
+            with open(self.full_path(path), "rb") as handle:
+                return handle.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise PathNotFoundError(path) from None
+
+    def put_content(self, path: str, data: bytes) -> None:
+        target = self.full_path(path)
+        temp = self._temp_beside(target)
+        try:
+            with open(temp, "wb") as handle:
+                handle.write(data)
+            os.replace(temp, target)
+        except BaseException:
+            _unlink_quietly(temp)
+            raise
+
+    def _temp_beside(self, target: str) -> str:
+        directory, base = os.path.split(target)
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StorageError(f"a parent of {target} is a file") from None
+        return os.path.join(directory, f"{_TEMP_PREFIX}{base}.{uuid.uuid4().hex}")
+
+    def reader(self, path: str, offset: int = 0) -> BinaryIO:
+        try:
+            handle = open(self.full_path(path), "rb")  # noqa: SIM115 - returned to the caller
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise PathNotFoundError(path) from None
+        size = os.fstat(handle.fileno()).st_size
+        if offset > size:
+            handle.close()
+            raise InvalidOffsetError(path, offset)
+        handle.seek(offset)
+        return handle
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        target = self.full_path(path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        return _FileWriter(target, append)
+
+    def stat(self, path: str) -> FileInfo:
+        try:
+            st = os.stat(self.full_path(path))
+        except (FileNotFoundError, NotADirectoryError):
+            raise PathNotFoundError(path) from None
+        is_dir = os.path.isdir(self.full_path(path))
+        return FileInfo(path, 0 if is_dir else st.st_size, _mtime(st.st_mtime), is_dir)
+
+    def list(self, path: str) -> list[str]:
+        try:
+            with os.scandir(self.full_path(path)) as entries:
+                names = sorted(e.name for e in entries if not e.name.startswith(_TEMP_PREFIX))
+        except (FileNotFoundError, NotADirectoryError):
+            raise PathNotFoundError(path) from None
+        prefix = "" if path == "/" else path
+        return [f"{prefix}/{name}" for name in names]
+
+    def move(self, source: str, dest: str) -> None:
+        src, dst = self.full_path(source), self.full_path(dest)
+        if not os.path.exists(src):
+            raise PathNotFoundError(source)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.replace(src, dst)
+
+    def delete(self, path: str) -> None:
+        target = self.full_path(path)
+        try:
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target)
+            else:
+                os.unlink(target)
+        except FileNotFoundError:
+            raise PathNotFoundError(path) from None
+
+    def walk(self, path: str) -> Iterator[FileInfo]:
+        top = self.full_path(path)
+        if not os.path.isdir(top):
+            raise PathNotFoundError(path)
+        yield from self._walk(top, "" if path == "/" else path)
+
+    def _walk(self, directory: str, prefix: str) -> Iterator[FileInfo]:
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except FileNotFoundError:
+            return  # removed while walking
+        for entry in entries:
+            if entry.name.startswith(_TEMP_PREFIX):
+                continue
+            child = f"{prefix}/{entry.name}"
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            yield FileInfo(child, 0 if is_dir else st.st_size, _mtime(st.st_mtime), is_dir)
+            if is_dir:
+                yield from self._walk(entry.path, child)
+
+
+class _FileWriter(FileWriter):
+    """Writes straight to the target (upload data lives under _uploads until it is moved)."""
+
+    def __init__(self, target: str, append: bool) -> None:
+        self._target = target
+        self._handle: BinaryIO | None = open(target, "ab" if append else "wb")  # noqa: SIM115
+        self._size = self._handle.tell()
+        self._done = False
+
+    def write(self, data: bytes) -> int:
+        if self._handle is None or self._done:
+            raise StorageError(f"write to a closed or committed writer: {self._target}")
+        written = self._handle.write(data)
+        self._size += written
+        return written
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def commit(self) -> None:
+        if self._handle is None or self._done:
+            raise StorageError(f"commit of a closed or committed writer: {self._target}")
+        self._handle.flush()
+        self._done = True
+
+    def cancel(self) -> None:
+        self.close()
+        _unlink_quietly(self._target)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _mtime(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise

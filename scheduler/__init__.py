@@ -1,0 +1,1 @@
+"""Beat: schedules stored in the database, fired through the one enqueue path."""

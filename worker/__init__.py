@@ -1,0 +1,1 @@
+"""Celery workers: thin task wrappers around registry.maintenance."""
