@@ -1,0 +1,102 @@
+"""hth.json: discovery order, typed validation with key paths, redaction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from registry.config import (
+    ConfigError,
+    discover_config_path,
+    parse_settings,
+    read_settings_file,
+    redacted,
+)
+
+S3 = {
+    "storage_driver": "s3",
+    "storage_settings": {
+        "accesskey": "AK",
+        "secretkey": "very-secret",
+        "bucket": "images",
+        "region": "us-east-1",
+    },
+}
+
+
+def test_embedded_default_is_filesystem_under_var() -> None:
+    settings = parse_settings({})
+    assert settings.docker_registry.storage_driver == "filesystem"
+    root = settings.docker_registry.storage_settings["rootdirectory"]
+    assert root == str(Path("var") / "storage" / "docker_registry")
+
+
+def test_teamhub_document_is_accepted_as_written() -> None:
+    raw = {
+        "docker_registry": {
+            "storage_driver": "filesystem",
+            "storage_settings": {"rootdirectory": "/var/opt/hth/shared/storage/docker_registry/"},
+        }
+    }
+    assert parse_settings(raw).driver_settings().model_dump() == {
+        "rootdirectory": "/var/opt/hth/shared/storage/docker_registry/"
+    }
+
+
+def test_missing_driver_key_names_its_path() -> None:
+    raw = {"docker_registry": {**S3, "storage_settings": {"accesskey": "AK", "region": "x"}}}
+    with pytest.raises(ConfigError) as err:
+        parse_settings(raw)
+    assert "docker_registry.storage_settings.bucket: field required" in str(err.value)
+    assert "docker_registry.storage_settings.secretkey: field required" in str(err.value)
+
+
+def test_unknown_key_is_an_error_naming_it() -> None:
+    with pytest.raises(ConfigError, match=r"docker_registry\.http\.adress: unknown key"):
+        parse_settings({"docker_registry": {"http": {"adress": "x"}}})
+
+
+def test_wrong_type_names_the_path() -> None:
+    with pytest.raises(ConfigError, match=r"docker_registry\.gc\.delete_untagged"):
+        parse_settings({"docker_registry": {"gc": {"delete_untagged": "sometimes"}}})
+
+
+def test_unknown_driver_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown storage driver 'ftp'.*filesystem"):
+        parse_settings({"docker_registry": {"storage_driver": "ftp"}})
+
+
+def test_bad_duration_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"docker_registry\.gc\.grace_period"):
+        parse_settings({"docker_registry": {"gc": {"grace_period": "one hour"}}})
+
+
+def test_invalid_json_reports_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "hth.json"
+    path.write_text('{"docker_registry": {\n  "storage_driver": }\n}')
+    with pytest.raises(ConfigError, match=r"invalid JSON at line 2"):
+        read_settings_file(path)
+
+
+def test_top_level_must_be_an_object() -> None:
+    with pytest.raises(ConfigError, match="expected a JSON object"):
+        parse_settings([1, 2])
+
+
+def test_secrets_are_redacted() -> None:
+    shown = json.dumps(redacted(parse_settings({"docker_registry": S3})))
+    assert "very-secret" not in shown
+    assert '"secretkey": "***"' in shown
+    assert '"accesskey": "AK"' in shown
+
+
+def test_discovery_prefers_explicit_then_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTH_CONFIG", str(tmp_path / "env.json"))
+    assert discover_config_path(tmp_path / "cli.json") == tmp_path / "cli.json"
+    assert discover_config_path(None) == tmp_path / "env.json"
+    monkeypatch.delenv("HTH_CONFIG")
+    assert discover_config_path(None) in (None, Path("/var/opt/hth/shared/hth.json"))
