@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 
-from api import health
+from api import health, metrics
+from api.logs import configure_logging
+from api.observability import ObservabilityMiddleware
 from api.state import AppState
 from api.v2.dispatch import dispatch
 from registry.config import Settings, load_settings
@@ -26,6 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.hth = AppState.from_settings(settings)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.add_middleware(ObservabilityMiddleware)
     app.router.add_route("/v2", dispatch, methods=V2_METHODS, include_in_schema=False)
     app.router.add_route("/v2/{path:path}", dispatch, methods=V2_METHODS, include_in_schema=False)
     return app
@@ -33,5 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (several worker processes read $HTH_CONFIG)."""
-    logging.basicConfig(level=logging.INFO)
-    return create_app()
+    settings = load_settings()
+    configure_logging(settings.logging)
+    return create_app(settings)

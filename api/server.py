@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import ssl
 
 import uvicorn
@@ -44,6 +45,16 @@ def check_bind(settings: Settings) -> None:
             raise ConfigError(f"docker_registry.http.tls.{label}: file not found: {path}")
 
 
+def _prepare_multiprocess_metrics(settings: Settings) -> None:
+    """Worker processes share their Prometheus samples through files in one folder."""
+    folder = (
+        settings.data_path() / "metrics" / str(split_addr(settings.docker_registry.http.addr)[1])
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 def serve(settings: Settings, config_path: str | None) -> None:
     """Serve the registry and the management API in the foreground."""
     check_bind(settings)
@@ -51,6 +62,8 @@ def serve(settings: Settings, config_path: str | None) -> None:
     host, port = split_addr(http.addr)
     if config_path:
         os.environ["HTH_CONFIG"] = os.path.abspath(config_path)
+    if http.workers > 1:
+        _prepare_multiprocess_metrics(settings)
     tls_version = ssl.TLSVersion.TLSv1_3 if http.tls.minimum_version == "tls1.3" else None
     uvicorn.run(
         "api.app:create_app_from_env",

@@ -27,28 +27,31 @@ Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
 @dataclass(frozen=True)
 class V2Route:
+    label: str  # low-cardinality name for metrics and logs
     pattern: re.Pattern[str]
     methods: dict[str, Handler]
 
 
-def _route(pattern: str, **methods: Handler) -> V2Route:
-    return V2Route(re.compile(pattern), {m.upper(): h for m, h in methods.items()})
+def _route(label: str, pattern: str, **methods: Handler) -> V2Route:
+    return V2Route(label, re.compile(pattern), {m.upper(): h for m, h in methods.items()})
 
 
 _NAME = r"(?P<name>.+?)"
 ROUTES: list[V2Route] = [
-    _route(r"/v2/?", get=base.version_check, head=base.version_check),
-    _route(r"/v2/_catalog", get=catalog.list_repositories),
-    _route(rf"/v2/{_NAME}/tags/list", get=tags.list_tags),
+    _route("base", r"/v2/?", get=base.version_check, head=base.version_check),
+    _route("catalog", r"/v2/_catalog", get=catalog.list_repositories),
+    _route("tags", rf"/v2/{_NAME}/tags/list", get=tags.list_tags),
     _route(
+        "manifest",
         rf"/v2/{_NAME}/manifests/(?P<reference>[^/]+)",
         get=manifests.get_manifest,
         head=manifests.head_manifest,
         put=manifests.put_manifest,
         delete=manifests.delete_manifest,
     ),
-    _route(rf"/v2/{_NAME}/blobs/uploads/?", post=uploads.start_upload),
+    _route("upload_start", rf"/v2/{_NAME}/blobs/uploads/?", post=uploads.start_upload),
     _route(
+        "upload",
         rf"/v2/{_NAME}/blobs/uploads/(?P<upload_id>[^/]+)",
         get=uploads.upload_status,
         patch=uploads.patch_upload,
@@ -56,13 +59,19 @@ ROUTES: list[V2Route] = [
         delete=uploads.cancel_upload,
     ),
     _route(
+        "blob",
         rf"/v2/{_NAME}/blobs/(?P<digest>[^/]+)",
         get=blobs.get_blob,
         head=blobs.head_blob,
         delete=blobs.delete_blob,
     ),
-    _route(rf"/v2/{_NAME}/referrers/(?P<digest>[^/]+)", get=referrers.list_referrers),
+    _route("referrers", rf"/v2/{_NAME}/referrers/(?P<digest>[^/]+)", get=referrers.list_referrers),
 ]
+
+
+def route_label(path: str) -> str:
+    found = match(path)
+    return found[0].label if found else "unknown"
 
 
 def match(path: str) -> tuple[V2Route, dict[str, str]] | None:
