@@ -37,7 +37,7 @@ def up(obj: Context) -> None:
 
 
 @cli.command()
-@click.argument("component", type=click.Choice(["registry"]))
+@click.argument("component", type=click.Choice(["registry", "worker", "beat", "flower"]))
 @click.pass_obj
 def run(obj: Context, component: str) -> None:
     """Run one component in the foreground."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from registry.config import Settings
 
-PLATFORM_COMPONENTS = ["registry"]
+PLATFORM_COMPONENTS = ["registry", "worker", "beat", "flower"]
 
 
 def run_component(component: str, settings: Settings, config_path: str | None) -> None:
@@ -18,6 +18,30 @@ def run_component(component: str, settings: Settings, config_path: str | None) -
         from api.server import serve
 
         serve(settings, config_path)
+    elif component == "worker":
+        from worker.main import run_worker
+
+        run_worker(settings)
+    elif component == "beat":
+        from scheduler.main import run_beat
+
+        run_beat(settings)
+    elif component == "flower":
+        from worker.flower import run_flower
+
+        run_flower(settings)
+
+
+def _platform_components(config_path: str | None) -> list[str]:
+    """The components `up` starts, after migrating the task database once, here."""
+    from registry.config import load_settings
+    from registry.tasks.db import open_database
+
+    settings = load_settings(config_path)
+    open_database(settings).engine.dispose()
+    if settings.flower.enabled:
+        print(f"hth-ctl: Flower at http://127.0.0.1:{settings.flower.port}/", file=sys.stderr)
+    return [c for c in PLATFORM_COMPONENTS if c != "flower" or settings.flower.enabled]
 
 
 def _spawn(component: str, config_path: str | None) -> subprocess.Popen[bytes]:
@@ -29,7 +53,8 @@ def _spawn(component: str, config_path: str | None) -> subprocess.Popen[bytes]:
 
 def run_platform(config_path: str | None) -> int:
     """Start every component; stop all when one dies or on Ctrl-C/SIGTERM."""
-    children = {name: _spawn(name, config_path) for name in PLATFORM_COMPONENTS}
+    components = _platform_components(config_path)
+    children = {name: _spawn(name, config_path) for name in components}
     stopping = False
 
     def stop(signum: int, frame: object) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -107,7 +108,51 @@ class DockerRegistrySettings(Section):
 
 
 class QueueSettings(Section):
+    # None: Celery's filesystem transport under data_dir (the embedded default, no server).
     broker_url: str | None = None
+    # Prepended to every Redis key, so several platforms (or test runs) can share one Redis.
+    key_prefix: str = ""
+    concurrency: int = Field(default=2, ge=1, le=64)
+    # Automatic retries after transient errors or a lost worker; then the task fails.
+    max_retries: int = Field(default=3, ge=0, le=100)
+    retry_backoff: str = "2s"
+    retry_backoff_max: str = "10m"
+    # A running task refreshes its heartbeat this often; silent for dead_after = worker died.
+    heartbeat: str = "5s"
+    dead_after: str = "30s"
+    # A queued task whose message never reached the broker is re-sent after this long.
+    resend_after: str = "30s"
+    # Redis re-delivers an unacknowledged message after this; raised to the longest time limit.
+    visibility_timeout: str = "12h"
+
+    _durations = field_validator(
+        "retry_backoff",
+        "retry_backoff_max",
+        "heartbeat",
+        "dead_after",
+        "resend_after",
+        "visibility_timeout",
+    )(_check_duration)
+
+
+class SchedulerSettings(Section):
+    tick: str = "1s"
+    # A beat holds the scheduler lock this long; another beat takes over when it expires.
+    leader_ttl: str = "15s"
+    # Accept a sixth cron field for seconds: meant for tests and demos, not production.
+    cron_seconds: bool = False
+
+    _durations = field_validator("tick", "leader_ttl")(_check_duration)
+
+
+class FlowerSettings(Section):
+    """Flower (Celery monitoring), always bound to 127.0.0.1 and behind basic auth."""
+
+    enabled: bool = True
+    port: int = Field(default=5555, ge=1, le=65535)
+    username: str = "admin"
+    # None: a random password is generated once and kept in <data_dir>/flower.password.
+    password: SecretStr | None = None
 
 
 class DatabaseSettings(Section):
@@ -135,6 +180,8 @@ class LoggingSettings(Section):
 class Settings(Section):
     docker_registry: DockerRegistrySettings = Field(default_factory=DockerRegistrySettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    flower: FlowerSettings = Field(default_factory=FlowerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
@@ -235,4 +282,10 @@ def _mask(value: Any) -> Any:
         return [_mask(v) for v in value]
     if value == "**********":
         return "***"
+    if isinstance(value, str):
+        # Broker and database URLs may carry a password: scheme://user:***@host
+        return _URL_PASSWORD.sub(r"\1***@", value)
     return value
+
+
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)[^@/]+@", re.IGNORECASE)

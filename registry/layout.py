@@ -12,7 +12,7 @@
             _uploads/<uuid>/hashstates/<alg>/<offset>         resumable hash state
     /hth/v1/                                                  metadata of ours, unseen by
         referrers/<name>/<alg>/<subject-hex>/<alg>/<hex>      Distribution's tools
-        deleted/<name>                                        soft-deleted repository marker
+        deleted/<name>/_deleted                               soft-deleted repository marker
 
 Link files hold the digest string. Everything else of ours stays under /hth so that
 Distribution's own tools (serve, garbage-collect) still read the tree.
@@ -122,4 +122,5 @@ def referrers_repo_root(name: str) -> str:
 
 
 def deleted_marker(name: str) -> str:
-    return f"{HTH_ROOT}/deleted/{name}"
+    # A file under the name's own folder, so that "a" and "a/b" can both be marked.
+    return f"{HTH_ROOT}/deleted/{name}/_deleted"

@@ -10,6 +10,9 @@ import pytest
 
 from tests.support.processes import RegistryProcess
 
+# Storage emulator fixtures (moto_s3, rclone_s3, azurite, gcs_emulator, ...) for every test.
+pytest_plugins = ["tests.support.emulators", "tests.support.swift_node", "tests.support.oss_server"]
+
 
 @pytest.fixture(scope="session")
 def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryProcess]:

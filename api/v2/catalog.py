@@ -1,5 +1,26 @@
-"""GET /v2/_catalog."""
+"""GET /v2/_catalog: repository names, 100 a page by default, at most 1000 (Distribution)."""
 
-from api.v2._stub import not_implemented
+from __future__ import annotations
 
-list_repositories = not_implemented
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.state import get_driver
+from api.v2.pagination import next_link_headers
+from api.v2.responses import API_VERSION_HEADER
+from registry.content import catalog
+from registry.content.pagination import parse_limit
+
+
+async def list_repositories(request: Request, params: dict[str, str]) -> Response:
+    raw_limit = request.query_params.get("n")
+    limit = parse_limit(raw_limit, catalog.DEFAULT_PAGE, catalog.MAX_PAGE)
+    assert limit is not None  # a default is given
+    last = request.query_params.get("last") or None
+    page = await run_in_threadpool(catalog.list_repositories, get_driver(request), limit, last)
+    body = json.dumps({"repositories": page.items}).encode()
+    headers = {**API_VERSION_HEADER, **next_link_headers("/v2/_catalog", limit, page)}
+    return Response(body, 200, headers=headers, media_type="application/json")

@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -44,22 +45,18 @@ class FilesystemDriver(StorageDriver):
 
     def put_content(self, path: str, data: bytes) -> None:
         target = self.full_path(path)
-        temp = self._temp_beside(target)
-        try:
-            with open(temp, "wb") as handle:
-                handle.write(data)
-            os.replace(temp, target)
-        except BaseException:
-            _unlink_quietly(temp)
-            raise
-
-    def _temp_beside(self, target: str) -> str:
-        directory, base = os.path.split(target)
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise StorageError(f"a parent of {target} is a file") from None
-        return os.path.join(directory, f"{_TEMP_PREFIX}{base}.{uuid.uuid4().hex}")
+        with _os_errors("put_content", path):
+            _make_parent(target, path)
+            directory, base = os.path.split(target)
+            # Written beside the target then renamed over it: readers see old or new, never half.
+            temp = os.path.join(directory, f"{_TEMP_PREFIX}{base}.{uuid.uuid4().hex}")
+            try:
+                with open(temp, "wb") as handle:
+                    handle.write(data)
+                os.replace(temp, target)
+            except BaseException:
+                _unlink_quietly(temp)
+                raise
 
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
         try:
@@ -75,8 +72,9 @@ class FilesystemDriver(StorageDriver):
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
         target = self.full_path(path)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        return _FileWriter(target, append)
+        with _os_errors("writer", path):
+            _make_parent(target, path)
+            return _FileWriter(target, path, append)
 
     def stat(self, path: str) -> FileInfo:
         try:
@@ -97,10 +95,14 @@ class FilesystemDriver(StorageDriver):
 
     def move(self, source: str, dest: str) -> None:
         src, dst = self.full_path(source), self.full_path(dest)
-        if not os.path.exists(src):
+        if not os.path.isfile(src):
             raise PathNotFoundError(source)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        os.replace(src, dst)
+        with _os_errors("move", source):
+            _make_parent(dst, dest)
+            try:
+                os.replace(src, dst)
+            except FileNotFoundError:
+                raise PathNotFoundError(source) from None
 
     def delete(self, path: str) -> None:
         target = self.full_path(path)
@@ -121,10 +123,10 @@ class FilesystemDriver(StorageDriver):
     def _walk(self, directory: str, prefix: str) -> Iterator[FileInfo]:
         try:
             with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = list(it)
         except FileNotFoundError:
             return  # removed while walking
-        for entry in entries:
+        for entry in sorted(entries, key=_key_order):
             if entry.name.startswith(_TEMP_PREFIX):
                 continue
             child = f"{prefix}/{entry.name}"
@@ -141,8 +143,9 @@ class FilesystemDriver(StorageDriver):
 class _FileWriter(FileWriter):
     """Writes straight to the target (upload data lives under _uploads until it is moved)."""
 
-    def __init__(self, target: str, append: bool) -> None:
+    def __init__(self, target: str, path: str, append: bool) -> None:
         self._target = target
+        self._path = path
         self._handle: BinaryIO | None = open(target, "ab" if append else "wb")  # noqa: SIM115
         self._size = self._handle.tell()
         self._done = False
@@ -150,7 +153,8 @@ class _FileWriter(FileWriter):
     def write(self, data: bytes) -> int:
         if self._handle is None or self._done:
             raise StorageError(f"write to a closed or committed writer: {self._target}")
-        written = self._handle.write(data)
+        with _os_errors("write", self._path):
+            written = self._handle.write(data)
         self._size += written
         return written
 
@@ -161,7 +165,8 @@ class _FileWriter(FileWriter):
     def commit(self) -> None:
         if self._handle is None or self._done:
             raise StorageError(f"commit of a closed or committed writer: {self._target}")
-        self._handle.flush()
+        with _os_errors("commit", self._path):
+            self._handle.flush()
         self._done = True
 
     def cancel(self) -> None:
@@ -172,6 +177,30 @@ class _FileWriter(FileWriter):
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+@contextmanager
+def _os_errors(op: str, path: str) -> Iterator[None]:
+    """Report what the OS refused (a directory in the way, a full disk) as a storage error."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError(f"{op} {path}: {exc.strerror or exc}", path=path) from exc
+
+
+def _make_parent(target: str, path: str) -> None:
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise StorageError(f"a parent of {path} is a file", path=path) from None
+
+
+def _key_order(entry: os.DirEntry[str]) -> str:
+    # Object stores list keys in byte order, where "a/" sorts after "a.b": walk the same way.
+    try:
+        return entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name
+    except OSError:
+        return entry.name
 
 
 def _mtime(seconds: float) -> datetime:

@@ -153,8 +153,12 @@ class OciLayout:
             "layers": [layer.to_json() for layer in layers],
         }
         manifest = self.put_json(manifest_doc, OCI_MANIFEST)
-        manifest = Descriptor(manifest.media_type, manifest.digest, manifest.size,
-                              {"os": os_name, "architecture": arch})
+        manifest = Descriptor(
+            manifest.media_type,
+            manifest.digest,
+            manifest.size,
+            {"os": os_name, "architecture": arch},
+        )
         if tag is not None:
             self.tag(manifest, tag)
         return Image(manifest, config, tuple(layers))

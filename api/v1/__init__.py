@@ -1,0 +1,1 @@
+"""Management REST API under /api/v1/ (JSON; errors as {"detail": ...})."""

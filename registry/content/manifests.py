@@ -1,0 +1,183 @@
+"""Manifests of a repository: push, read and delete them in Distribution's layout.
+
+A manifest's bytes are stored verbatim as a blob (`blobs/<alg>/<xx>/<hex>/data`), linked into
+the repository by `_manifests/revisions/<alg>/<hex>/link`; tags point at revisions. Its
+digest covers exactly the bytes pushed, Docker schema 1 included: schema 1 is accepted,
+stored and served verbatim for old clients, its signatures unchecked (Distribution would
+digest only the JWS payload; we never alter or split what was pushed).
+
+Reading by tag costs one link read plus, on a cache miss, one blob read; the media type is
+parsed once per digest and then cached with the bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from registry import layout
+from registry.content import referrers
+from registry.content.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestTooLarge,
+    ManifestUnknown,
+    NameUnknown,
+    RegistryError,
+)
+from registry.content.links import blob_size, linked_blob_size, read_link, write_link
+from registry.content.manifest_cache import ManifestCache, StoredManifest
+from registry.content.manifest_format import ParsedManifest, parse_manifest
+from registry.content.mediatypes import stored_media_type
+from registry.content.names import is_digest, validate_digest, validate_tag
+from registry.content.repositories import repository_exists
+from registry.content.tags import set_tag, tag_digest, tags_pointing_to, untag
+from registry.storage import PathNotFoundError, StorageDriver
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+_HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
+
+
+@dataclass(frozen=True)
+class PushedManifest:
+    digest: str
+    media_type: str
+    subject: str | None
+
+
+def split_reference(reference: str) -> tuple[str | None, str | None]:
+    """(tag, None) or (None, digest), validated: TAG_INVALID / DIGEST_INVALID otherwise."""
+    if is_digest(reference):
+        return None, validate_digest(reference)
+    return validate_tag(reference), None
+
+
+def digest_of(body: bytes, algorithm: str = "sha256") -> str:
+    return f"{algorithm}:{_HASHES[algorithm](body).hexdigest()}"
+
+
+def put_manifest(
+    driver: StorageDriver,
+    name: str,
+    reference: str,
+    body: bytes,
+    content_type: str | None,
+    cache: ManifestCache | None = None,
+) -> PushedManifest:
+    """Validate and store a pushed manifest, then tag it when `reference` is a tag."""
+    tag, expected = split_reference(reference)
+    if len(body) > MAX_MANIFEST_BYTES:
+        raise ManifestTooLarge()
+    digest = digest_of(body, expected.partition(":")[0] if expected else "sha256")
+    if expected is not None and digest != expected:
+        detail = {"expected": expected, "actual": digest}
+        raise DigestInvalid("manifest digest does not match the reference", detail=detail)
+    parsed = parse_manifest(body, content_type)
+    _verify_references(driver, name, parsed)
+    if blob_size(driver, digest) != len(body):
+        driver.put_content(layout.blob_data(digest), body)
+    write_link(driver, layout.revision_link(name, digest), digest)
+    if parsed.subject is not None:
+        descriptor = referrers.referrer_descriptor(
+            parsed.media_type, digest, len(body), parsed.artifact_type, parsed.annotations
+        )
+        referrers.add_referrer(driver, name, parsed.subject, descriptor)
+    if tag is not None:
+        set_tag(driver, name, tag, digest)
+    if cache is not None:
+        cache.put(StoredManifest(digest, parsed.media_type, body))
+    return PushedManifest(digest, parsed.media_type, parsed.subject)
+
+
+def _verify_references(driver: StorageDriver, name: str, parsed: ParsedManifest) -> None:
+    for digest in parsed.blobs:
+        if linked_blob_size(driver, name, digest) is None:
+            raise ManifestBlobUnknown(f"blob unknown to registry: {digest}", {"digest": digest})
+    for child in parsed.children:
+        digest = child.digest
+        if not has_revision(driver, name, digest) or blob_size(driver, digest) is None:
+            raise ManifestBlobUnknown(f"manifest unknown to registry: {digest}", {"digest": digest})
+
+
+def has_revision(driver: StorageDriver, name: str, digest: str) -> bool:
+    """Whether manifest `digest` is linked into repository `name`."""
+    return read_link(driver, layout.revision_link(name, digest)) == digest
+
+
+def resolve(driver: StorageDriver, name: str, reference: str) -> str:
+    """The digest `reference` names in the repository, else MANIFEST_UNKNOWN / NAME_UNKNOWN."""
+    tag, digest = split_reference(reference)
+    if tag is not None:
+        digest = tag_digest(driver, name, tag)
+    elif digest is not None and not has_revision(driver, name, digest):
+        digest = None
+    if digest is None:
+        raise unknown(driver, name, reference)
+    return digest
+
+
+def load(driver: StorageDriver, digest: str, cache: ManifestCache | None = None) -> StoredManifest:
+    """The stored bytes of manifest `digest` with the media type they are served as."""
+    cached = cache.get(digest) if cache is not None else None
+    if cached is not None:
+        return cached
+    try:
+        body = driver.get_content(layout.blob_data(digest))
+    except PathNotFoundError:
+        raise ManifestUnknown(f"manifest blob missing: {digest}", {"digest": digest}) from None
+    manifest = StoredManifest(digest, _media_type_of(body, digest), body)
+    if cache is not None:
+        cache.put(manifest)
+    return manifest
+
+
+def _media_type_of(body: bytes, digest: str) -> str:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise RegistryError(f"stored manifest {digest} is not a JSON object")
+    return stored_media_type(document)
+
+
+def delete_manifest(
+    driver: StorageDriver, name: str, reference: str, cache: ManifestCache | None = None
+) -> None:
+    """By tag: remove that tag only. By digest: remove the revision and every tag whose
+    current link is it (Distribution), and its referrers-index entry. Blobs stay for GC."""
+    tag, digest = split_reference(reference)
+    if tag is not None:
+        if tag_digest(driver, name, tag) is None or not untag(driver, name, tag):
+            raise unknown(driver, name, reference)
+        return
+    if digest is None or not has_revision(driver, name, digest):
+        raise unknown(driver, name, reference)
+    subject = _subject_of(driver, digest, cache)
+    # Tags first: a crash midway leaves an untagged revision, never a tag to nothing.
+    for pointing in tags_pointing_to(driver, name, digest):
+        untag(driver, name, pointing)
+    driver.delete(layout.revision_link(name, digest).rsplit("/", 1)[0])
+    if subject is not None:
+        referrers.remove_referrer(driver, name, subject, digest)
+
+
+def _subject_of(driver: StorageDriver, digest: str, cache: ManifestCache | None) -> str | None:
+    try:
+        document = json.loads(load(driver, digest, cache).body)
+    except (RegistryError, ValueError):
+        return None  # blob already collected or unreadable: nothing to unindex
+    subject = document.get("subject")
+    found = subject.get("digest") if isinstance(subject, dict) else None
+    try:
+        return validate_digest(found) if isinstance(found, str) else None
+    except DigestInvalid:
+        return None
+
+
+def unknown(driver: StorageDriver, name: str, reference: str) -> RegistryError:
+    """NAME_UNKNOWN for a repository that does not exist, else MANIFEST_UNKNOWN."""
+    if not repository_exists(driver, name):
+        return NameUnknown(f"repository {name!r} not known to registry", detail={"name": name})
+    return ManifestUnknown(f"manifest unknown: {reference}", detail={"reference": reference})

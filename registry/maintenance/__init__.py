@@ -1,0 +1,83 @@
+"""Maintenance algorithms (plain functions over a storage driver) and the table of task kinds.
+
+Adding a task kind `foo` takes three pieces and no other change (API, CLI, beat and Flower
+find it through `KINDS`):
+
+| file | what to write |
+|---|---|
+| `registry/maintenance/foo.py` | `Params` (pydantic, extra="forbid", all fields defaulted) and |
+| | the algorithm `foo(driver, options, progress) -> dict`: no Celery, tested alone |
+| `worker/tasks/foo.py` | `execute(ctx: TaskContext) -> dict`: options from `ctx.params` |
+| | and `ctx.settings`, run the algorithm on `ctx.driver` with `ctx.progress` |
+| `KINDS` below | one row: `"foo": TaskKind("registry.maintenance.foo:Params", ...)` with |
+| | its time limits and `storage_lease` mode |
+
+Tasks must be idempotent: a redelivered task runs again from the start. Between units of
+work call `progress(phase, done, total)`; it raises `TaskCancelled` once a cancel was asked.
+Errors: `StorageUnavailableError`, `ConnectionError` and `TimeoutError` are retried with
+backoff; anything else fails the task at once with its message.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from registry.tasks.errors import InvalidParams, UnknownTaskKind
+
+LeaseMode = Literal["none", "readonly", "stop"]
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    params: str  # "module:Class" of its pydantic parameters model, imported when first used
+    soft_time_limit: float  # seconds; then the task is asked to stop (and fails)
+    time_limit: float  # seconds; then its worker process is killed
+    # What registry instances must refuse while it runs (DESIGN §5); "none": no storage lease.
+    storage_lease: LeaseMode = "none"
+    description: str = ""
+
+    def params_model(self) -> type[BaseModel]:
+        module_name, _, class_name = self.params.partition(":")
+        model: type[BaseModel] = getattr(importlib.import_module(module_name), class_name)
+        return model
+
+
+KINDS: dict[str, TaskKind] = {
+    "purge_uploads": TaskKind(
+        "registry.maintenance.purge_uploads:Params",
+        soft_time_limit=6 * 3600,
+        time_limit=6 * 3600 + 300,
+        description="remove upload sessions older than docker_registry.upload_purging.age",
+    ),
+    "noop": TaskKind(
+        "registry.maintenance.noop:Params",
+        soft_time_limit=3600,
+        time_limit=3600 + 60,
+        description="does nothing, in steps: checks the task platform end to end",
+    ),
+}
+
+
+def task_kind(name: str) -> TaskKind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        known = ", ".join(sorted(KINDS))
+        raise UnknownTaskKind(f"unknown task kind {name!r} (known: {known})") from None
+
+
+def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The params as the kind's model accepts them (JSON-ready); 422 errors name the key."""
+    model = task_kind(kind).params_model()
+    try:
+        validated = model.model_validate(params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"params.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidParams(problems) from None
+    return validated.model_dump(mode="json", exclude_unset=True)

@@ -1,0 +1,80 @@
+"""Garbage collection: mark and sweep over Distribution's layout (docs/gc.md says what stays).
+
+`collect_garbage(driver, GCOptions(...))` is a plain function: the task wrapper passes a
+progress callback, a `should_stop` check and a log sink, and stores the returned GCResult.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from registry.config import GCSettings
+from registry.durations import parse_duration
+from registry.maintenance.gc_plan import Planner
+from registry.maintenance.gc_result import GCResult
+from registry.maintenance.gc_run import GCError, GCOptions, RunContext
+from registry.maintenance.gc_sweep import Sweeper
+from registry.maintenance.gc_workers import ProgressFn, Work
+from registry.maintenance.progress import TaskCancelled
+from registry.storage import StorageDriver
+
+__all__ = ["GCError", "GCOptions", "GCResult", "Params", "collect_garbage", "options_from_params"]
+
+
+class Params(BaseModel):
+    """Task parameters of `kind: gc`; unset ones default to docker_registry.gc in hth.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    delete_untagged: bool | None = None
+    grace_period: str | None = None
+    purge_uploads: bool = True
+
+    @field_validator("grace_period")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
+    delete_untagged = params.delete_untagged
+    return GCOptions(
+        dry_run=params.dry_run,
+        delete_untagged=defaults.delete_untagged if delete_untagged is None else delete_untagged,
+        grace_period=parse_duration(params.grace_period or defaults.grace_period),
+        purge_uploads=params.purge_uploads,
+    )
+
+
+def collect_garbage(
+    driver: StorageDriver,
+    options: GCOptions | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    log_line: Callable[[str], None] | None = None,
+) -> GCResult:
+    """Mark, then sweep (in a dry run, only count). Raises GCError before deleting anything
+    when the tree cannot be read safely. When should_stop() (or progress) cancels, it stops
+    between units of work and returns the result so far with `cancelled` set."""
+    options = options or GCOptions()
+    work = Work(options.workers, should_stop, progress)
+    ctx = RunContext(driver, options, work, log_line)
+    started = time.monotonic()
+    try:
+        plan = Planner(ctx).make()
+        Sweeper(ctx, plan).sweep()
+    except TaskCancelled:
+        ctx.result.cancelled = True
+        ctx.say("cancelled between units of work: the next run finishes the job")
+    finally:
+        work.close()
+        ctx.result.seconds = round(time.monotonic() - started, 3)
+    ctx.say(ctx.result.summary())
+    return ctx.result

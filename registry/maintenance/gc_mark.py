@@ -1,0 +1,86 @@
+"""Marking: which manifest revisions stay in which repository, and every blob they reference.
+
+Roots are the revisions of every live repository (with `delete_untagged`, only the tagged
+ones). A kept manifest marks its own blob, the blobs it references and its index children;
+a child that is a revision anywhere is kept there too, with its blobs (Distribution's
+`--delete-untagged` deletes them). A manifest with a `subject` is a referrer: unless tagged,
+it is kept in a repository exactly while its subject is kept there.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from registry.maintenance.digestset import DigestSet
+from registry.maintenance.gc_refs import ManifestRefs
+from registry.maintenance.gc_scan import RepoScan
+
+
+class Marking:
+    def __init__(self, delete_untagged: bool) -> None:
+        self.delete_untagged = delete_untagged
+        self.marked = DigestSet()  # blobs (manifests included) that must stay
+        self.refs: dict[bytes, ManifestRefs] = {}  # every readable live revision's references
+        self.live: dict[str, list[bytes]] = {}  # repository -> its readable revisions
+        self.kept: dict[str, set[bytes]] = {}  # repository -> revisions that stay
+        self._repos_of: dict[bytes, list[str]] = defaultdict(list)
+        self._referrers: dict[tuple[str, bytes], list[bytes]] = defaultdict(list)
+        self._expanded: set[bytes] = set()
+        self._children: set[bytes] = set()
+        self._queue: list[tuple[str, bytes]] = []
+
+    def add_manifest(self, key: bytes, refs: ManifestRefs) -> None:
+        self.refs[key] = refs
+
+    def add_repository(self, scan: RepoScan) -> None:
+        """Register a live repository (after add_manifest of its revisions) and its roots."""
+        live = [key for key in scan.revisions if key in self.refs]
+        self.live[scan.name] = live
+        self.kept[scan.name] = set()
+        tagged = {key for _, key in scan.tags if key is not None}
+        for key in live:
+            self._repos_of[key].append(scan.name)
+            subject = self.refs[key].subject
+            if subject is not None:
+                self._referrers[(scan.name, subject)].append(key)
+            if key in tagged or (not self.delete_untagged and subject is None):
+                self._queue.append((scan.name, key))
+
+    def keep(self, repo: str, key: bytes) -> None:
+        """Make a revision a root (e.g. younger than the grace period); call run() after."""
+        self._queue.append((repo, key))
+
+    def run(self) -> None:
+        """Mark from every queued root until nothing new is reached."""
+        while self._queue:
+            repo, key = self._queue.pop()
+            kept = self.kept[repo]
+            if key in kept:
+                continue
+            kept.add(key)
+            self._expand(key)
+            self._queue.extend((repo, r) for r in self._referrers.get((repo, key), ()))
+
+    def _expand(self, key: bytes) -> None:
+        if key in self._expanded:
+            return
+        self._expanded.add(key)
+        self.marked.add(key)
+        refs = self.refs[key]
+        for blob in refs.blobs:
+            self.marked.add(blob)
+        for child in refs.children:
+            self.marked.add(child)
+            if child in self.refs and child not in self._children:
+                self._children.add(child)
+                self._queue.extend((repo, child) for repo in self._repos_of[child])
+
+    def doomed(self) -> dict[str, list[bytes]]:
+        """Per repository, the readable revisions that are not kept."""
+        result = {}
+        for repo, live in self.live.items():
+            kept = self.kept[repo]
+            gone = [key for key in live if key not in kept]
+            if gone:
+                result[repo] = gone
+        return result

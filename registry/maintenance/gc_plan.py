@@ -1,0 +1,206 @@
+"""The mark half of GC: read the tree and decide everything that goes; delete nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from registry import layout
+from registry.content.repositories import RepositoryDir, deleted_names, iter_repository_dirs
+from registry.maintenance.digestset import hex_key, key_digest
+from registry.maintenance.gc_mark import Marking
+from registry.maintenance.gc_refs import ManifestUnreadable, parse_refs
+from registry.maintenance.gc_run import GCError, RunContext
+from registry.maintenance.gc_scan import (
+    RepoScan,
+    UploadScan,
+    blob_prefixes,
+    children,
+    layer_links,
+    read_manifest,
+    scan_repository,
+    scan_uploads,
+    stat_or_none,
+)
+from registry.storage import FileInfo
+
+
+@dataclass
+class Plan:
+    marking: Marking
+    scans: dict[str, RepoScan] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)  # soft-deleted repositories
+    doomed: dict[str, list[bytes]] = field(default_factory=dict)  # repo -> revisions to drop
+    garbage: dict[bytes, int] = field(default_factory=dict)  # blob -> size
+    links: dict[str, list[str]] = field(default_factory=dict)  # repo -> digests to unlink
+    stale_uploads: dict[str, list[UploadScan]] = field(default_factory=dict)
+    empty: list[str] = field(default_factory=list)  # repositories left with nothing
+
+
+class Planner:
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.driver = ctx.driver
+        self.plan = Plan(Marking(ctx.options.delete_untagged))
+        self.repos: list[RepositoryDir] = []
+        self._link_counts: dict[str, int] = {}
+        self._uploads_left: dict[str, int] = {}
+
+    def make(self) -> Plan:
+        self._scan_repositories()
+        self._read_manifests()
+        self._mark()
+        self._scan_blobs()
+        self._scan_layer_links()
+        self._scan_uploads()
+        self.plan.empty = sorted(n for n in self.plan.scans if self._ends_empty(n))
+        return self.plan
+
+    def _live(self) -> list[RepositoryDir]:
+        return [r for r in self.repos if r.name not in self.plan.deleted]
+
+    def _scan_repositories(self) -> None:
+        with self.ctx.phase("scan_repositories") as stats:
+            deleted = deleted_names(self.driver)
+            self.repos = list(iter_repository_dirs(self.driver, self.ctx.work.map_list))
+            scans = self.ctx.work.map(
+                lambda r: scan_repository(self.driver, r, r.name in deleted),
+                self.repos,
+                stats.name,
+                len(self.repos),
+            )
+            self.plan.scans = {scan.name: scan for scan in scans}
+            self.plan.deleted = sorted(deleted)  # markers without files are cleared too
+            stats.items = self.ctx.result.repositories_scanned = len(self.plan.scans)
+
+    def _read_manifests(self) -> None:
+        live = [s for s in self.plan.scans.values() if not s.deleted]
+        keys = sorted({key for scan in live for key in scan.revisions})
+        with self.ctx.phase("read_manifests", len(keys)) as stats:
+            contents = self.ctx.work.map(
+                lambda k: read_manifest(self.driver, k), keys, stats.name, len(keys)
+            )
+            for key, data in zip(keys, contents, strict=True):
+                if data is None:
+                    continue  # a revision without blob data is skipped, as Distribution does
+                try:
+                    self.plan.marking.add_manifest(key, parse_refs(data))
+                except ManifestUnreadable as exc:
+                    raise GCError(f"manifest {key_digest(key)} is unreadable ({exc})") from None
+            stats.items = self.ctx.result.manifests_scanned = len(self.plan.marking.refs)
+
+    def _mark(self) -> None:
+        marking = self.plan.marking
+        with self.ctx.phase("mark") as stats:
+            for scan in self.plan.scans.values():
+                if not scan.deleted:
+                    marking.add_repository(scan)
+            marking.run()
+            self.plan.doomed = marking.doomed()
+            if self.ctx.grace and self.plan.doomed:
+                self._keep_young_revisions()
+            stats.items = self.ctx.result.blobs_marked = len(marking.marked)
+
+    def _keep_young_revisions(self) -> None:
+        pairs = [(repo, key) for repo, keys in self.plan.doomed.items() for key in keys]
+
+        def stat(pair: tuple[str, bytes]) -> FileInfo | None:
+            return stat_or_none(self.driver, layout.revision_link(pair[0], key_digest(pair[1])))
+
+        for (repo, key), info in zip(pairs, self.ctx.work.map(stat, pairs), strict=True):
+            if self.ctx.young(info):
+                self.plan.marking.keep(repo, key)
+        self.plan.marking.run()
+        self.plan.doomed = self.plan.marking.doomed()
+
+    def _scan_blobs(self) -> None:
+        prefixes = blob_prefixes(self.driver)
+        with self.ctx.phase("scan_blobs", len(prefixes)) as stats:
+            for scanned, garbage, protected in self.ctx.work.map(
+                self._scan_prefix, prefixes, stats.name, len(prefixes)
+            ):
+                stats.items += scanned
+                self.plan.garbage.update(garbage)
+                self.ctx.result.blobs_protected += protected
+            self.ctx.result.blobs_scanned = stats.items
+
+    def _scan_prefix(self, prefix: tuple[str, str]) -> tuple[int, dict[bytes, int], int]:
+        algorithm, folder = prefix
+        names = children(self.driver, folder)
+        garbage: dict[bytes, int] = {}
+        protected = 0
+        for encoded in names:
+            key = hex_key(algorithm, encoded)
+            if key is None or key in self.plan.marking.marked:
+                continue
+            info = stat_or_none(self.driver, f"{folder}/{encoded}/data")
+            if info is None:
+                continue  # no data file: Distribution leaves such folders alone too
+            if self.ctx.young(info):
+                protected += 1
+            else:
+                garbage[key] = info.size
+        return len(names), garbage, protected
+
+    def _scan_layer_links(self) -> None:
+        repos = self._live()
+        with self.ctx.phase("scan_layer_links", len(repos)) as stats:
+            fresh: set[bytes] = set()
+            for repo, count, linked, young in self.ctx.work.map(
+                self._scan_links, repos, stats.name, len(repos)
+            ):
+                stats.items += count
+                self._link_counts[repo] = count
+                self.plan.links[repo] = linked
+                fresh |= young
+            for key in fresh:  # linked recently (a mount, a re-push): about to be used
+                if self.plan.garbage.pop(key, None) is not None:
+                    self.ctx.result.blobs_protected += 1
+            for repo, linked in self.plan.links.items():
+                self.plan.links[repo] = [d for d in linked if _key(d) in self.plan.garbage]
+
+    def _scan_links(self, repo: RepositoryDir) -> tuple[str, int, list[str], set[bytes]]:
+        entries = layer_links(self.driver, repo)
+        linked, young = [], set()
+        for algorithm, encoded in entries:
+            key = hex_key(algorithm, encoded)
+            if key is None or key not in self.plan.garbage:
+                continue
+            digest = f"{algorithm}:{encoded}"
+            linked.append(digest)
+            link = layout.layer_link(repo.name, digest)
+            if self.ctx.grace and self.ctx.young(stat_or_none(self.driver, link)):
+                young.add(key)
+        return repo.name, len(entries), linked, young
+
+    def _scan_uploads(self) -> None:
+        repos = self._live()
+        with self.ctx.phase("scan_uploads", len(repos)) as stats:
+            scanned = self.ctx.work.map(self._uploads_of, repos, stats.name, len(repos))
+            for repo, uploads in zip(repos, scanned, strict=True):
+                stale = self._stale(uploads)
+                self._uploads_left[repo.name] = len(uploads) - len(stale)
+                if stale:
+                    self.plan.stale_uploads[repo.name] = stale
+                stats.items += len(uploads)
+
+    def _uploads_of(self, repo: RepositoryDir) -> list[UploadScan]:
+        return scan_uploads(self.driver, repo)
+
+    def _stale(self, uploads: list[UploadScan]) -> list[UploadScan]:
+        if not self.ctx.options.purge_uploads:
+            return []
+        cutoff = self.ctx.cutoff
+        return [u for u in uploads if u.last_active is None or u.last_active <= cutoff]
+
+    def _ends_empty(self, name: str) -> bool:
+        scan = self.plan.scans[name]
+        if scan.deleted:
+            return False
+        links_left = self._link_counts.get(name, 0) - len(self.plan.links.get(name, []))
+        revisions_left = scan.revision_dirs - len(self.plan.doomed.get(name, []))
+        return revisions_left == links_left == self._uploads_left.get(name, 0) == 0
+
+
+def _key(digest: str) -> bytes | None:
+    algorithm, _, encoded = digest.partition(":")
+    return hex_key(algorithm, encoded)

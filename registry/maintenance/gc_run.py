@@ -1,0 +1,78 @@
+"""What every GC phase shares: the options, the thread pool, the result and the clock."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from registry.maintenance.gc_result import GCResult, PhaseStats
+from registry.maintenance.gc_workers import Work
+from registry.storage import FileInfo, StorageDriver
+
+log = logging.getLogger("hth.gc")
+
+
+class GCError(Exception):
+    """GC refused to sweep (e.g. a manifest it cannot read); nothing was deleted."""
+
+
+@dataclass(frozen=True)
+class GCOptions:
+    dry_run: bool = False
+    delete_untagged: bool = False
+    # Blobs, manifests, links and uploads written more recently than this are never deleted.
+    grace_period: timedelta = timedelta(hours=1)
+    purge_uploads: bool = True
+    workers: int = 8
+
+
+class RunContext:
+    def __init__(
+        self,
+        driver: StorageDriver,
+        options: GCOptions,
+        work: Work,
+        log_line: Callable[[str], None] | None = None,
+    ) -> None:
+        self.driver, self.options, self.work = driver, options, work
+        self._log_line = log_line
+        self.started = datetime.now(UTC)
+        # Anything written after the run started is young too, even with no grace period.
+        self.cutoff = self.started - options.grace_period
+        self.result = GCResult(
+            dry_run=options.dry_run,
+            delete_untagged=options.delete_untagged,
+            grace_period_seconds=options.grace_period.total_seconds(),
+            purge_uploads=options.purge_uploads,
+        )
+
+    @property
+    def grace(self) -> bool:
+        return self.options.grace_period > timedelta(0)
+
+    def young(self, info: FileInfo | None) -> bool:
+        return info is not None and info.mod_time > self.cutoff
+
+    def say(self, line: str) -> None:
+        log.info("%s", line)
+        if self._log_line is not None:
+            self._log_line(line)
+
+    @contextmanager
+    def phase(self, name: str, total: int | None = None) -> Iterator[PhaseStats]:
+        """Time a phase, report its start and end, and log what it did."""
+        stats = self.result.phase(name)
+        self.work.check()
+        self.work.report(name, 0, total, force=True)
+        started = time.monotonic()
+        try:
+            yield stats
+        finally:
+            stats.seconds = round(time.monotonic() - started, 3)
+        done = total if total is not None else stats.items
+        self.work.report(name, done, done, force=True)
+        self.say(f"{name}: {stats.items} items, {stats.bytes} bytes, {stats.seconds:.2f}s")

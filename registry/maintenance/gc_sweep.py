@@ -1,0 +1,198 @@
+"""Deleting what GC found: each function is one unit of work, safe to stop after.
+
+Order matters for a run that stops half way: revisions go before the blobs they reference,
+a repository's marker goes after its files, so every stop leaves a tree the next run can
+finish and that never serves a manifest whose blobs are gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from registry import layout
+from registry.content.repositories import REPOSITORY_PARTS, clear_deleted
+from registry.maintenance.digestset import hex_key, key_digest
+from registry.maintenance.gc_plan import Plan
+from registry.maintenance.gc_run import RunContext
+from registry.maintenance.gc_scan import UploadScan, children, delete_quietly
+from registry.storage import StorageDriver
+
+T = TypeVar("T")
+
+
+def _parent(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def delete_revision(
+    driver: StorageDriver, repo: str, key: bytes, tags: list[str], subject: bytes | None
+) -> None:
+    """Remove a manifest revision from a repository, as Distribution's vacuum does."""
+    digest = key_digest(key)
+    for tag in tags:
+        delete_quietly(driver, _parent(layout.tag_index_link(repo, tag, digest)))
+    if subject is not None:
+        entry = layout.referrer_link(repo, key_digest(subject), digest)
+        delete_quietly(driver, entry)
+        _delete_if_empty(driver, _parent(entry), layout.referrers_repo_root(repo))
+    delete_quietly(driver, _parent(layout.revision_link(repo, digest)))
+
+
+def delete_blob(driver: StorageDriver, key: bytes) -> bool:
+    return delete_quietly(driver, layout.blob_dir(key_digest(key)))
+
+
+def delete_layer_link(driver: StorageDriver, repo: str, digest: str) -> bool:
+    return delete_quietly(driver, _parent(layout.layer_link(repo, digest)))
+
+
+def _delete_referrers(driver: StorageDriver, repo: str) -> None:
+    # Only the subject folders: a nested repository's referrers live beside them.
+    root = layout.referrers_repo_root(repo)
+    for algorithm in children(driver, root):
+        for encoded in children(driver, f"{root}/{algorithm}"):
+            if hex_key(algorithm, encoded) is not None:
+                delete_quietly(driver, f"{root}/{algorithm}/{encoded}")
+        _delete_if_empty(driver, f"{root}/{algorithm}", root)
+
+
+def _delete_if_empty(driver: StorageDriver, path: str, stop: str) -> None:
+    """Remove `path` and then its parents up to `stop` while they hold nothing."""
+    while path != stop and path.startswith(stop + "/") and not children(driver, path):
+        delete_quietly(driver, path)
+        path = _parent(path)
+
+
+def delete_repository_files(driver: StorageDriver, repo: str) -> None:
+    """Everything of repository `repo` but its nested repositories."""
+    root = layout.repository(repo)
+    for part in REPOSITORY_PARTS:
+        delete_quietly(driver, f"{root}/{part}")
+    _delete_referrers(driver, repo)
+    _delete_if_empty(driver, root, layout.REPOSITORIES)
+    _delete_if_empty(driver, layout.referrers_repo_root(repo), f"{layout.HTH_ROOT}/referrers")
+
+
+def is_empty_now(driver: StorageDriver, repo: str) -> bool:
+    """Re-checked just before deleting an empty repository: nothing arrived meanwhile."""
+    revisions = layout.revisions_root(repo)
+    if any(children(driver, f"{revisions}/{alg}") for alg in children(driver, revisions)):
+        return False
+    layers = layout.layers_root(repo)
+    if any(children(driver, f"{layers}/{alg}") for alg in children(driver, layers)):
+        return False
+    return not children(driver, layout.uploads_root(repo))
+
+
+_CHUNK = 64  # blobs or links per unit of work
+
+
+def _chunks(items: list[T], size: int = _CHUNK) -> list[list[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class Sweeper:
+    """Carries out a Plan (or, in a dry run, only counts it) and fills in the result."""
+
+    def __init__(self, ctx: RunContext, plan: Plan) -> None:
+        self.ctx, self.plan = ctx, plan
+        self.driver = ctx.driver
+        self.result = ctx.result
+
+    def sweep(self) -> None:
+        self._deleted_repositories()
+        self._revisions()
+        self._layer_links()  # before the blobs: a stop in between leaves no dangling link
+        self._blobs()
+        self._uploads()
+        self._empty_repositories()
+
+    def _each(self, items: list[T], fn: Callable[[T], T], phase: str) -> Iterator[T]:
+        """Run `fn` on each item, unless this is a dry run; yield the items done either way."""
+        if self.ctx.options.dry_run:
+            yield from items
+        else:
+            yield from self.ctx.work.map(fn, items, phase, len(items))
+
+    def _deleted_repositories(self) -> None:
+        names = self.plan.deleted
+        with self.ctx.phase("delete_repositories", len(names)) as stats:
+            for name in self._each(names, self._drop_repository, stats.name):
+                scan = self.plan.scans.get(name)
+                self.result.manifests_deleted += scan.revision_dirs if scan else 0
+                self.result.repositories_deleted.append(name)
+                stats.items += 1
+
+    def _drop_repository(self, name: str) -> str:
+        delete_repository_files(self.driver, name)
+        clear_deleted(self.driver, name)  # last: until here the name stays refused
+        return name
+
+    def _revisions(self) -> None:
+        pairs = [(repo, key) for repo, keys in sorted(self.plan.doomed.items()) for key in keys]
+        with self.ctx.phase("delete_manifests", len(pairs)) as stats:
+            for _ in self._each(pairs, self._drop_revision, stats.name):
+                stats.items += 1
+                self.result.manifests_deleted += 1
+
+    def _drop_revision(self, pair: tuple[str, bytes]) -> tuple[str, bytes]:
+        repo, key = pair
+        tags = [tag for tag, _ in self.plan.scans[repo].tags]
+        delete_revision(self.driver, repo, key, tags, self.plan.marking.refs[key].subject)
+        return pair
+
+    def _blobs(self) -> None:
+        garbage = self.plan.garbage
+        with self.ctx.phase("delete_blobs", len(garbage)) as stats:
+            for keys in self._each(_chunks(sorted(garbage)), self._drop_blobs, stats.name):
+                freed = sum(garbage[k] for k in keys)
+                stats.items += len(keys)
+                stats.bytes += freed
+                self.result.blobs_deleted += len(keys)
+                self.result.bytes_freed += freed
+                self.result.deleted_blobs.extend(key_digest(k) for k in keys)
+
+    def _drop_blobs(self, keys: list[bytes]) -> list[bytes]:
+        for key in keys:
+            delete_blob(self.driver, key)
+        return keys
+
+    def _layer_links(self) -> None:
+        pairs = [(repo, d) for repo, digests in sorted(self.plan.links.items()) for d in digests]
+        with self.ctx.phase("delete_layer_links", len(pairs)) as stats:
+            for chunk in self._each(_chunks(pairs), self._drop_links, stats.name):
+                stats.items += len(chunk)
+                self.result.layer_links_deleted += len(chunk)
+
+    def _drop_links(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        for repo, digest in pairs:
+            delete_layer_link(self.driver, repo, digest)
+        return pairs
+
+    def _uploads(self) -> None:
+        stale = [(repo, u) for repo, ups in sorted(self.plan.stale_uploads.items()) for u in ups]
+        with self.ctx.phase("purge_uploads", len(stale)) as stats:
+            for _, upload in self._each(stale, self._drop_upload, stats.name):
+                stats.items += 1
+                stats.bytes += upload.size
+                self.result.uploads_purged += 1
+                self.result.upload_bytes_freed += upload.size
+
+    def _drop_upload(self, item: tuple[str, UploadScan]) -> tuple[str, UploadScan]:
+        delete_quietly(self.driver, layout.upload_dir(item[0], item[1].upload_id))
+        return item
+
+    def _empty_repositories(self) -> None:
+        names = self.plan.empty
+        with self.ctx.phase("delete_empty_repositories", len(names)) as stats:
+            for name in self._each(names, self._drop_if_empty, stats.name):
+                if name:  # "" when something arrived since the scan
+                    self.result.repositories_deleted.append(name)
+                    stats.items += 1
+
+    def _drop_if_empty(self, name: str) -> str:
+        if not is_empty_now(self.driver, name):
+            return ""
+        delete_repository_files(self.driver, name)
+        return name

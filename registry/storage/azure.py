@@ -1,0 +1,283 @@
+"""Azure Blob Storage driver: block blobs, staged-block streamed writes, SAS redirects."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
+
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import (
+    BlobBlock,
+    BlobClient,
+    BlobSasPermissions,
+    BlobServiceClient,
+    ExponentialRetry,
+    generate_blob_sas,
+)
+
+from registry.durations import parse_duration
+from registry.storage import cloud
+from registry.storage.chunked import byte_ranges, chunk_reader, empty_reader
+from registry.storage.driver import (
+    FileInfo,
+    FileWriter,
+    InvalidOffsetError,
+    PathNotFoundError,
+    StorageDriver,
+    StorageError,
+    StorageUnavailableError,
+)
+from registry.storage.settings import AzureSettings
+
+BLOCK_SIZE = 4 * 1024 * 1024
+DELETE_BATCH = 256  # the blob batch API's limit
+COPY_TIMEOUT = 3600.0  # a server-side copy of a large blob may take a while
+
+
+class AzureDriver(StorageDriver):
+    name = "azure"
+
+    def __init__(self, settings: AzureSettings) -> None:
+        self.settings = settings
+        self.keys = cloud.KeySpace.under(settings.rootdirectory)
+        self.expiry = parse_duration(settings.redirect_expiry)
+        self._account_key = settings.accountkey.get_secret_value()
+        url = settings.serviceurl or f"https://{settings.accountname}.blob.{settings.realm}"
+        self.service = BlobServiceClient(
+            url,
+            credential={"account_name": settings.accountname, "account_key": self._account_key},
+            connection_timeout=cloud.CONNECT_TIMEOUT,
+            read_timeout=cloud.READ_TIMEOUT,
+            retry_policy=ExponentialRetry(
+                initial_backoff=1,
+                increment_base=2,
+                retry_total=cloud.RETRY_ATTEMPTS - 1,
+                random_jitter_range=1,
+            ),
+            max_single_get_size=BLOCK_SIZE,
+            max_chunk_get_size=BLOCK_SIZE,
+        )
+        self.container = self.service.get_container_client(settings.container)
+
+    def blob(self, path: str) -> BlobClient:
+        return self.container.get_blob_client(self.keys.key(path))
+
+    def get_content(self, path: str) -> bytes:
+        with self.errors(path):
+            data: bytes = self.blob(path).download_blob().readall()
+            return data
+
+    def put_content(self, path: str, data: bytes) -> None:
+        with self.errors(path):
+            self.blob(path).upload_blob(data, overwrite=True)
+
+    def reader(self, path: str, offset: int = 0) -> BinaryIO:
+        with self.errors(path):
+            try:
+                download = self.blob(path).download_blob(offset=offset or None)
+            except HttpResponseError as exc:
+                if exc.status_code != 416:
+                    raise
+                if offset == self.stat(path).size:
+                    return empty_reader()
+                raise InvalidOffsetError(path, offset, driver=self.name) from None
+        return chunk_reader(download.chunks(), lambda: None, lambda: self.errors(path))
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        blob = self.blob(path)
+        with self.errors(path):
+            if not append:
+                return AzureWriter(self, path, blob, [], 0)
+            try:
+                size = blob.get_blob_properties().size
+            except ResourceNotFoundError:
+                return AzureWriter(self, path, blob, [], 0)
+            committed, _ = blob.get_block_list("committed")
+            ids = [block.id for block in committed]
+            if sum(block.size for block in committed) != size or not all(map(_ours, ids)):
+                ids = self._restage(blob, size)  # written in one Put Blob, or by another tool
+            return AzureWriter(self, path, blob, ids, size)
+
+    def _restage(self, blob: BlobClient, size: int) -> list[str]:
+        """Stage the blob's content again as blocks of ours, one block in memory at a time."""
+        ids = []
+        for offset, length in byte_ranges(0, size, BLOCK_SIZE):
+            ids.append(_block_id())
+            blob.stage_block(ids[-1], blob.download_blob(offset, length).readall())
+        return ids
+
+    def stat(self, path: str) -> FileInfo:
+        with self.errors(path):
+            if path != "/":
+                try:
+                    props = self.blob(path).get_blob_properties()
+                    return FileInfo(path, props.size, props.last_modified, False)
+                except ResourceNotFoundError:
+                    pass
+                below = self.container.list_blobs(self.keys.prefix(path), results_per_page=1)
+                if next(iter(below), None) is None:
+                    raise PathNotFoundError(path, driver=self.name)
+        return cloud.directory(path)
+
+    def list(self, path: str) -> list[str]:
+        prefix = self.keys.prefix(path)
+        with self.errors(path):
+            names = [item.name[len(prefix) :].rstrip("/") for item in self.container.walk_blobs(prefix)]
+        names = [name for name in names if name]
+        if not names and path != "/":
+            raise PathNotFoundError(path, driver=self.name)
+        return cloud.children(path, names)
+
+    def walk(self, path: str) -> Iterator[FileInfo]:
+        files = cloud.guarded(self._files_below(path), lambda: self.errors(path))
+        yield from cloud.walk_files(path, cloud.nonempty(files, path, self.name))
+
+    def _files_below(self, path: str) -> Iterator[FileInfo]:
+        for item in self.container.list_blobs(self.keys.prefix(path)):
+            yield FileInfo(self.keys.path(item.name), item.size, item.last_modified, False)
+
+    def move(self, source: str, dest: str) -> None:
+        src, dst = self.blob(source), self.blob(dest)
+        with self.errors(source):
+            src.get_blob_properties()
+            copy = dst.start_copy_from_url(self._signed_url(src, timedelta(hours=2)))
+            self._wait_for_copy(dst, copy["copy_status"], source)
+            src.delete_blob()
+
+    def _wait_for_copy(self, dst: BlobClient, status: str, source: str) -> None:
+        deadline, pause = time.monotonic() + COPY_TIMEOUT, 0.05
+        while status == "pending" and time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+            status = dst.get_blob_properties().copy.status
+        if status != "success":
+            raise StorageError(f"copy of {source} ended {status}", driver=self.name, path=source)
+
+    def delete(self, path: str) -> None:
+        with self.errors(path):
+            names = [] if path == "/" else [self.keys.key(path)]
+            try:
+                self.blob(path).get_blob_properties()
+            except ResourceNotFoundError:
+                names = []
+            below = self.container.list_blobs(
+                self.keys.prefix(path), include=["uncommittedblobs"]
+            )
+            found = self._delete_names(names, (item.name for item in below))
+        if not found:
+            raise PathNotFoundError(path, driver=self.name)
+
+    def _delete_names(self, first: list[str], rest: Iterator[str]) -> int:
+        deleted, batch = 0, list(first)
+        for name in rest:
+            batch.append(name)
+            if len(batch) == DELETE_BATCH:
+                deleted += self._delete_batch(batch)
+                batch = []
+        return deleted + (self._delete_batch(batch) if batch else 0)
+
+    def _delete_batch(self, names: list[str]) -> int:
+        answers = self.container.delete_blobs(*names, raise_on_any_failure=False)
+        for name, answer in zip(names, answers, strict=True):
+            if answer.status_code not in (202, 404):
+                raise StorageError(f"delete of {name} answered {answer.status_code}")
+        return len(names)
+
+    def redirect_url(self, path: str, method: str = "GET") -> str | None:
+        if not self.settings.redirect or method not in ("GET", "HEAD"):
+            return None
+        return self._signed_url(self.blob(path), self.expiry)
+
+    def _signed_url(self, blob: BlobClient, lifetime: timedelta) -> str:
+        now = datetime.now(UTC)
+        sas = generate_blob_sas(
+            self.settings.accountname,
+            self.settings.container,
+            blob.blob_name,
+            account_key=self._account_key,
+            permission=BlobSasPermissions(read=True),
+            start=now - timedelta(minutes=5),  # tolerate clock skew with the service
+            expiry=now + lifetime,
+        )
+        return f"{blob.url}?{sas}"
+
+    @contextmanager
+    def errors(self, path: str) -> Iterator[None]:
+        """Translate the Azure SDK's failures into the storage errors callers act on."""
+        try:
+            yield
+        except ResourceNotFoundError as exc:
+            if exc.error_code == "ContainerNotFound":
+                message = f"container {self.settings.container!r} does not exist"
+                raise StorageError(message, driver=self.name) from exc
+            raise PathNotFoundError(path, driver=self.name) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise StorageUnavailableError(str(exc), driver=self.name, path=path) from exc
+        except HttpResponseError as exc:
+            raise self._response_error(exc, path) from exc
+        except AzureError as exc:
+            raise StorageError(str(exc), driver=self.name, path=path) from exc
+
+    def _response_error(self, exc: HttpResponseError, path: str) -> StorageError:
+        status = exc.status_code or 0
+        message = f"{path}: {status} {exc.error_code or exc.reason}"
+        if status in (401, 403):
+            hint = "access denied by Azure (check accountname, accountkey and container): "
+            return StorageError(hint + message, driver=self.name, path=path)
+        if status >= 500 or status == 408:
+            return StorageUnavailableError(message, driver=self.name, path=path)
+        return StorageError(message, driver=self.name, path=path)
+
+    def close(self) -> None:
+        self.service.close()
+
+
+class AzureWriter(cloud.PartWriter):
+    """Stages blocks; close() commits the block list so a resumed writer can extend it."""
+
+    driver = "azure"
+
+    def __init__(self, az: AzureDriver, path: str, blob: BlobClient, ids: list[str], size: int):
+        guard = lambda: az.errors(path)  # noqa: E731
+        super().__init__(path, BLOCK_SIZE, guard, size=size, pending=b"")
+        self._blob = blob
+        self._ids = ids
+
+    def _upload_part(self, data: bytes) -> None:
+        block_id = _block_id()
+        self._blob.stage_block(block_id, data)
+        self._ids.append(block_id)
+
+    def _finish(self, tail: bytes) -> None:
+        if tail:
+            self._upload_part(tail)
+        self._blob.commit_block_list([BlobBlock(block_id) for block_id in self._ids])
+
+    def _persist(self, tail: bytes) -> None:
+        self._finish(tail)
+
+    def _discard(self) -> None:
+        try:
+            self._blob.delete_blob()
+        except ResourceNotFoundError:
+            pass
+
+
+def _block_id() -> str:
+    return base64.b64encode(uuid.uuid4().hex.encode()).decode()
+
+
+def _ours(block_id: str) -> bool:
+    # Azure wants every block id of a blob to have the same length.
+    return len(block_id) == 44

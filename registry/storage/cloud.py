@@ -1,0 +1,168 @@
+"""What the object-store drivers share: key mapping, walks built from flat listings, part writers."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from registry.storage.chunked import PendingBytes
+from registry.storage.driver import FileInfo, FileWriter, PathNotFoundError, StorageError
+
+# Every backend call gets these; a dead or frozen backend must fail, never hang.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 60.0
+RETRY_ATTEMPTS = 3
+# Object stores have no directories: a synthesised one gets this modification time.
+DIRECTORY_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
+Guard = Callable[[], AbstractContextManager[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpace:
+    """Maps storage paths ("/a/b") to object keys under an optional root prefix and back."""
+
+    root: str = ""
+
+    @classmethod
+    def under(cls, rootdirectory: str) -> KeySpace:
+        return cls(rootdirectory.strip("/"))
+
+    def key(self, path: str) -> str:
+        if path == "/":
+            return self.root
+        return f"{self.root}{path}" if self.root else path[1:]
+
+    def prefix(self, path: str) -> str:
+        """The key prefix of everything below the directory `path`."""
+        key = self.key(path)
+        return f"{key}/" if key else ""
+
+    def path(self, key: str) -> str:
+        relative = key[len(self.root) :] if self.root else f"/{key}"
+        return relative.rstrip("/") or "/"
+
+
+def directory(path: str) -> FileInfo:
+    return FileInfo(path, 0, DIRECTORY_TIME, True)
+
+
+def walk_files(top: str, files: Iterable[FileInfo]) -> Iterator[FileInfo]:
+    """Insert the directories implied by `files` (listed in key order below `top`).
+
+    Key order keeps each directory's subtree contiguous, so the result is depth first with
+    siblings in the byte order of their keys, a directory sorting as "name/".
+    """
+    base = 0 if top == "/" else len(top)
+    opened: list[str] = []
+    for info in files:
+        parts = info.path[base + 1 :].split("/")[:-1]
+        common = 0
+        while common < min(len(opened), len(parts)) and opened[common] == parts[common]:
+            common += 1
+        del opened[common:]
+        for depth in range(common, len(parts)):
+            opened.append(parts[depth])
+            yield directory(info.path[:base] + "/" + "/".join(opened))
+        yield info
+
+
+def guarded(items: Iterator[T], guard: Guard) -> Iterator[T]:
+    """`items` with each step run under `guard`, so SDK errors met while paging are mapped."""
+    while True:
+        with guard():
+            item = next(items, None)
+        if item is None:
+            return
+        yield item
+
+
+def nonempty(files: Iterator[FileInfo], path: str, driver: str) -> Iterator[FileInfo]:
+    """`files`, or PathNotFoundError when there are none below a directory other than root."""
+    first = next(files, None)
+    if first is None:
+        if path != "/":
+            raise PathNotFoundError(path, driver=driver)
+        return
+    yield first
+    yield from files
+
+
+def children(directory_path: str, names: Iterable[str]) -> list[str]:
+    prefix = "" if directory_path == "/" else directory_path
+    return sorted({f"{prefix}/{name}" for name in names})
+
+
+
+class PartWriter(FileWriter):
+    """A streamed write cut into parts of `part_size`; subclasses move the parts.
+
+    Memory stays below one part plus the caller's last write, whatever the file's size.
+    """
+
+    driver = "abstract"
+
+    def __init__(self, path: str, part_size: int, guard: Guard, *, size: int, pending: bytes):
+        self.path = path
+        self._part_size = part_size
+        self._guard = guard
+        self._pending = PendingBytes(pending)
+        self._size = size
+        self._state = "open"
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def write(self, data: bytes) -> int:
+        self._require_open("write")
+        self._pending.add(data)
+        self._size += len(data)
+        with self._guard():
+            while len(self._pending) >= self._part_size:
+                self._upload_part(self._pending.take(self._part_size))
+        return len(data)
+
+    def commit(self) -> None:
+        self._require_open("commit")
+        with self._guard():
+            self._finish(self._pending.take_all())
+        self._state = "committed"
+
+    def cancel(self) -> None:
+        if self._state == "cancelled":
+            return
+        self._state = "cancelled"
+        with self._guard():
+            self._discard()
+
+    def close(self) -> None:
+        if self._state != "open":
+            return
+        self._state = "closed"
+        with self._guard():
+            self._persist(self._pending.take_all())
+
+    def _require_open(self, op: str) -> None:
+        if self._state != "open":
+            raise StorageError(f"{op} on a {self._state} writer", driver=self.driver, path=self.path)
+
+    @abc.abstractmethod
+    def _upload_part(self, data: bytes) -> None:
+        """Send one full part."""
+
+    @abc.abstractmethod
+    def _finish(self, tail: bytes) -> None:
+        """Make everything written, plus `tail`, the file's content."""
+
+    @abc.abstractmethod
+    def _persist(self, tail: bytes) -> None:
+        """Keep what was written, plus `tail`, so that writer(path, append=True) resumes it."""
+
+    @abc.abstractmethod
+    def _discard(self) -> None:
+        """Drop the write and the file."""

@@ -1,0 +1,350 @@
+"""Amazon S3 (and S3-compatible) driver on boto3: multipart streamed writes, batched deletes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
+
+from registry.durations import parse_duration
+from registry.storage import cloud
+from registry.storage.chunked import byte_ranges, chunk_reader, empty_reader
+from registry.storage.driver import (
+    FileInfo,
+    FileWriter,
+    InvalidOffsetError,
+    PathNotFoundError,
+    StorageDriver,
+    StorageError,
+    StorageUnavailableError,
+)
+from registry.storage.settings import S3Settings
+
+MIN_PART = 5 * 1024 * 1024  # S3 refuses smaller parts, except the last one
+MAX_COPY = 5 * 1024**3  # CopyObject's limit; larger objects are copied part by part
+COPY_PART = 1024**3
+DELETE_BATCH = 1000  # DeleteObjects' limit
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_DENIED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden"}
+_BUSY = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "503", "500"}
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    number: int
+    etag: str
+    size: int
+
+
+class S3Driver(StorageDriver):
+    name = "s3"
+
+    def __init__(self, settings: S3Settings) -> None:
+        self.settings = settings
+        self.bucket = settings.bucket
+        self.keys = cloud.KeySpace.under(settings.rootdirectory)
+        self.part_size = settings.chunksize
+        self.expiry = int(parse_duration(settings.redirect_expiry).total_seconds())
+        self.client = boto3.session.Session().client(
+            "s3",
+            region_name=settings.region,
+            endpoint_url=_endpoint(settings),
+            use_ssl=settings.secure,
+            aws_access_key_id=settings.accesskey,
+            aws_secret_access_key=settings.secretkey.get_secret_value(),
+            config=Config(
+                signature_version="s3v4",
+                connect_timeout=cloud.CONNECT_TIMEOUT,
+                read_timeout=cloud.READ_TIMEOUT,
+                retries={"max_attempts": cloud.RETRY_ATTEMPTS, "mode": "standard"},
+                s3={"addressing_style": "path" if settings.forcepathstyle else "auto"},
+                max_pool_connections=32,
+            ),
+        )
+
+    # --- whole objects -------------------------------------------------------------------
+
+    def get_content(self, path: str) -> bytes:
+        with self.errors(path):
+            body = self.client.get_object(Bucket=self.bucket, Key=self.keys.key(path))["Body"]
+            with body:
+                data: bytes = body.read()
+                return data
+
+    def put_content(self, path: str, data: bytes) -> None:
+        with self.errors(path):
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.keys.key(path), Body=data, **self.object_args()
+            )
+
+    def reader(self, path: str, offset: int = 0) -> BinaryIO:
+        key = self.keys.key(path)
+        with self.errors(path):
+            try:
+                extra = {"Range": f"bytes={offset}-"} if offset else {}
+                body = self.client.get_object(Bucket=self.bucket, Key=key, **extra)["Body"]
+            except ClientError as exc:
+                if _code(exc) not in ("InvalidRange", "416"):
+                    raise
+                if offset == self.stat(path).size:
+                    return empty_reader()
+                raise InvalidOffsetError(path, offset, driver=self.name) from None
+        return chunk_reader(body.iter_chunks(1024 * 1024), body.close, lambda: self.errors(path))
+
+    def stat(self, path: str) -> FileInfo:
+        key = self.keys.key(path)
+        with self.errors(path):
+            if key:
+                try:
+                    head = self.client.head_object(Bucket=self.bucket, Key=key)
+                    return FileInfo(path, head["ContentLength"], head["LastModified"], False)
+                except ClientError as exc:
+                    if _code(exc) not in _NOT_FOUND:
+                        raise
+            if path != "/" and not self._any_below(path):
+                raise PathNotFoundError(path, driver=self.name)
+        return cloud.directory(path)
+
+    def _any_below(self, path: str) -> bool:
+        page = self.client.list_objects_v2(
+            Bucket=self.bucket, Prefix=self.keys.prefix(path), MaxKeys=1
+        )
+        return bool(page.get("KeyCount", 0))
+
+    def redirect_url(self, path: str, method: str = "GET") -> str | None:
+        operation = {"GET": "get_object", "HEAD": "head_object"}.get(method)
+        if not self.settings.redirect or operation is None:
+            return None
+        with self.errors(path):
+            params = {"Bucket": self.bucket, "Key": self.keys.key(path)}
+            url: str = self.client.generate_presigned_url(operation, params, self.expiry)
+            return url
+
+    # --- the tree ------------------------------------------------------------------------
+
+    def list(self, path: str) -> list[str]:
+        prefix = self.keys.prefix(path)
+        names: list[str] = []
+        with self.errors(path):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+            )
+            for page in pages:
+                names += [o["Key"][len(prefix) :] for o in page.get("Contents", [])]
+                names += [p["Prefix"][len(prefix) : -1] for p in page.get("CommonPrefixes", [])]
+        names = [name for name in names if name]  # "dir/" marker objects of other tools
+        if not names and path != "/":
+            raise PathNotFoundError(path, driver=self.name)
+        return cloud.children(path, names)
+
+    def walk(self, path: str) -> Iterator[FileInfo]:
+        files = cloud.guarded(self._files_below(path), lambda: self.errors(path))
+        yield from cloud.walk_files(path, cloud.nonempty(files, path, self.name))
+
+    def _files_below(self, path: str) -> Iterator[FileInfo]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.keys.prefix(path)
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                if not item["Key"].endswith("/"):
+                    key_path = self.keys.path(item["Key"])
+                    yield FileInfo(key_path, item["Size"], item["LastModified"], False)
+
+    def move(self, source: str, dest: str) -> None:
+        src, dst = self.keys.key(source), self.keys.key(dest)
+        size = self.stat(source).size
+        with self.errors(source):
+            if size <= MAX_COPY:
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=dst,
+                    CopySource={"Bucket": self.bucket, "Key": src},
+                    **self.object_args(),
+                )
+            else:
+                self._copy_in_parts(src, dst, size)
+            self.client.delete_object(Bucket=self.bucket, Key=src)
+
+    def _copy_in_parts(self, src: str, dst: str, size: int) -> None:
+        upload = self.create_upload(dst)
+        self.complete_upload(dst, upload, self.copy_parts(dst, upload, src, size))
+
+    def delete(self, path: str) -> None:
+        key, prefix = self.keys.key(path), self.keys.prefix(path)
+        with self.errors(path):
+            found = self._delete_keys(self._keys_to_delete(key, prefix))
+            found += self.abort_uploads(key, below=True)
+        if not found:
+            raise PathNotFoundError(path, driver=self.name)
+
+    def _keys_to_delete(self, key: str, prefix: str) -> Iterator[str]:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            yield key
+        except ClientError as exc:
+            if _code(exc) not in _NOT_FOUND:
+                raise
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            yield from (item["Key"] for item in page.get("Contents", []))
+
+    def _delete_keys(self, keys: Iterator[str]) -> int:
+        deleted, batch = 0, []
+        for key in keys:
+            batch.append({"Key": key})
+            if len(batch) == DELETE_BATCH:
+                deleted += self._delete_batch(batch)
+                batch = []
+        return deleted + (self._delete_batch(batch) if batch else 0)
+
+    def _delete_batch(self, batch: list[dict[str, str]]) -> int:
+        answer = self.client.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+        )
+        if answer.get("Errors"):
+            first = answer["Errors"][0]
+            raise StorageError(f"delete of {first['Key']} failed: {first.get('Message')}")
+        return len(batch)
+
+    # --- multipart uploads, used by the writer -------------------------------------------
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        from registry.storage.s3_writer import open_writer
+
+        return open_writer(self, path, append)
+
+    def object_args(self) -> dict[str, str]:
+        args = {}
+        if self.settings.encrypt:
+            args["ServerSideEncryption"] = "AES256"
+        if self.settings.storageclass.upper() != "NONE":
+            args["StorageClass"] = self.settings.storageclass
+        return args
+
+    def create_upload(self, key: str) -> str:
+        answer = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=key, **self.object_args()
+        )
+        upload_id: str = answer["UploadId"]
+        return upload_id
+
+    def upload_part(self, key: str, upload: str, number: int, data: bytes) -> Part:
+        answer = self.client.upload_part(
+            Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number, Body=data
+        )
+        return Part(number, answer["ETag"], len(data))
+
+    def copy_parts(self, key: str, upload: str, src: str, size: int) -> list[Part]:
+        """Server-side copy of the object `src` into the upload, as parts of even size."""
+        count = -(-size // COPY_PART)
+        parts = []
+        for number, (start, length) in enumerate(byte_ranges(0, size, -(-size // count)), 1):
+            answer = self.client.upload_part_copy(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload,
+                PartNumber=number,
+                CopySource={"Bucket": self.bucket, "Key": src},
+                CopySourceRange=f"bytes={start}-{start + length - 1}",
+            )
+            parts.append(Part(number, answer["CopyPartResult"]["ETag"], length))
+        return parts
+
+    def complete_upload(self, key: str, upload: str, parts: list[Part]) -> None:
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+        )
+
+    def abort_upload(self, key: str, upload: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+        except ClientError as exc:
+            if _code(exc) not in ("NoSuchUpload", *_NOT_FOUND):
+                raise
+
+    def uploads(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """In-progress multipart uploads whose key starts with `prefix`."""
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        for page in pages:
+            yield from page.get("Uploads", [])
+
+    def abort_uploads(self, key: str, below: bool = False) -> int:
+        """Abort the uploads to `key` (and, if `below`, to keys under it); returns how many."""
+        aborted = 0
+        for upload in self.uploads(key):
+            if upload["Key"] == key or (below and upload["Key"].startswith(f"{key}/")):
+                self.abort_upload(upload["Key"], upload["UploadId"])
+                aborted += 1
+        return aborted
+
+    def list_parts(self, key: str, upload: str) -> list[Part]:
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket, Key=key, UploadId=upload
+        )
+        return [Part(p["PartNumber"], p["ETag"], p["Size"]) for pg in pages for p in pg["Parts"]]
+
+    def head_size(self, key: str) -> int | None:
+        try:
+            size: int = self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+            return size
+        except ClientError as exc:
+            if _code(exc) in _NOT_FOUND:
+                return None
+            raise
+
+    # --- errors --------------------------------------------------------------------------
+
+    @contextmanager
+    def errors(self, path: str) -> Iterator[None]:
+        """Translate botocore's failures into the storage errors callers act on."""
+        try:
+            yield
+        except ClientError as exc:
+            raise self._client_error(exc, path) from exc
+        except NoCredentialsError as exc:
+            raise StorageError(f"no credentials: {exc}", driver=self.name, path=path) from exc
+        except HTTPClientError as exc:  # connection refused, reset, timeouts
+            raise StorageUnavailableError(str(exc), driver=self.name, path=path) from exc
+        except BotoCoreError as exc:
+            raise StorageError(str(exc), driver=self.name, path=path) from exc
+
+    def _client_error(self, exc: ClientError, path: str) -> StorageError:
+        code = _code(exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _NOT_FOUND:
+            return PathNotFoundError(path, driver=self.name)
+        message = f"{exc.operation_name} {path}: {code} {exc.response['Error'].get('Message', '')}"
+        if code in _DENIED:
+            hint = "access denied by S3 (check accesskey, secretkey, region and bucket): "
+            return StorageError(hint + message, driver=self.name, path=path)
+        if code == "NoSuchBucket":
+            return StorageError(f"bucket {self.bucket!r} does not exist", driver=self.name)
+        if code in _BUSY or status >= 500:
+            return StorageUnavailableError(message, driver=self.name, path=path)
+        return StorageError(message, driver=self.name, path=path)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _endpoint(settings: S3Settings) -> str | None:
+    endpoint = settings.regionendpoint
+    if endpoint and "://" not in endpoint:
+        endpoint = f"{'https' if settings.secure else 'http'}://{endpoint}"
+    return endpoint

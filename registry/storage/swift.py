@@ -1,0 +1,529 @@
+"""OpenStack Swift driver laid out as Distribution's: files under `files/`, DLO segments under
+`segments/`, so a container written by either registry reads in the other.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import io
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+from urllib.parse import quote, urlparse
+
+from requests import RequestException
+from swiftclient.client import Connection
+from swiftclient.exceptions import ClientException
+from swiftclient.utils import generate_temp_url
+
+from registry.durations import parse_duration
+from registry.storage.chunked import chunk_reader, empty_reader
+from registry.storage.cloud import (
+    CONNECT_TIMEOUT,
+    DIRECTORY_TIME,
+    READ_TIMEOUT,
+    RETRY_ATTEMPTS,
+    KeySpace,
+    PartWriter,
+    directory,
+    walk_files,
+)
+from registry.storage.driver import (
+    FileInfo,
+    FileWriter,
+    InvalidOffsetError,
+    PathNotFoundError,
+    StorageDriver,
+    StorageError,
+    StorageUnavailableError,
+)
+from registry.storage.settings import SwiftSettings
+
+CONTENT_TYPE = "application/octet-stream"
+MANIFEST = "x-object-manifest"
+PAGE = 10000  # Swift's largest listing page
+_TRANSIENT = (408, 429, 498, 499)
+_READ_CHUNK = 1024 * 1024
+
+
+@contextmanager
+def translated(path: str) -> Iterator[None]:
+    """Map swiftclient and requests failures onto the storage error types."""
+    try:
+        yield
+    except ClientException as exc:
+        raise _storage_error(exc, path) from exc
+    except (RequestException, OSError) as exc:
+        raise StorageUnavailableError(f"backend unreachable: {exc}", path=path) from exc
+
+
+def _storage_error(exc: ClientException, path: str) -> StorageError:
+    status = exc.http_status
+    if status == 404:
+        return PathNotFoundError(path)
+    if status in (401, 403):
+        return StorageError(f"access refused: {status} {exc.http_reason}", path=path)
+    if status is None or status >= 500 or status in _TRANSIENT:
+        return StorageUnavailableError(f"backend unavailable: {exc.msg}", path=path)
+    return StorageError(f"error {status} {exc.http_reason}: {exc.msg}", path=path)
+
+
+def _status(exc: StorageError) -> int | None:
+    cause = exc.__cause__
+    return cause.http_status if isinstance(cause, ClientException) else None
+
+
+class SwiftDriver(StorageDriver):
+    name = "swift"
+    # How long a fresh manifest may take to show all its segments on an eventually consistent
+    # cluster before commit gives up.
+    consistency_wait = 15.0
+
+    def __init__(
+        self,
+        settings: SwiftSettings,
+        *,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+        retries: int = RETRY_ATTEMPTS - 1,
+    ) -> None:
+        self.settings = settings
+        self.container = settings.container
+        self.chunksize = settings.chunksize
+        self.timeout, self.retries = timeout, retries
+        prefix = settings.prefix.strip("/")
+        self.keys = KeySpace.under(f"{prefix}/files")
+        self.segments_root = f"{prefix}/segments".lstrip("/")
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._connections: list[Connection] = []
+        self._auth: tuple[str, str] | None = None
+        self.bulk_delete_max = 0
+        self.tempurl_key = ""
+        self.tempurl_digest = "sha1"
+        self.tempurl_methods: set[str] = set()
+
+    # -- connections and one-time setup --------------------------------------------------
+
+    def conn(self) -> Connection:
+        """This thread's connection: swiftclient connections are not thread-safe."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._new_connection(*self._setup())
+            self._local.conn = conn
+        return conn
+
+    def _new_connection(self, url: str | None = None, token: str | None = None) -> Connection:
+        s = self.settings
+        options = {"region_name": s.region} if s.region else {}
+        if s.tenant:
+            options |= {"tenant_name": s.tenant, "project_name": s.tenant}
+        if s.domain:
+            options |= {"user_domain_name": s.domain, "project_domain_name": s.domain}
+        conn = Connection(
+            authurl=s.authurl,
+            user=s.username,
+            key=s.password.get_secret_value(),
+            auth_version=self._auth_version(),
+            os_options=options,
+            preauthurl=url,
+            preauthtoken=token,
+            retries=self.retries,
+            starting_backoff=0.2,
+            max_backoff=1,
+            timeout=self.timeout,
+        )
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    def _auth_version(self) -> str:
+        if self.settings.authversion:
+            return {2: "2.0", 3: "3"}.get(self.settings.authversion, "1")
+        url = self.settings.authurl.rstrip("/")
+        return "3" if url.endswith("/v3") else "2.0" if url.endswith("/v2.0") else "1"
+
+    def _setup(self) -> tuple[str, str]:
+        """Authenticate once, create the container if missing, learn the cluster's features."""
+        with self._lock:
+            if self._auth is not None:
+                return self._auth
+        conn = self._new_connection()
+        self._authenticate(conn)
+        with translated(f"container {self.container}"):
+            try:
+                conn.head_container(self.container)
+            except ClientException as exc:
+                if exc.http_status != 404:
+                    raise
+                conn.put_container(self.container)
+            self._read_capabilities(conn)
+            if self.settings.redirect and self.tempurl_methods:
+                self.tempurl_key = self._tempurl_key(conn)
+        with self._lock:
+            self._auth = (conn.url, conn.token)
+            return self._auth
+
+    def _authenticate(self, conn: Connection) -> None:
+        where = f"user {self.settings.username!r} at {self.settings.authurl}"
+        try:
+            conn.get_auth()
+        except ClientException as exc:
+            if exc.http_status in (401, 403):
+                raise StorageError(
+                    f"authentication failed for {where}: {exc.http_status} {exc.http_reason} "
+                    "(check username and password)",
+                    driver=self.name,
+                ) from None
+            raise _storage_error(exc, "/") from exc
+        except (RequestException, OSError) as exc:
+            raise StorageUnavailableError(f"cannot authenticate {where}: {exc}") from exc
+
+    def _read_capabilities(self, conn: Connection) -> None:
+        try:
+            info: dict[str, Any] = conn.get_capabilities()
+        except ClientException:
+            info = {}  # /info is disabled: no bulk delete, the settings name the TempURL methods
+        self.bulk_delete_max = int(info.get("bulk_delete", {}).get("max_deletes_per_request", 0))
+        methods = set(self.settings.tempurlmethods)
+        tempurl = info.get("tempurl")
+        if tempurl is not None:
+            methods &= set(tempurl.get("methods", methods))
+            digests = tempurl.get("allowed_digests", ["sha1"])
+            self.tempurl_digest = "sha256" if "sha256" in digests else "sha1"
+        elif info:
+            methods = set()  # the cluster has no tempurl middleware
+        self.tempurl_methods = methods
+
+    def _tempurl_key(self, conn: Connection) -> str:
+        """The container's or account's Temp-URL key; a random one is set when there is none."""
+        if self.settings.tempurlcontainerkey:
+            header = "x-container-meta-temp-url-key"
+            key: str = conn.head_container(self.container).get(header, "")
+            if not key:
+                conn.post_container(self.container, {header: os.urandom(32).hex()})
+                key = conn.head_container(self.container).get(header, "")
+            return key
+        header = "x-account-meta-temp-url-key"
+        key = conn.head_account().get(header, "")
+        if not key:
+            conn.post_account({header: os.urandom(32).hex()})
+            key = conn.head_account().get(header, "")  # re-read: another instance may have won
+        return key
+
+    # -- names ------------------------------------------------------------------------
+
+    def object_name(self, path: str) -> str:
+        return self.keys.key(path)
+
+    def new_segments_prefix(self, path: str) -> str:
+        digest = hashlib.sha1(path.encode() + os.urandom(32)).hexdigest()
+        return f"{self.segments_root}/{digest[:3]}/{digest[3:]}"
+
+    @staticmethod
+    def segment_name(prefix: str, number: int) -> str:
+        return f"{prefix}/{number:016d}"
+
+    # -- reads ------------------------------------------------------------------------
+
+    def get_content(self, path: str) -> bytes:
+        with translated(path):
+            _, body = self.conn().get_object(self.container, self.object_name(path))
+        return bytes(body)
+
+    def reader(self, path: str, offset: int = 0) -> BinaryIO:
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            with translated(path):
+                _, body = self.conn().get_object(
+                    self.container, self.object_name(path), _READ_CHUNK, headers=headers
+                )
+        except StorageError as exc:
+            if _status(exc) != 416:
+                raise
+            if offset > self.stat(path).size:
+                raise InvalidOffsetError(path, offset) from None
+            return empty_reader()
+        return chunk_reader(iter(body), body.close, lambda: translated(path))
+
+    def head(self, path: str) -> dict[str, str]:
+        """The object's own headers: a DLO manifest's, not those of its segments."""
+        with translated(path):
+            headers: dict[str, str] = self.conn().head_object(
+                self.container, self.object_name(path), query_string="multipart-manifest=get"
+            )
+        return headers
+
+    def manifest_prefix(self, path: str) -> str | None:
+        """The segments prefix of the DLO at `path`; None for a plain object or nothing."""
+        try:
+            value = self.head(path).get(MANIFEST)
+        except PathNotFoundError:
+            return None
+        return value.split("/", 1)[1] if value else None
+
+    def stat(self, path: str) -> FileInfo:
+        if path == "/":
+            return directory(path)
+        try:
+            with translated(path):
+                headers = self.conn().head_object(self.container, self.object_name(path))
+        except PathNotFoundError:
+            if next(self.entries(self.keys.prefix(path), limit=1), None) is None:
+                raise
+            return directory(path)
+        size = int(headers.get("content-length", 0))
+        return FileInfo(path, size, _timestamp(headers), False)
+
+    def entries(
+        self, prefix: str, delimiter: str | None = None, limit: int = PAGE
+    ) -> Iterator[dict[str, Any]]:
+        """Container listing entries under `prefix`, page by page."""
+        marker = ""
+        while True:
+            with translated(prefix):
+                _, page = self.conn().get_container(
+                    self.container, marker=marker, limit=limit, prefix=prefix, delimiter=delimiter
+                )
+            yield from page
+            if len(page) < limit:
+                return
+            marker = page[-1].get("subdir") or page[-1]["name"]
+
+    def list(self, path: str) -> list[str]:
+        names = [e.get("subdir") or e["name"] for e in self.entries(self.keys.prefix(path), "/")]
+        if not names and path != "/":
+            raise PathNotFoundError(path)
+        return sorted({self.keys.path(name) for name in names})
+
+    def walk(self, path: str) -> Iterator[FileInfo]:
+        files = self._files(path)
+        first = next(files, None)
+        if first is None:
+            if path != "/":
+                raise PathNotFoundError(path)
+            return
+        yield from walk_files(path, _chain(first, files))
+
+    def _files(self, path: str) -> Iterator[FileInfo]:
+        for entry in self.entries(self.keys.prefix(path)):
+            child = self.keys.path(entry["name"])
+            if int(entry["bytes"]) == 0:  # a DLO manifest lists as 0 bytes: ask for its size
+                try:
+                    yield self.stat(child)
+                except PathNotFoundError:
+                    pass  # deleted while walking
+                continue
+            yield FileInfo(child, int(entry["bytes"]), _listing_time(entry), False)
+
+    # -- writes -----------------------------------------------------------------------
+
+    def put_content(self, path: str, data: bytes) -> None:
+        old_prefix = self.manifest_prefix(path)
+        self.put_object(self.object_name(path), data)
+        if old_prefix:
+            self.delete_segments(old_prefix)
+
+    def put_object(self, name: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+        with translated(name):
+            self.conn().put_object(
+                self.container,
+                name,
+                io.BytesIO(data),  # seekable, so that swiftclient may retry the upload
+                content_length=len(data),
+                etag=hashlib.md5(data).hexdigest(),
+                content_type=CONTENT_TYPE,
+                headers=headers,
+            )
+
+    def put_manifest(self, path: str, prefix: str) -> None:
+        manifest = {"X-Object-Manifest": f"{self.container}/{prefix}"}
+        self.put_object(self.object_name(path), b"", manifest)
+
+    def copy(self, name: str, dest_name: str) -> None:
+        with translated(name):
+            self.conn().copy_object(self.container, name, f"/{self.container}/{dest_name}")
+
+    def segments(self, prefix: str) -> builtins.list[dict[str, Any]]:
+        return list(self.entries(prefix + "/"))
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        prefix = self.new_segments_prefix(path)
+        try:
+            headers = self.head(path) if append else {}
+        except PathNotFoundError:
+            headers = {}
+        manifest = headers.get(MANIFEST)
+        if manifest:  # resume: the next segments go after the committed ones
+            prefix = manifest.split("/", 1)[1]
+            existing = self.segments(prefix)
+            size = sum(int(s["bytes"]) for s in existing)
+            last = int(existing[-1]["name"].rsplit("/", 1)[1]) if existing else 0
+            return SwiftWriter(self, path, prefix, size=size, next_number=last + 1, owned=last + 1)
+        size = int(headers.get("content-length", 0))
+        if size:  # a plain object becomes the first segment, copied server-side
+            self.copy(self.object_name(path), self.segment_name(prefix, 1))
+        return SwiftWriter(self, path, prefix, size=size, next_number=2 if size else 1, owned=1)
+
+    def move(self, source: str, dest: str) -> None:
+        manifest = self.head(source).get(MANIFEST)
+        old_prefix = self.manifest_prefix(dest)
+        new_prefix = manifest.split("/", 1)[1] if manifest else None
+        if new_prefix:  # only the manifest moves; the segments stay where they are
+            self.put_manifest(dest, new_prefix)
+        else:
+            self.copy(self.object_name(source), self.object_name(dest))
+        self.delete_names([self.object_name(source)])
+        if old_prefix and old_prefix != new_prefix:
+            self.delete_segments(old_prefix)
+
+    def delete(self, path: str) -> None:
+        name = self.object_name(path)
+        entries = list(self.entries(self.keys.prefix(path)))
+        try:
+            entries.insert(0, {"name": name, "bytes": int(self.head(path)["content-length"])})
+        except PathNotFoundError:
+            if not entries:
+                raise
+        prefixes = [
+            self.manifest_prefix(self.keys.path(e["name"])) for e in entries if not int(e["bytes"])
+        ]
+        # Manifests go first, so no reader sees a file whose segments are half gone.
+        self.delete_names([e["name"] for e in entries])
+        for prefix in prefixes:
+            if prefix:
+                self.delete_segments(prefix)
+
+    def delete_segments(self, prefix: str, first: int = 1) -> None:
+        names = [s["name"] for s in self.segments(prefix)]
+        self.delete_names([n for n in names if int(n.rsplit("/", 1)[1]) >= first])
+
+    def delete_names(self, names: builtins.list[str]) -> None:
+        if self.bulk_delete_max > 0:
+            for start in range(0, len(names), self.bulk_delete_max):
+                self._bulk_delete(names[start : start + self.bulk_delete_max])
+            return
+        for name in names:
+            try:
+                with translated(name):
+                    self.conn().delete_object(self.container, name)
+            except PathNotFoundError:
+                pass  # already gone: what we wanted
+
+    def _bulk_delete(self, names: builtins.list[str]) -> None:
+        body = "\n".join(quote(f"/{self.container}/{name}") for name in names).encode()
+        with translated(names[0]):
+            _, reply = self.conn().post_account(
+                headers={"Accept": "application/json", "Content-Type": "text/plain"},
+                query_string="bulk-delete",
+                data=body,
+            )
+        result = _json(reply)
+        status = str(result.get("Response Status", ""))
+        errors = [e for e in result.get("Errors", []) if not str(e[1]).startswith("404")]
+        if errors or not status.startswith(("200", "404")):
+            raise StorageUnavailableError(f"bulk delete failed: {status} {errors[:3]}")
+
+    # -- redirects and cleanup ----------------------------------------------------------
+
+    def redirect_url(self, path: str, method: str = "GET") -> str | None:
+        if not self.settings.redirect:
+            return None
+        storage_url, _ = self._setup()
+        method = "GET" if method == "HEAD" else method  # a GET signature also allows HEAD
+        if not self.tempurl_key or method not in self.tempurl_methods:
+            return None
+        parsed = urlparse(storage_url)
+        seconds = int(parse_duration(self.settings.redirect_expiry).total_seconds())
+        signed: str = generate_temp_url(
+            f"{parsed.path}/{self.container}/{quote(self.object_name(path))}",
+            seconds,
+            self.tempurl_key,
+            method,
+            digest=self.tempurl_digest,
+        )
+        return f"{parsed.scheme}://{parsed.netloc}{signed}"
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+
+class SwiftWriter(PartWriter):
+    """Each full chunk becomes the next segment; commit (or close) writes the DLO manifest."""
+
+    driver = "swift"
+
+    def __init__(
+        self, swift: SwiftDriver, path: str, prefix: str, *, size: int, next_number: int, owned: int
+    ) -> None:
+        # Every Swift call maps its own errors: the writer needs no extra guard.
+        super().__init__(path, swift.chunksize, nullcontext, size=size, pending=b"")
+        self._swift, self._prefix = swift, prefix
+        self._next = next_number
+        self._owned = owned  # the first segment number that this writer created
+
+    def _upload_part(self, data: bytes) -> None:
+        self._swift.put_object(self._swift.segment_name(self._prefix, self._next), data)
+        self._next += 1
+
+    def _finish(self, tail: bytes) -> None:
+        if tail:
+            self._upload_part(tail)
+        if self._next == 1:  # nothing at all: a plain empty object needs no manifest
+            self._swift.put_content(self.path, b"")
+            return
+        old_prefix = self._swift.manifest_prefix(self.path)
+        self._swift.put_manifest(self.path, self._prefix)
+        self._wait_for_segments()
+        if old_prefix and old_prefix != self._prefix:
+            self._swift.delete_segments(old_prefix)
+
+    def _persist(self, tail: bytes) -> None:
+        self._finish(tail)  # a DLO's content is its segments: keeping them is committing
+
+    def _discard(self) -> None:
+        self._swift.delete_segments(self._prefix, first=self._owned)
+        try:
+            self._swift.delete(self.path)
+        except PathNotFoundError:
+            pass
+
+    def _wait_for_segments(self) -> None:
+        deadline = time.monotonic() + self._swift.consistency_wait
+        delay = 0.05
+        while self._swift.stat(self.path).size != self._size:
+            if time.monotonic() > deadline:
+                raise StorageUnavailableError(f"segments of {self.path} did not show up")
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def _chain(first: FileInfo, rest: Iterator[FileInfo]) -> Iterator[FileInfo]:
+    yield first
+    yield from rest
+
+
+def _timestamp(headers: dict[str, str]) -> datetime:
+    if "x-timestamp" in headers:
+        return datetime.fromtimestamp(float(headers["x-timestamp"]), tz=UTC)
+    return DIRECTORY_TIME
+
+
+def _listing_time(entry: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(entry["last_modified"]).replace(tzinfo=UTC)
+
+
+def _json(body: bytes | str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body or b"{}")
+    except ValueError:
+        return {"Response Status": "500 unparseable reply"}
+    return parsed if isinstance(parsed, dict) else {}

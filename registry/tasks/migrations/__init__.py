@@ -1,0 +1,1 @@
+"""Alembic migrations of the task database (shipped inside the package so installs migrate)."""

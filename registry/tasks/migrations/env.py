@@ -1,0 +1,41 @@
+"""Alembic environment: runs on the connection `registry.tasks.db.upgrade` hands over, or
+on the configured database when started by the `alembic` command (see alembic.ini)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+from sqlmodel import SQLModel
+
+import registry.tasks.models  # noqa: F401 - registers the tables on SQLModel.metadata
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_standalone() -> None:
+    from registry.config import load_settings
+    from registry.tasks.db import create_db_engine, database_url
+
+    engine = create_db_engine(database_url(load_settings()))
+    with engine.connect() as connection:
+        _run(connection)
+        connection.commit()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    _run_standalone()

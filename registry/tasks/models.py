@@ -1,0 +1,98 @@
+"""SQLModel tables: tasks, schedules and the named locks beat elects its leader with.
+
+The schema itself is owned by the Alembic migrations in `migrations/versions/`; a change
+here needs a new migration there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class TaskRow(SQLModel, table=True):
+    __tablename__ = "tasks"
+
+    id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(index=True, max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(index=True, max_length=16)
+    trigger: str = Field(max_length=16)
+    attempts: int = 0
+    max_attempts: int = 1
+    progress: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    log: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # The id of the Celery message that may run this task now; any other message is stale.
+    celery_id: str = Field(max_length=64)
+    worker: str | None = Field(default=None, max_length=255)
+    schedule_id: str | None = Field(default=None, index=True, max_length=36)
+    retry_of: str | None = Field(default=None, max_length=36)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    sent_at: datetime | None = _when()  # None: the message has not reached the broker yet
+    started_at: datetime | None = _when()
+    finished_at: datetime | None = _when()
+    heartbeat_at: datetime | None = _when()
+    retry_at: datetime | None = _when()
+    scheduled_for: datetime | None = _when()
+
+
+class ScheduleRow(SQLModel, table=True):
+    __tablename__ = "schedules"
+
+    id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    cron: str = Field(max_length=128)
+    enabled: bool = True
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Computed by beat; reset to None by an edit so that beat recomputes it.
+    next_run_at: datetime | None = _when()
+    last_run_at: datetime | None = _when()
+    last_task_id: str | None = Field(default=None, max_length=36)
+
+
+class LockRow(SQLModel, table=True):
+    __tablename__ = "locks"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=255)
+    # Grows with every change of holder: a fencing token for whoever holds the lock.
+    token: int = 0
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,231 @@
+"""Guarded state changes of a task record: each is `UPDATE … WHERE state=<expected>`.
+
+A worker's writes are also guarded by its attempt number (a fencing token): once the task
+was handed to another attempt, the old one's updates match nothing and it stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, update
+from sqlmodel import col
+
+from registry.tasks.db import Database
+from registry.tasks.errors import IllegalTransition
+from registry.tasks.ids import new_id
+from registry.tasks.models import TaskRow, utcnow
+from registry.tasks.records import append_log, find_task, get_task
+from registry.tasks.states import ACTIVE, TERMINAL, WAITING, State
+
+
+def _update(
+    db: Database,
+    task_id: str,
+    expect: Iterable[State],
+    *guards: ColumnElement[bool],
+    **values: Any,
+) -> bool:
+    stmt = (
+        update(TaskRow)
+        .where(col(TaskRow.id) == task_id, col(TaskRow.state).in_(list(expect)), *guards)
+        .values(updated_at=utcnow(), **values)
+    )
+    with db.engine.begin() as connection:
+        return connection.execute(stmt).rowcount == 1
+
+
+def _attempt_is(attempt: int) -> ColumnElement[bool]:
+    return col(TaskRow.attempts) == attempt
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of a worker asking to run a task: an attempt number, or why not."""
+
+    attempt: int = 0
+    refused: str = ""
+
+
+def claim(db: Database, task_id: str, celery_id: str, worker: str) -> Claim:
+    """Start (or, after a lost worker, restart) the task for the message `celery_id`."""
+    row = find_task(db, task_id)
+    if row is None:
+        return Claim(refused="no such task record")
+    if row.celery_id != celery_id:
+        return Claim(refused=f"stale message; the task was re-sent as {row.celery_id}")
+    state = State(row.state)
+    if state in TERMINAL:
+        return Claim(refused=f"already {state}")
+    owned = (_attempt_is(row.attempts), col(TaskRow.celery_id) == celery_id)
+    if state == State.CANCELLING:
+        # Its worker died while stopping: nothing is left to stop.
+        _update(db, task_id, [state], *owned, state=State.CANCELLED, finished_at=utcnow())
+        return Claim(refused="cancelled")
+    lost = f"worker lost during attempt {row.attempts}" if state == State.RUNNING else None
+    if row.attempts >= row.max_attempts:
+        reason = lost or row.error or "no attempts left"
+        error = f"gave up after {row.attempts} attempts: {reason}"
+        _update(db, task_id, [state], *owned, state=State.FAILED, error=error, finished_at=utcnow())
+        return Claim(refused=error)
+    attempt = row.attempts + 1
+    now = utcnow()
+    claimed = _update(
+        db,
+        task_id,
+        [state],
+        *owned,
+        state=State.RUNNING,
+        attempts=attempt,
+        worker=worker,
+        started_at=func.coalesce(col(TaskRow.started_at), now),
+        heartbeat_at=now,
+        retry_at=None,
+        error=lost or row.error,
+    )
+    if not claimed:
+        return Claim(refused="claimed or changed by someone else")
+    if lost:
+        append_log(db, task_id, f"{lost}; restarting", attempt)
+    append_log(db, task_id, f"attempt {attempt} of {row.max_attempts} started on {worker}", attempt)
+    return Claim(attempt=attempt)
+
+
+def touch(db: Database, task_id: str, attempt: int, **values: Any) -> State | None:
+    """Refresh the heartbeat (and `values`); the current state, or None if no longer ours."""
+    alive = _update(db, task_id, ACTIVE, _attempt_is(attempt), heartbeat_at=utcnow(), **values)
+    if not alive:
+        return None
+    row = find_task(db, task_id)
+    return State(row.state) if row and row.attempts == attempt else None
+
+
+def report_progress(
+    db: Database, task_id: str, attempt: int, progress: dict[str, Any]
+) -> State | None:
+    return touch(db, task_id, attempt, progress=progress)
+
+
+def succeed(db: Database, task_id: str, attempt: int, result: dict[str, Any]) -> bool:
+    # A cancel that arrives after the last unit of work does not undo a finished job.
+    return _update(
+        db,
+        task_id,
+        ACTIVE,
+        _attempt_is(attempt),
+        state=State.SUCCEEDED,
+        result=result,
+        error=None,
+        finished_at=utcnow(),
+    )
+
+
+def fail(db: Database, task_id: str, attempt: int, error: str) -> bool:
+    return _update(
+        db,
+        task_id,
+        ACTIVE,
+        _attempt_is(attempt),
+        state=State.FAILED,
+        error=error,
+        finished_at=utcnow(),
+    )
+
+
+def finish_cancelled(db: Database, task_id: str, attempt: int) -> bool:
+    return _update(
+        db, task_id, ACTIVE, _attempt_is(attempt), state=State.CANCELLED, finished_at=utcnow()
+    )
+
+
+def to_retrying(
+    db: Database, task_id: str, attempt: int, error: str, retry_at: datetime
+) -> str | None:
+    """Wait for an automatic retry; the new message id to send, or None if no longer ours."""
+    celery_id = new_id()
+    moved = _update(
+        db,
+        task_id,
+        [State.RUNNING],
+        _attempt_is(attempt),
+        state=State.RETRYING,
+        error=error,
+        retry_at=retry_at,
+        celery_id=celery_id,
+        sent_at=None,
+    )
+    return celery_id if moved else None
+
+
+def mark_sent(db: Database, task_id: str, celery_id: str) -> bool:
+    stmt = (
+        update(TaskRow)
+        .where(col(TaskRow.id) == task_id, col(TaskRow.celery_id) == celery_id)
+        .where(col(TaskRow.sent_at).is_(None))
+        .values(sent_at=utcnow())
+    )
+    with db.engine.begin() as connection:
+        return connection.execute(stmt).rowcount == 1
+
+
+def request_cancel(db: Database, task_id: str) -> TaskRow:
+    """Cancel a waiting task at once, ask a running one to stop; 409 once it has finished."""
+    for _ in range(5):  # the state may change under us; the guards tell
+        row = get_task(db, task_id)
+        state = State(row.state)
+        if state in TERMINAL:
+            raise IllegalTransition(f"task {task_id} is already {state}; it cannot be cancelled")
+        if state == State.CANCELLING:
+            return row
+        if state in WAITING:
+            if _update(db, task_id, [state], state=State.CANCELLED, finished_at=utcnow()):
+                append_log(db, task_id, f"cancelled while {state}")
+                return get_task(db, task_id)
+        elif _update(db, task_id, [State.RUNNING], state=State.CANCELLING):
+            append_log(db, task_id, "cancel requested; stopping at the next checkpoint")
+            return get_task(db, task_id)
+    raise IllegalTransition(f"task {task_id} keeps changing state; try again")
+
+
+def reassign_message(db: Database, row: TaskRow) -> str | None:
+    """Give a waiting task a fresh message id (its old message is lost); None if it moved on."""
+    celery_id = new_id()
+    moved = _update(
+        db,
+        row.id,
+        [State(row.state)],
+        col(TaskRow.celery_id) == row.celery_id,
+        celery_id=celery_id,
+        sent_at=None,
+    )
+    return celery_id if moved else None
+
+
+def recover_dead(db: Database, row: TaskRow, reason: str) -> str | None:
+    """A task whose worker died: queue it again (the new message id) or end it."""
+    guards = (_attempt_is(row.attempts), col(TaskRow.heartbeat_at) == row.heartbeat_at)
+    now = utcnow()
+    if row.state == State.CANCELLING:
+        _update(db, row.id, [State.CANCELLING], *guards, state=State.CANCELLED, finished_at=now)
+        return None
+    if row.attempts >= row.max_attempts:
+        error = f"gave up after {row.attempts} attempts: {reason}"
+        _update(
+            db, row.id, [State.RUNNING], *guards, state=State.FAILED, error=error, finished_at=now
+        )
+        return None
+    celery_id = new_id()
+    requeued = _update(
+        db,
+        row.id,
+        [State.RUNNING],
+        *guards,
+        state=State.QUEUED,
+        error=reason,
+        celery_id=celery_id,
+        sent_at=None,
+    )
+    return celery_id if requeued else None

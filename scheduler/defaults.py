@@ -1,0 +1,51 @@
+"""Schedules the platform creates by itself: purge_uploads every upload_purging.interval.
+
+Created once when missing; afterwards they are edited (or disabled) through the REST API.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from registry.config import Settings
+from registry.durations import parse_duration
+from registry.tasks.db import Database
+from registry.tasks.errors import IllegalTransition
+from registry.tasks.schedules import ScheduleSpec, create_schedule, find_schedule
+
+log = logging.getLogger("hth.beat")
+
+PURGE_UPLOADS_SCHEDULE = "purge_uploads"
+
+
+def interval_cron(interval: timedelta) -> str:
+    """A cron expression firing every `interval`; it must divide an hour or a day evenly."""
+    minutes = int(interval.total_seconds() // 60)
+    if minutes * 60 != interval.total_seconds() or minutes < 1:
+        raise ValueError(f"{interval} is not a whole number of minutes")
+    if minutes < 60 and 60 % minutes == 0:
+        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+    hours, rest = divmod(minutes, 60)
+    if rest == 0 and 24 % hours == 0:
+        return "0 0 * * *" if hours == 24 else f"0 */{hours} * * *"
+    if minutes == 7 * 24 * 60:
+        return "0 0 * * 0"
+    raise ValueError(f"{interval} does not divide an hour or a day evenly")
+
+
+def ensure_default_schedules(db: Database, settings: Settings) -> None:
+    purging = settings.docker_registry.upload_purging
+    if not purging.enabled or find_schedule(db, PURGE_UPLOADS_SCHEDULE) is not None:
+        return
+    try:
+        cron = interval_cron(parse_duration(purging.interval))
+    except ValueError as exc:
+        log.error("docker_registry.upload_purging.interval: %s; no purge schedule created", exc)
+        return
+    spec = ScheduleSpec("purge_uploads", {}, cron)
+    try:
+        create_schedule(db, spec, schedule_id=PURGE_UPLOADS_SCHEDULE)
+        log.info("created the default schedule %s (%s)", PURGE_UPLOADS_SCHEDULE, cron)
+    except IllegalTransition:
+        pass  # another beat created it meanwhile

@@ -1,0 +1,181 @@
+"""Uploads in the content layer, on a real filesystem driver in a temporary directory."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from registry import layout
+from registry.content import uploads
+from registry.content.errors import BlobUploadUnknown, DigestInvalid
+from registry.content.links import link_blob, linked_blob_size
+from registry.content.uploads import Upload
+from registry.hashstate import ResumableSha256
+from registry.storage import PathNotFoundError, StorageDriver, create_driver
+
+NAME = "library/app"
+
+
+@pytest.fixture()
+def driver(tmp_path: Path) -> StorageDriver:
+    return create_driver("filesystem", {"rootdirectory": str(tmp_path / "storage")})
+
+
+def sha256(data: bytes) -> str:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+def exists(driver: StorageDriver, path: str) -> bool:
+    try:
+        driver.stat(path)
+    except PathNotFoundError:
+        return False
+    return True
+
+
+def upload_chunks(driver: StorageDriver, *chunks: bytes) -> str:
+    """Start an upload and send each chunk as its own request; returns the upload id."""
+    upload = Upload.create(driver, NAME)
+    upload.close()
+    for chunk in chunks:
+        resumed = Upload.resume(driver, NAME, upload.upload_id)
+        resumed.write(chunk)
+        resumed.close()
+    return upload.upload_id
+
+
+def test_new_upload_has_distributions_files(driver: StorageDriver) -> None:
+    upload = Upload.create(driver, NAME)
+    upload.close()
+    started = driver.get_content(layout.upload_started_at(NAME, upload.upload_id)).decode()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", started)
+    assert driver.stat(layout.upload_data(NAME, upload.upload_id)).size == 0
+    state = driver.get_content(layout.upload_hashstate(NAME, upload.upload_id, "sha256", 0))
+    assert ResumableSha256.unmarshal(state).length == 0
+
+
+def test_each_chunk_leaves_a_hash_state_at_its_end_offset(driver: StorageDriver) -> None:
+    upload_id = upload_chunks(driver, b"a" * 100, b"b" * 27)
+    states = driver.list(layout.upload_hashstates(NAME, upload_id, "sha256"))
+    assert sorted(int(p.rpartition("/")[2]) for p in states) == [0, 100, 127]
+    state = driver.get_content(layout.upload_hashstate(NAME, upload_id, "sha256", 127))
+    resumed = ResumableSha256.unmarshal(state)
+    assert resumed.hexdigest() == hashlib.sha256(b"a" * 100 + b"b" * 27).hexdigest()
+
+
+def test_chunks_sent_through_separate_handles_complete_to_the_blob(driver: StorageDriver) -> None:
+    chunks = [b"x" * 70, b"y" * 1000, b"z"]
+    upload_id = upload_chunks(driver, *chunks)
+    digest = sha256(b"".join(chunks))
+    assert Upload.resume(driver, NAME, upload_id).complete(digest) == 1071
+    assert driver.get_content(layout.blob_data(digest)) == b"".join(chunks)
+    assert linked_blob_size(driver, NAME, digest) == 1071
+    assert not exists(driver, layout.upload_dir(NAME, upload_id))
+
+
+def test_resume_rebuilds_the_hash_from_data_when_states_are_gone(driver: StorageDriver) -> None:
+    upload_id = upload_chunks(driver, b"first-", b"second")
+    driver.delete(layout.upload_dir(NAME, upload_id) + "/hashstates")
+    upload = Upload.resume(driver, NAME, upload_id)
+    upload.write(b"-third")
+    assert upload.complete(sha256(b"first-second-third")) == 18
+
+
+def test_resume_skips_corrupt_states_and_states_beyond_the_data(driver: StorageDriver) -> None:
+    upload_id = upload_chunks(driver, b"0123456789", b"abcdef")
+    driver.put_content(layout.upload_hashstate(NAME, upload_id, "sha256", 16), b"garbage")
+    driver.put_content(layout.upload_hashstate(NAME, upload_id, "sha256", 500), b"x")
+    upload = Upload.resume(driver, NAME, upload_id)
+    assert upload.complete(sha256(b"0123456789abcdef")) == 16
+
+
+def test_wrong_digest_cancels_the_upload_and_stores_no_blob(driver: StorageDriver) -> None:
+    upload_id = upload_chunks(driver, b"payload")
+    wrong = sha256(b"other")
+    with pytest.raises(DigestInvalid):
+        Upload.resume(driver, NAME, upload_id).complete(wrong)
+    assert not exists(driver, layout.blob_data(wrong))
+    assert not exists(driver, layout.blob_data(sha256(b"payload")))
+    assert not exists(driver, layout.upload_dir(NAME, upload_id))
+
+
+def test_completing_a_blob_that_exists_keeps_it_and_drops_the_upload(driver: StorageDriver) -> None:
+    digest = sha256(b"shared")
+    driver.put_content(layout.blob_data(digest), b"shared")
+    before = driver.stat(layout.blob_data(digest)).mod_time
+    upload_id = upload_chunks(driver, b"shared")
+    Upload.resume(driver, NAME, upload_id).complete(digest)
+    assert driver.stat(layout.blob_data(digest)).mod_time == before
+    assert linked_blob_size(driver, NAME, digest) == 6
+    assert not exists(driver, layout.upload_dir(NAME, upload_id))
+
+
+def test_sha512_digests_are_verified_by_reading_the_data(driver: StorageDriver) -> None:
+    upload_id = upload_chunks(driver, b"long hash")
+    digest = f"sha512:{hashlib.sha512(b'long hash').hexdigest()}"
+    Upload.resume(driver, NAME, upload_id).complete(digest)
+    assert driver.get_content(layout.blob_data(digest)) == b"long hash"
+
+
+def test_empty_upload_completes_to_the_empty_blob(driver: StorageDriver) -> None:
+    upload_id = upload_chunks(driver)
+    assert Upload.resume(driver, NAME, upload_id).complete(sha256(b"")) == 0
+
+
+@pytest.mark.parametrize(
+    "upload_id",
+    ["..", "../../blobs", "x", "0A0E8F46-2C51-4E4C-9C2B-6E3E1D7C9B1A", "0a0e8f46-2c51-4e4c-9c2b"],
+)
+def test_malformed_upload_ids_are_unknown_uploads(driver: StorageDriver, upload_id: str) -> None:
+    with pytest.raises(BlobUploadUnknown):
+        Upload.resume(driver, NAME, upload_id)
+
+
+def test_upload_of_another_repository_is_unknown(driver: StorageDriver) -> None:
+    upload_id = upload_chunks(driver, b"data")
+    with pytest.raises(BlobUploadUnknown):
+        Upload.resume(driver, "other/repo", upload_id)
+
+
+def test_upload_size_and_cancel(driver: StorageDriver) -> None:
+    upload_id = upload_chunks(driver, b"12345", b"678")
+    assert uploads.upload_size(driver, NAME, upload_id) == 8
+    uploads.cancel_upload(driver, NAME, upload_id)
+    assert not exists(driver, layout.upload_dir(NAME, upload_id))
+    with pytest.raises(BlobUploadUnknown):
+        uploads.upload_size(driver, NAME, upload_id)
+    with pytest.raises(BlobUploadUnknown):
+        uploads.cancel_upload(driver, NAME, upload_id)
+
+
+def test_mount_links_a_blob_linked_in_the_source(driver: StorageDriver) -> None:
+    digest = sha256(b"layer")
+    driver.put_content(layout.blob_data(digest), b"layer")
+    link_blob(driver, "source/repo", digest)
+    assert uploads.mount_blob(driver, NAME, digest, "source/repo")
+    assert linked_blob_size(driver, NAME, digest) == 5
+
+
+@pytest.mark.parametrize(
+    ("digest", "source"),
+    [
+        (sha256(b"layer"), "elsewhere"),  # not linked in the source
+        ("sha256:nothex", "source/repo"),
+        (sha256(b"layer"), "../source"),
+    ],
+)
+def test_mount_refuses_what_it_cannot_link(driver: StorageDriver, digest: str, source: str) -> None:
+    real = sha256(b"layer")
+    driver.put_content(layout.blob_data(real), b"layer")
+    link_blob(driver, "source/repo", real)
+    assert not uploads.mount_blob(driver, NAME, digest, source)
+    assert linked_blob_size(driver, NAME, real) is None
+
+
+def test_started_at_is_rfc3339_utc_to_the_second() -> None:
+    moment = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)
+    assert uploads.started_at_text(moment) == "2024-02-29T23:59:58Z"

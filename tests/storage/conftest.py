@@ -1,0 +1,133 @@
+"""The drivers the conformance suite runs against: one table, one entry per driver.
+
+To add a driver, add a `DriverCase` to DRIVERS: a function building its settings (it may ask
+for emulator fixtures through `request.getfixturevalue`), whether `redirect_url` must give a
+URL, and optionally a raw look at the backend that lists anything a test left behind.
+Select one driver with `-k`, e.g. `pytest tests/storage -k s3`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from registry.storage import PathNotFoundError, StorageDriver, create_driver
+from tests.support import oss_server, swift_node
+from tests.support.emulators import AZURITE_ACCOUNT, AZURITE_KEY, Azurite, GCSEmulator, MotoS3
+
+Settings = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DriverCase:
+    settings: Callable[[pytest.FixtureRequest], Settings]
+    redirects: bool = True
+    leftovers: Callable[[Settings], list[str]] | None = None
+
+
+def filesystem_settings(request: pytest.FixtureRequest) -> Settings:
+    factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    return {"rootdirectory": str(factory.mktemp("fs-storage"))}
+
+
+def filesystem_leftovers(settings: Settings) -> list[str]:
+    # os.walk also sees the temp files that the driver hides from list and walk.
+    found = []
+    for directory, dirs, files in os.walk(settings["rootdirectory"]):
+        found += [os.path.join(directory, name) for name in dirs + files]
+    return found
+
+
+def s3_settings(request: pytest.FixtureRequest) -> Settings:
+    moto: MotoS3 = request.getfixturevalue("moto_s3")
+    return moto.settings(moto.new_bucket(), rootdirectory="/registry-root")
+
+
+def s3_leftovers(settings: Settings) -> list[str]:
+    client = MotoS3.client_for(settings)
+    objects = client.list_objects_v2(Bucket=settings["bucket"]).get("Contents", [])
+    uploads = client.list_multipart_uploads(Bucket=settings["bucket"]).get("Uploads", [])
+    return [o["Key"] for o in objects] + [f"upload of {u['Key']}" for u in uploads]
+
+
+def azure_settings(request: pytest.FixtureRequest) -> Settings:
+    azurite: Azurite = request.getfixturevalue("azurite")
+    return azurite.settings(azurite.new_container())
+
+
+def azure_leftovers(settings: Settings) -> list[str]:
+    from azure.storage.blob import ContainerClient
+
+    credential = {"account_name": AZURITE_ACCOUNT, "account_key": AZURITE_KEY}
+    url = f"{settings['serviceurl']}/{settings['container']}"
+    with ContainerClient.from_container_url(url, credential=credential) as container:
+        return [blob.name for blob in container.list_blobs(include=["uncommittedblobs"])]
+
+
+def gcs_settings(request: pytest.FixtureRequest) -> Settings:
+    emulator: GCSEmulator = request.getfixturevalue("gcs_emulator")
+    keyfile: Path = request.getfixturevalue("gcs_keyfile")
+    return emulator.settings(emulator.new_bucket(), keyfile=str(keyfile))
+
+
+def gcs_leftovers(settings: Settings) -> list[str]:
+    client = GCSEmulator.client_for(settings)
+    return [blob.name for blob in client.list_blobs(settings["bucket"])]
+
+
+DRIVERS: dict[str, DriverCase] = {
+    "filesystem": DriverCase(filesystem_settings, redirects=False, leftovers=filesystem_leftovers),
+    "s3": DriverCase(s3_settings, leftovers=s3_leftovers),
+    "azure": DriverCase(azure_settings, leftovers=azure_leftovers),
+    "gcs": DriverCase(gcs_settings, leftovers=gcs_leftovers),
+    "swift": DriverCase(swift_node.conformance_settings, leftovers=swift_node.leftovers),
+    "oss": DriverCase(oss_server.conformance_settings, leftovers=oss_server.leftovers),
+}
+
+
+@dataclass
+class Backend:
+    """A driver under test with what the suite needs to know about it."""
+
+    name: str
+    driver: StorageDriver
+    settings: Settings
+    case: DriverCase
+
+    def leftovers(self) -> list[str]:
+        found = [info.path for info in self.driver.walk("/")]
+        if self.case.leftovers is not None:
+            found += self.case.leftovers(self.settings)
+        return found
+
+
+@pytest.fixture(scope="session", params=list(DRIVERS))
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    case = DRIVERS[request.param]
+    settings = case.settings(request)
+    driver = create_driver(request.param, settings)
+    yield Backend(request.param, driver, settings, case)
+    driver.close()
+
+
+@pytest.fixture()
+def storage(backend: Backend) -> StorageDriver:
+    return backend.driver
+
+
+@pytest.fixture()
+def root(backend: Backend) -> Iterator[str]:
+    """A fresh directory for one test; afterwards the backend must hold nothing at all."""
+    prefix = f"/t-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    try:
+        backend.driver.delete(prefix)
+    except PathNotFoundError:
+        pass
+    assert backend.leftovers() == [], f"{backend.name} storage is not empty after the test"

@@ -1,0 +1,94 @@
+"""The one enqueue path, used by the REST API, the CLI and beat: write the record, then
+send the message. A record whose message did not reach the broker keeps `sent_at` empty;
+beat's reaper re-sends it, so no task waits in `queued` forever."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from datetime import datetime
+from typing import Any
+
+from registry.config import Settings
+from registry.maintenance import validate_params
+from registry.tasks.db import Database
+from registry.tasks.models import TaskRow
+from registry.tasks.records import NewTask, create_task, find_task
+from registry.tasks.states import Trigger
+from registry.tasks.transitions import mark_sent
+from worker.celery_app import HthCelery, create_celery, task_name
+
+log = logging.getLogger("hth.tasks")
+
+_lock = threading.Lock()
+_apps: dict[tuple[int, int], tuple[Settings, HthCelery]] = {}
+
+
+def celery_for(settings: Settings) -> HthCelery:
+    """This process's Celery app (a producer) for these settings."""
+    key = (os.getpid(), id(settings))
+    with _lock:
+        entry = _apps.get(key)
+        if entry is None:
+            entry = _apps[key] = (settings, create_celery(settings))
+    return entry[1]
+
+
+def enqueue(
+    db: Database,
+    settings: Settings,
+    kind: str,
+    params: dict[str, Any],
+    trigger: Trigger,
+    *,
+    schedule_id: str | None = None,
+    scheduled_for: datetime | None = None,
+    retry_of: str | None = None,
+) -> TaskRow:
+    """Validate, record (state queued), then send. Raises UnknownTaskKind / InvalidParams."""
+    new = NewTask(
+        kind=kind,
+        params=validate_params(kind, params),
+        trigger=trigger,
+        max_attempts=settings.queue.max_retries + 1,
+        schedule_id=schedule_id,
+        scheduled_for=scheduled_for,
+        retry_of=retry_of,
+    )
+    row = create_task(db, new)
+    send_message(db, settings, row, row.celery_id)
+    return find_task(db, row.id) or row
+
+
+def send_message(
+    db: Database,
+    settings: Settings,
+    row: TaskRow,
+    celery_id: str,
+    countdown: float | None = None,
+) -> bool:
+    """Send the message `celery_id` for the task; False (logged) when the broker is down."""
+    try:
+        celery_for(settings).send_task(
+            task_name(row.kind),
+            args=[row.id],
+            task_id=celery_id,
+            countdown=countdown,
+            kwargsrepr=json.dumps(row.params, sort_keys=True),  # what Flower shows
+        )
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the reaper re-sends later
+        log.warning("task %s: message not sent (%s); it will be re-sent", row.id, exc)
+        return False
+    return mark_sent(db, row.id, celery_id)
+
+
+def broker_problem(settings: Settings) -> str | None:
+    """None when the broker answers, else what is wrong (for /readyz)."""
+    try:
+        with celery_for(settings).connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return str(exc) or type(exc).__name__
+    return None

@@ -1,0 +1,109 @@
+"""What a running task works with: its TaskContext, progress written to its record, and a
+heartbeat thread that keeps the record alive and notices cancel requests."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from registry.config import Settings
+from registry.durations import parse_duration
+from registry.maintenance.progress import Progress, ProgressState
+from registry.storage import StorageDriver, create_driver
+from registry.tasks.db import Database
+from registry.tasks.records import append_log
+from registry.tasks.states import State
+from registry.tasks.transitions import report_progress, touch
+
+
+class Superseded(Exception):
+    """The task was handed to another attempt (its worker was presumed dead): stop quietly."""
+
+
+class RecordSink:
+    """A ProgressSink writing to the task record, guarded by the attempt number."""
+
+    def __init__(self, db: Database, task_id: str, attempt: int) -> None:
+        self.db, self.task_id, self.attempt = db, task_id, attempt
+        self.cancelling = threading.Event()
+        self.lost = threading.Event()
+
+    def observe(self, state: State | None) -> None:
+        if state is None:
+            self.lost.set()
+        elif state == State.CANCELLING:
+            self.cancelling.set()
+
+    def report(self, state: ProgressState) -> None:
+        self.observe(report_progress(self.db, self.task_id, self.attempt, state.as_dict()))
+        if self.lost.is_set():
+            raise Superseded(f"task {self.task_id}: attempt {self.attempt} was superseded")
+
+    def log(self, line: str) -> None:
+        append_log(self.db, self.task_id, line, self.attempt)
+
+    def cancel_requested(self) -> bool:
+        if self.lost.is_set():
+            raise Superseded(f"task {self.task_id}: attempt {self.attempt} was superseded")
+        return self.cancelling.is_set()
+
+
+class Heartbeat:
+    """Touches the record every `interval` seconds while the task runs."""
+
+    def __init__(self, sink: RecordSink, interval: float) -> None:
+        self.sink, self.interval = sink, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hth-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        sink = self.sink
+        while not self._stop.wait(self.interval):
+            try:
+                sink.observe(touch(sink.db, sink.task_id, sink.attempt))
+            except Exception:  # noqa: BLE001, S112 - a missed beat is retried next interval
+                continue
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+_drivers: dict[int, StorageDriver] = {}
+
+
+@dataclass
+class TaskContext:
+    """Everything a kind's `execute(ctx)` needs; the record's id and params, the settings,
+    the storage driver and the progress reporter bound to this attempt."""
+
+    task_id: str
+    kind: str
+    params: dict[str, Any]
+    attempt: int
+    settings: Settings
+    db: Database
+    sink: RecordSink
+    progress: Progress = field(init=False)
+
+    def __post_init__(self) -> None:
+        interval = min(0.5, parse_duration(self.settings.queue.heartbeat).total_seconds())
+        self.progress = Progress(self.sink, min_interval=interval)
+
+    @cached_property
+    def driver(self) -> StorageDriver:
+        """The configured storage driver (one per worker process, reused across tasks)."""
+        key = id(self.settings)
+        if key not in _drivers:
+            registry = self.settings.docker_registry
+            _drivers[key] = create_driver(registry.storage_driver, self.settings.driver_settings())
+        return _drivers[key]
+
+    def log(self, message: str) -> None:
+        self.progress.log(message)

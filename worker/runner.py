@@ -1,0 +1,98 @@
+"""The body of every Celery task: claim the record, run the kind's `execute(ctx)` under a
+heartbeat and the storage lease hook, then record how it ended (or schedule a retry)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import OperationalError
+
+from registry.durations import parse_duration
+from registry.maintenance import task_kind
+from registry.maintenance.progress import TaskCancelled
+from registry.tasks.db import Database, open_database
+from registry.tasks.models import TaskRow, utcnow
+from registry.tasks.records import append_log, get_task
+from registry.tasks.transitions import claim, fail, finish_cancelled, succeed, to_retrying
+from worker.celery_app import HthCelery
+from worker.client import send_message
+from worker.context import Heartbeat, RecordSink, Superseded, TaskContext
+from worker.lease import storage_lease
+from worker.retries import backoff, describe, is_transient
+
+log = logging.getLogger("hth.tasks")
+
+Execute = Callable[[TaskContext], dict[str, Any]]
+
+
+def run_task(task: Task, task_id: str) -> None:
+    app: HthCelery = task.app
+    try:
+        db = open_database(app.settings, migrate=False)  # run_worker migrated
+        worker = f"{task.request.hostname} (pid {os.getpid()})"
+        attempt = claim(db, task_id, task.request.id, worker)
+    except OperationalError as exc:  # the database is down: try this message again later
+        raise task.retry(exc=exc, countdown=5, max_retries=60) from exc
+    if not attempt.attempt:
+        log.info("task %s: message %s dropped: %s", task_id, task.request.id, attempt.refused)
+        return
+    _execute(app, db, get_task(db, task_id), attempt.attempt)
+
+
+def _execute(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> None:
+    settings = app.settings
+    kind = task_kind(row.kind)
+    execute: Execute = importlib.import_module(f"worker.tasks.{row.kind}").execute
+    sink = RecordSink(db, row.id, attempt)
+    ctx = TaskContext(row.id, row.kind, row.params, attempt, settings, db, sink)
+    interval = parse_duration(settings.queue.heartbeat).total_seconds()
+    try:
+        with Heartbeat(sink, interval), storage_lease(row.id, row.kind, kind.storage_lease):
+            result = execute(ctx)
+            ctx.progress.flush()
+    except TaskCancelled:
+        if finish_cancelled(db, row.id, attempt):
+            append_log(db, row.id, "cancelled; stopped between units of work")
+    except Superseded:
+        log.warning("task %s: attempt %d was superseded; stopping", row.id, attempt)
+    except SoftTimeLimitExceeded:
+        error = f"stopped: exceeded its time limit of {kind.soft_time_limit:.0f}s"
+        _fail(db, row, attempt, error)
+    except Exception as exc:  # noqa: BLE001 - every failure ends in the record
+        _after_error(app, db, row, attempt, exc)
+    else:
+        if succeed(db, row.id, attempt, result):
+            append_log(db, row.id, "succeeded")
+
+
+def _fail(db: Database, row: TaskRow, attempt: int, error: str) -> None:
+    if fail(db, row.id, attempt, error):
+        append_log(db, row.id, f"failed: {error}")
+
+
+def _after_error(app: HthCelery, db: Database, row: TaskRow, attempt: int, exc: Exception) -> None:
+    error = describe(exc)
+    if not is_transient(exc):
+        log.exception("task %s (%s) failed", row.id, row.kind)
+        _fail(db, row, attempt, error)
+        return
+    if attempt >= row.max_attempts:
+        _fail(db, row, attempt, f"gave up after {attempt} attempts: {error}")
+        return
+    queue = app.settings.queue
+    base = parse_duration(queue.retry_backoff).total_seconds()
+    cap = parse_duration(queue.retry_backoff_max).total_seconds()
+    delay = backoff(attempt, base, cap)
+    celery_id = to_retrying(db, row.id, attempt, error, utcnow() + timedelta(seconds=delay))
+    if celery_id is None:
+        return  # cancelled or handed over meanwhile
+    append_log(db, row.id, f"transient error: {error}; retry {attempt + 1} in {delay:.1f}s")
+    log.warning("task %s: %s; retrying in %.1fs", row.id, error, delay)
+    send_message(db, app.settings, row, celery_id, countdown=delay)
