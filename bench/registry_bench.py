@@ -298,11 +298,14 @@ def run_round(targets: list[Target], args: argparse.Namespace, blob: Path, diges
 
 
 def report(ours: Target, theirs: Target) -> None:
-    print(f"\n{'metric':44} {'ours':>10} {'theirs':>10} {'ours/theirs':>12}")
+    """Medians side by side, their ratio, and each side's min-max over the rounds."""
+    print(f"\n{'metric':42} {'ours':>8} {'theirs':>8} {'ours/theirs':>11}   spread ours | theirs")
     for metric, values in ours.results.items():
-        mine, other = statistics.median(values), statistics.median(theirs.results[metric])
-        ratio = f"{mine / other:11.2f}x" if other else "-"
-        print(f"{metric:44} {mine:10.1f} {other:10.1f} {ratio}")
+        others = theirs.results[metric]
+        mine, other = statistics.median(values), statistics.median(others)
+        ratio = f"{mine / other:10.2f}x" if other else "-"
+        spread = f"{min(values):.0f}-{max(values):.0f} | {min(others):.0f}-{max(others):.0f}"
+        print(f"{metric:42} {mine:8.1f} {other:8.1f} {ratio}   {spread}")
 
 
 def parse_args() -> argparse.Namespace:
@@ -311,7 +314,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--chunk-mib", type=int, default=16, help="PATCH size for chunked push")
     parser.add_argument("--concurrency", type=int, default=32, help="wrk connections")
     parser.add_argument("--duration", type=int, default=10, help="wrk seconds per run")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds; medians are reported")
     parser.add_argument("--workers", type=int, default=2, help="our docker_registry.http.workers")
     parser.add_argument("--workdir", type=Path, help="keep data here (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write every sample to this file")

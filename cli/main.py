@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from cli.processes import run_component, run_platform
+from cli.schedules import schedules
+from cli.tasks import tasks
 from registry.config import ConfigError, load_settings, read_settings_file, redacted
 
 
@@ -58,6 +60,10 @@ def show_config(obj: Context, check_file: str | None) -> None:
     settings = load_settings(obj.config)
     document: dict[str, Any] = redacted(settings)
     click.echo(json.dumps(document, indent=2))
+
+
+cli.add_command(tasks)
+cli.add_command(schedules)
 
 
 def main() -> None:

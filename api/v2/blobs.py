@@ -41,8 +41,7 @@ async def head_blob(request: Request, params: dict[str, str]) -> Response:
 async def get_blob(request: Request, params: dict[str, str]) -> Response:
     """The blob's bytes (one range of them on `Range`), or a redirect to cloud storage."""
     name, digest, driver = params["name"], params["digest"], get_driver(request)
-    size = await run_in_threadpool(blobs.stat_blob, driver, name, digest)
-    url = await run_in_threadpool(blobs.redirect_url, driver, digest)
+    size, url = await run_in_threadpool(blobs.locate_blob, driver, name, digest)
     if url is not None:
         return empty(307, {"Location": url, "Docker-Content-Digest": digest})
     headers = _blob_headers(digest, size)

@@ -11,13 +11,16 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.state import get_driver
 from api.v2 import base, blobs, catalog, manifests, referrers, tags, uploads
 from api.v2.responses import error_response
 from registry.content.errors import NameUnknown, RegistryError, Unavailable, Unsupported
 from registry.content.names import validate_name
+from registry.content.repositories import deleted_repositories
 from registry.storage import StorageError, StorageUnavailableError
 
 log = logging.getLogger("hth.api")
@@ -106,4 +109,15 @@ async def _dispatch(request: Request) -> Response:
         raise Unsupported(f"method {request.method} not allowed on this endpoint")
     if "name" in params:
         validate_name(params["name"])
+        await _refuse_deleted(request, params["name"])
     return await handler(request, params)
+
+
+async def _refuse_deleted(request: Request, name: str) -> None:
+    """A soft-deleted repository is unknown to every request, pushes included, until GC
+    has removed it: nothing new can land in what GC is about to delete (docs/gc.md)."""
+    deleted = deleted_repositories(get_driver(request))
+    if deleted.stale():
+        await run_in_threadpool(deleted.refresh)
+    if deleted.contains(name):
+        raise NameUnknown(f"repository {name} was deleted", detail={"name": name})

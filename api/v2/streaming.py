@@ -1,8 +1,8 @@
 """Moving blob bytes between the socket and the sync storage driver in large pieces.
 
-Thread hops cost more than the I/O they wrap at the ASGI server's 64 KiB, so request
-bodies are gathered into ~4 MiB pieces and reads go 1 MiB at a time; each side runs one
-piece ahead (the next is received or read while the last is written or sent).
+A thread hop costs more than the I/O it wraps at the ASGI server's 64 KiB, so bodies are
+gathered into 1 MiB pieces (measured: less CPU than 4 MiB, whose copies fall out of cache)
+and reads go 1 MiB at a time; each side runs one piece ahead of the other.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-WRITE_PIECE = 4 << 20
+WRITE_PIECE = 1 << 20
 READ_PIECE = 1 << 20
 
 

@@ -32,9 +32,11 @@ def open_blob(driver: StorageDriver, digest: str, offset: int = 0) -> BinaryIO:
         raise BlobUnknown(detail={"digest": digest}) from None
 
 
-def redirect_url(driver: StorageDriver, digest: str) -> str | None:
-    """Where a client may fetch the blob itself (cloud storage), or None to serve it."""
-    return driver.redirect_url(layout.blob_data(digest), "GET")
+def locate_blob(driver: StorageDriver, name: str, digest: str) -> tuple[int, str | None]:
+    """The blob's size and a URL the client may fetch it from itself (cloud storage), or
+    None there when the registry serves it."""
+    size = stat_blob(driver, name, digest)
+    return size, driver.redirect_url(layout.blob_data(digest), "GET")
 
 
 def unlink_blob(driver: StorageDriver, name: str, digest: str) -> None:

@@ -16,6 +16,7 @@ from registry import layout
 from registry.content.errors import BlobUploadUnknown, DigestInvalid, RegistryError
 from registry.content.links import blob_size, link_blob, linked_blob_size
 from registry.content.names import validate_digest, validate_name
+from registry.content.repositories import is_deleted
 from registry.content.uploadhash import Hasher, new_hasher, resume_hasher, store_hash_state
 from registry.storage import FileWriter, PathNotFoundError, StorageDriver
 
@@ -159,7 +160,7 @@ def mount_blob(driver: StorageDriver, name: str, digest: str, source: str) -> bo
         validate_name(source)
     except RegistryError:
         return False
-    if linked_blob_size(driver, source, digest) is None:
+    if linked_blob_size(driver, source, digest) is None or is_deleted(driver, source):
         return False
     link_blob(driver, name, digest)
     return True

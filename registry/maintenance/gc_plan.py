@@ -42,7 +42,7 @@ class Planner:
         self.driver = ctx.driver
         self.plan = Plan(Marking(ctx.options.delete_untagged))
         self.repos: list[RepositoryDir] = []
-        self._link_counts: dict[str, int] = {}
+        self._young_links: set[str] = set()  # repositories with a link inside the grace period
         self._uploads_left: dict[str, int] = {}
 
     def make(self) -> Plan:
@@ -149,9 +149,10 @@ class Planner:
                 self._scan_links, repos, stats.name, len(repos)
             ):
                 stats.items += count
-                self._link_counts[repo] = count
                 self.plan.links[repo] = linked
                 fresh |= young
+                if young:
+                    self._young_links.add(repo)
             for key in fresh:  # linked recently (a mount, a re-push): about to be used
                 if self.plan.garbage.pop(key, None) is not None:
                     self.ctx.result.blobs_protected += 1
@@ -159,17 +160,23 @@ class Planner:
                 self.plan.links[repo] = [d for d in linked if _key(d) in self.plan.garbage]
 
     def _scan_links(self, repo: RepositoryDir) -> tuple[str, int, list[str], set[bytes]]:
+        """The repository's links to garbage, and the blobs it linked within the grace period.
+
+        Links of a repository about to be left without manifests are all dated: a young one
+        means a push is under way, so the repository is not empty.
+        """
         entries = layer_links(self.driver, repo)
+        check_all = self.ctx.grace and self._revisions_left(repo.name) == 0
         linked, young = [], set()
         for algorithm, encoded in entries:
             key = hex_key(algorithm, encoded)
-            if key is None or key not in self.plan.garbage:
-                continue
-            digest = f"{algorithm}:{encoded}"
-            linked.append(digest)
-            link = layout.layer_link(repo.name, digest)
-            if self.ctx.grace and self.ctx.young(stat_or_none(self.driver, link)):
-                young.add(key)
+            garbage = key is not None and key in self.plan.garbage
+            if garbage:
+                linked.append(f"{algorithm}:{encoded}")
+            if key is not None and (check_all or (garbage and self.ctx.grace)):
+                link = layout.layer_link(repo.name, f"{algorithm}:{encoded}")
+                if self.ctx.young(stat_or_none(self.driver, link)):
+                    young.add(key)
         return repo.name, len(entries), linked, young
 
     def _scan_uploads(self) -> None:
@@ -192,13 +199,14 @@ class Planner:
         cutoff = self.ctx.cutoff
         return [u for u in uploads if u.last_active is None or u.last_active <= cutoff]
 
+    def _revisions_left(self, name: str) -> int:
+        return self.plan.scans[name].revision_dirs - len(self.plan.doomed.get(name, []))
+
     def _ends_empty(self, name: str) -> bool:
-        scan = self.plan.scans[name]
-        if scan.deleted:
+        """No manifest, no upload and no recent link left: the repository holds nothing."""
+        if self.plan.scans[name].deleted or name in self._young_links:
             return False
-        links_left = self._link_counts.get(name, 0) - len(self.plan.links.get(name, []))
-        revisions_left = scan.revision_dirs - len(self.plan.doomed.get(name, []))
-        return revisions_left == links_left == self._uploads_left.get(name, 0) == 0
+        return self._revisions_left(name) == 0 and self._uploads_left.get(name, 0) == 0
 
 
 def _key(digest: str) -> bytes | None:

@@ -75,12 +75,9 @@ def delete_repository_files(driver: StorageDriver, repo: str) -> None:
 
 
 def is_empty_now(driver: StorageDriver, repo: str) -> bool:
-    """Re-checked just before deleting an empty repository: nothing arrived meanwhile."""
+    """Re-checked just before deleting an empty repository: no manifest or upload arrived."""
     revisions = layout.revisions_root(repo)
     if any(children(driver, f"{revisions}/{alg}") for alg in children(driver, revisions)):
-        return False
-    layers = layout.layers_root(repo)
-    if any(children(driver, f"{layers}/{alg}") for alg in children(driver, layers)):
         return False
     return not children(driver, layout.uploads_root(repo))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import builtins
+import itertools
 import time
 import uuid
 from collections.abc import Iterator
@@ -133,7 +135,9 @@ class AzureDriver(StorageDriver):
     def list(self, path: str) -> list[str]:
         prefix = self.keys.prefix(path)
         with self.errors(path):
-            names = [item.name[len(prefix) :].rstrip("/") for item in self.container.walk_blobs(prefix)]
+            names = [
+                item.name[len(prefix) :].rstrip("/") for item in self.container.walk_blobs(prefix)
+            ]
         names = [name for name in names if name]
         if not names and path != "/":
             raise PathNotFoundError(path, driver=self.name)
@@ -152,7 +156,7 @@ class AzureDriver(StorageDriver):
         with self.errors(source):
             src.get_blob_properties()
             copy = dst.start_copy_from_url(self._signed_url(src, timedelta(hours=2)))
-            self._wait_for_copy(dst, copy["copy_status"], source)
+            self._wait_for_copy(dst, str(copy["copy_status"]), source)
             src.delete_blob()
 
     def _wait_for_copy(self, dst: BlobClient, status: str, source: str) -> None:
@@ -160,7 +164,7 @@ class AzureDriver(StorageDriver):
         while status == "pending" and time.monotonic() < deadline:
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
-            status = dst.get_blob_properties().copy.status
+            status = dst.get_blob_properties().copy.status or "unknown"
         if status != "success":
             raise StorageError(f"copy of {source} ended {status}", driver=self.name, path=source)
 
@@ -171,28 +175,17 @@ class AzureDriver(StorageDriver):
                 self.blob(path).get_blob_properties()
             except ResourceNotFoundError:
                 names = []
-            below = self.container.list_blobs(
-                self.keys.prefix(path), include=["uncommittedblobs"]
-            )
-            found = self._delete_names(names, (item.name for item in below))
+            below = self.container.list_blobs(self.keys.prefix(path), include=["uncommittedblobs"])
+            everything = itertools.chain(names, (item.name for item in below))
+            found = cloud.delete_in_batches(everything, DELETE_BATCH, self._delete_batch)
         if not found:
             raise PathNotFoundError(path, driver=self.name)
 
-    def _delete_names(self, first: list[str], rest: Iterator[str]) -> int:
-        deleted, batch = 0, list(first)
-        for name in rest:
-            batch.append(name)
-            if len(batch) == DELETE_BATCH:
-                deleted += self._delete_batch(batch)
-                batch = []
-        return deleted + (self._delete_batch(batch) if batch else 0)
-
-    def _delete_batch(self, names: list[str]) -> int:
+    def _delete_batch(self, names: builtins.list[str]) -> None:
         answers = self.container.delete_blobs(*names, raise_on_any_failure=False)
         for name, answer in zip(names, answers, strict=True):
-            if answer.status_code not in (202, 404):
+            if answer.status_code not in (202, 404):  # 404: deleted meanwhile
                 raise StorageError(f"delete of {name} answered {answer.status_code}")
-        return len(names)
 
     def redirect_url(self, path: str, method: str = "GET") -> str | None:
         if not self.settings.redirect or method not in ("GET", "HEAD"):
@@ -218,7 +211,7 @@ class AzureDriver(StorageDriver):
         try:
             yield
         except ResourceNotFoundError as exc:
-            if exc.error_code == "ContainerNotFound":
+            if getattr(exc, "error_code", None) == "ContainerNotFound":
                 message = f"container {self.settings.container!r} does not exist"
                 raise StorageError(message, driver=self.name) from exc
             raise PathNotFoundError(path, driver=self.name) from exc
@@ -231,7 +224,7 @@ class AzureDriver(StorageDriver):
 
     def _response_error(self, exc: HttpResponseError, path: str) -> StorageError:
         status = exc.status_code or 0
-        message = f"{path}: {status} {exc.error_code or exc.reason}"
+        message = f"{path}: {status} {getattr(exc, 'error_code', None) or exc.reason}"
         if status in (401, 403):
             hint = "access denied by Azure (check accountname, accountkey and container): "
             return StorageError(hint + message, driver=self.name, path=path)

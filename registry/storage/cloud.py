@@ -1,4 +1,4 @@
-"""What the object-store drivers share: key mapping, walks built from flat listings, part writers."""
+"""What the object-store drivers share: key mapping, walks from flat listings, part writers."""
 
 from __future__ import annotations
 
@@ -92,10 +92,22 @@ def nonempty(files: Iterator[FileInfo], path: str, driver: str) -> Iterator[File
     yield from files
 
 
+def delete_in_batches(names: Iterable[str], size: int, delete: Callable[[list[str]], None]) -> int:
+    """Delete `names` through `delete`, `size` at a time; returns how many there were."""
+    count, batch = 0, []
+    for name in names:
+        batch.append(name)
+        if len(batch) == size:
+            delete(batch)
+            count, batch = count + len(batch), []
+    if batch:
+        delete(batch)
+    return count + len(batch)
+
+
 def children(directory_path: str, names: Iterable[str]) -> list[str]:
     prefix = "" if directory_path == "/" else directory_path
     return sorted({f"{prefix}/{name}" for name in names})
-
 
 
 class PartWriter(FileWriter):
@@ -149,7 +161,9 @@ class PartWriter(FileWriter):
 
     def _require_open(self, op: str) -> None:
         if self._state != "open":
-            raise StorageError(f"{op} on a {self._state} writer", driver=self.driver, path=self.path)
+            raise StorageError(
+                f"{op} on a {self._state} writer", driver=self.driver, path=self.path
+            )
 
     @abc.abstractmethod
     def _upload_part(self, data: bytes) -> None:

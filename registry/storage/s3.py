@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -178,7 +179,8 @@ class S3Driver(StorageDriver):
     def delete(self, path: str) -> None:
         key, prefix = self.keys.key(path), self.keys.prefix(path)
         with self.errors(path):
-            found = self._delete_keys(self._keys_to_delete(key, prefix))
+            keys = self._keys_to_delete(key, prefix)
+            found = cloud.delete_in_batches(keys, DELETE_BATCH, self._delete_batch)
             found += self.abort_uploads(key, below=True)
         if not found:
             raise PathNotFoundError(path, driver=self.name)
@@ -195,23 +197,13 @@ class S3Driver(StorageDriver):
         ):
             yield from (item["Key"] for item in page.get("Contents", []))
 
-    def _delete_keys(self, keys: Iterator[str]) -> int:
-        deleted, batch = 0, []
-        for key in keys:
-            batch.append({"Key": key})
-            if len(batch) == DELETE_BATCH:
-                deleted += self._delete_batch(batch)
-                batch = []
-        return deleted + (self._delete_batch(batch) if batch else 0)
-
-    def _delete_batch(self, batch: list[dict[str, str]]) -> int:
+    def _delete_batch(self, keys: builtins.list[str]) -> None:
         answer = self.client.delete_objects(
-            Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
         )
         if answer.get("Errors"):
             first = answer["Errors"][0]
             raise StorageError(f"delete of {first['Key']} failed: {first.get('Message')}")
-        return len(batch)
 
     # --- multipart uploads, used by the writer -------------------------------------------
 
@@ -241,7 +233,7 @@ class S3Driver(StorageDriver):
         )
         return Part(number, answer["ETag"], len(data))
 
-    def copy_parts(self, key: str, upload: str, src: str, size: int) -> list[Part]:
+    def copy_parts(self, key: str, upload: str, src: str, size: int) -> builtins.list[Part]:
         """Server-side copy of the object `src` into the upload, as parts of even size."""
         count = -(-size // COPY_PART)
         parts = []
@@ -257,7 +249,7 @@ class S3Driver(StorageDriver):
             parts.append(Part(number, answer["CopyPartResult"]["ETag"], length))
         return parts
 
-    def complete_upload(self, key: str, upload: str, parts: list[Part]) -> None:
+    def complete_upload(self, key: str, upload: str, parts: builtins.list[Part]) -> None:
         self.client.complete_multipart_upload(
             Bucket=self.bucket,
             Key=key,
@@ -289,7 +281,7 @@ class S3Driver(StorageDriver):
                 aborted += 1
         return aborted
 
-    def list_parts(self, key: str, upload: str) -> list[Part]:
+    def list_parts(self, key: str, upload: str) -> builtins.list[Part]:
         pages = self.client.get_paginator("list_parts").paginate(
             Bucket=self.bucket, Key=key, UploadId=upload
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,7 +122,7 @@ def test_post_then_put_with_the_whole_body(client: httpx.Client, repo: str) -> N
 
 
 def test_chunks_with_content_range_report_progress(client: httpx.Client, repo: str) -> None:
-    data = os.urandom(9 << 20)  # pieces larger than the server's 4 MiB write buffer
+    data = os.urandom(7 << 20)  # chunks spanning several of the server's 1 MiB writes
     location = start(client, repo)
     offset = 0
     for chunk in pieces(data, (3 << 20) + 17):
@@ -387,3 +389,35 @@ def test_upload_started_on_one_process_finishes_on_another(
         response = b.put(location, params={"digest": sha256(data)}, content=data[2_000_000:])
         assert response.status_code == 201, response.text
         assert a.get(f"/v2/shared/app/blobs/{sha256(data)}").content == data
+
+
+def test_client_that_disconnects_mid_chunk_can_resume_from_the_reported_range(
+    client: httpx.Client, registry_server: RegistryProcess, repo: str
+) -> None:
+    data = os.urandom(3 << 20)
+    location = start(client, repo)
+    patches_before = _answered_patches(client)
+    with socket.create_connection(("127.0.0.1", registry_server.port)) as raw:
+        head = f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n"
+        raw.sendall(head.encode() + data[: (2 << 20) + 500])  # then hang up mid-body
+    for _ in range(400):  # the server counts a request once its handler has returned
+        if _answered_patches(client) > patches_before:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the server never finished the interrupted PATCH")
+    last = int(client.get(location).headers["Range"].partition("-")[2])
+    offset = last + 1 if last else 0  # the server writes 1 MiB or more at a time
+    assert offset <= (2 << 20) + 500
+    rest = {"Content-Range": f"{offset}-{len(data) - 1}"}
+    assert client.patch(location, content=data[offset:], headers=rest).status_code == 202
+    response = client.put(location, params={"digest": sha256(data)})
+    assert response.status_code == 201, response.text
+
+
+def _answered_patches(client: httpx.Client) -> float:
+    """PATCHes to upload URLs the server has finished, from its Prometheus counter."""
+    lines = client.get("/metrics").text.splitlines()
+    prefix = "hth_http_requests_total{"
+    mine = [line for line in lines if line.startswith(prefix) and 'route="upload"' in line]
+    return sum(float(line.rpartition(" ")[2]) for line in mine if 'method="PATCH"' in line)

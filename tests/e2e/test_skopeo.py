@@ -123,3 +123,19 @@ def test_delete_removes_the_manifest_and_its_tag(
     assert by_tag.status_code == 404, by_tag.text
     with pytest.raises(ClientError, match="manifest unknown"):
         skopeo.inspect_raw(ref)
+
+
+def test_push_to_a_second_repository_serves_the_same_blobs(
+    registry_server: RegistryProcess, skopeo: Skopeo, source_images: SourceImages, tmp_path: Path
+) -> None:
+    """skopeo's blob-info cache makes the second push mount blobs from the first repository."""
+    first = f"docker://{registry_server.host}/e2e/mount-source:1"
+    second = f"docker://{registry_server.host}/e2e/mount-target:1"
+    skopeo.copy(source_images.ref("single"), first)
+
+    skopeo.copy(first, second)
+
+    skopeo.copy(second, f"dir:{tmp_path / 'pulled'}")
+    pulled = read_dir_copy(tmp_path / "pulled")
+    assert pulled.digest == source_images.single.manifest.digest
+    assert set(pulled.blobs) == source_images.single.blob_digests

@@ -267,13 +267,27 @@ def test_repository_left_without_manifests_is_removed(tree: Tree) -> None:
 
 def test_repository_with_only_old_links_is_removed(tree: Tree) -> None:
     digest = tree.blob(b"abandoned push")
+    used = tree.image("app", "1.0")
     tree.link("abandoned", digest)
+    tree.link("abandoned", used.layers[0])
     tree.age_all()
 
     result = gc(tree, grace_period=timedelta(hours=1))
 
     assert result.repositories_deleted == ["abandoned"]
-    assert not tree.has_blob(digest)
+    assert not tree.exists(layout.repository("abandoned"))
+    assert not tree.has_blob(digest) and tree.has_blob(used.layers[0])
+
+
+def test_repository_with_a_recent_link_and_no_manifest_is_kept(tree: Tree) -> None:
+    used = tree.image("app", "1.0")
+    tree.age_all()
+    tree.link("mounting", used.layers[0])  # a push under way: blobs first, manifest last
+
+    result = gc(tree, grace_period=timedelta(hours=1))
+
+    assert result.repositories_deleted == []
+    assert tree.has_link("mounting", used.layers[0])
 
 
 def test_repository_with_a_young_upload_is_kept(tree: Tree) -> None:

@@ -54,7 +54,9 @@ def distribution_gc(root: Path, delete_untagged: bool) -> subprocess.CompletedPr
 
 def our_gc(tree: Tree, delete_untagged: bool) -> None:
     # Distribution's GC leaves uploads alone (its upload purging is a separate feature).
-    options = GCOptions(delete_untagged, grace_period=timedelta(0), purge_uploads=False)
+    options = GCOptions(
+        delete_untagged=delete_untagged, grace_period=timedelta(0), purge_uploads=False
+    )
     collect_garbage(tree.driver, options)
 
 
@@ -111,7 +113,8 @@ def _add_index(
     tree: Tree, rng: random.Random, repo: str, images: list[tuple[Image, str | None]], du: bool
 ) -> None:
     tag = rng.choice([None, "multi"])
-    children = [image.manifest for image, child_tag in images if not (du and tag and not child_tag)]
+    tagged = tree.tagged(repo)
+    children = [i.manifest for i, _ in images if not (du and tag and i.manifest not in tagged)]
     if children:
         tree.index(repo, children, tag, media_type=rng.choice([DOCKER_LIST, OCI_INDEX]))
 

@@ -121,6 +121,11 @@ class Tree:
         write_link(self.driver, layout.tag_current_link(repo, tag), digest)
         write_link(self.driver, layout.tag_index_link(repo, tag, digest), digest)
 
+    def tagged(self, repo: str) -> set[str]:
+        """Digests some tag of `repo` currently points at."""
+        tags = (p.rpartition("/")[2] for p in self.driver.list(layout.tags_root(repo)))
+        return {self.driver.get_content(layout.tag_current_link(repo, t)).decode() for t in tags}
+
     def untag(self, repo: str, tag: str) -> None:
         self.driver.delete(layout.tag_dir(repo, tag))
 

@@ -176,6 +176,14 @@ def test_mount_refuses_what_it_cannot_link(driver: StorageDriver, digest: str, s
     assert linked_blob_size(driver, NAME, real) is None
 
 
+def test_mount_from_a_soft_deleted_repository_is_refused(driver: StorageDriver) -> None:
+    digest = sha256(b"layer")
+    driver.put_content(layout.blob_data(digest), b"layer")
+    link_blob(driver, "source/repo", digest)
+    driver.put_content(layout.deleted_marker("source/repo"), b"{}")  # what mark_deleted writes
+    assert not uploads.mount_blob(driver, NAME, digest, "source/repo")
+
+
 def test_started_at_is_rfc3339_utc_to_the_second() -> None:
     moment = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)
     assert uploads.started_at_text(moment) == "2024-02-29T23:59:58Z"

@@ -85,9 +85,7 @@ def test_reader_of_missing_path_raises_path_not_found(storage: StorageDriver, ro
         storage.reader(f"{root}/missing", 10)
 
 
-def test_stat_of_a_file_gives_its_size_and_a_recent_time(
-    storage: StorageDriver, root: str
-) -> None:
+def test_stat_of_a_file_gives_its_size_and_a_recent_time(storage: StorageDriver, root: str) -> None:
     before = datetime.now(UTC) - timedelta(minutes=5)
     storage.put_content(f"{root}/dir/file", b"12345")
     info = storage.stat(f"{root}/dir/file")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from registry.storage import PathNotFoundError, StorageDriver
@@ -23,9 +25,7 @@ def test_list_gives_direct_children_sorted(storage: StorageDriver, root: str) ->
     assert root in storage.list("/")
 
 
-def test_list_of_missing_directory_raises_path_not_found(
-    storage: StorageDriver, root: str
-) -> None:
+def test_list_of_missing_directory_raises_path_not_found(storage: StorageDriver, root: str) -> None:
     storage.put_content(f"{root}/file", b"x")
     for missing in (f"{root}/missing", f"{root}/file", f"{root}/fil"):
         with pytest.raises(PathNotFoundError):
@@ -74,8 +74,9 @@ def test_delete_of_a_directory_is_recursive_and_spares_siblings_sharing_a_prefix
 
 
 def test_delete_of_many_files_removes_them_all(storage: StorageDriver, root: str) -> None:
-    for index in range(1005):  # more than one S3 DeleteObjects batch
-        storage.put_content(f"{root}/many/{index // 100}/{index}", b"")
+    paths = [f"{root}/many/{index // 100}/{index}" for index in range(1005)]  # > 1 S3 batch
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda path: storage.put_content(path, b""), paths))
     storage.delete(f"{root}/many")
     with pytest.raises(PathNotFoundError):
         storage.list(f"{root}/many")
@@ -110,8 +111,6 @@ def test_walk_reports_file_sizes(storage: StorageDriver, root: str) -> None:
     assert [(info.path, info.size) for info in files] == [(f"{root}/d/file", 5)]
 
 
-def test_walk_of_missing_directory_raises_path_not_found(
-    storage: StorageDriver, root: str
-) -> None:
+def test_walk_of_missing_directory_raises_path_not_found(storage: StorageDriver, root: str) -> None:
     with pytest.raises(PathNotFoundError):
         list(storage.walk(f"{root}/missing"))

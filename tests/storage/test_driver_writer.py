@@ -55,9 +55,7 @@ def test_new_writer_replaces_existing_content(storage: StorageDriver, root: str)
     assert storage.get_content(f"{root}/file") == b"new"
 
 
-def test_append_writer_continues_after_committed_content(
-    storage: StorageDriver, root: str
-) -> None:
+def test_append_writer_continues_after_committed_content(storage: StorageDriver, root: str) -> None:
     write_all(storage, f"{root}/file", [b"first;"])
     with storage.writer(f"{root}/file", append=True) as writer:
         assert writer.size == 6

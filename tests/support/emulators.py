@@ -60,7 +60,9 @@ class Emulator:
         if not Path(command[0]).exists():
             raise RuntimeError(f"{self.label} is not installed ({command[0]}): run scripts/test.sh")
         log = open(self.workdir / f"{self.label}.log", "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        self.proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+        )
         log.close()
         wait_http(self.ready_url(), timeout=60.0, proc=self.proc)
         return self

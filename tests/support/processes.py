@@ -58,7 +58,9 @@ class RegistryProcess:
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.config.get("docker_registry", {}).get("http", {}).get("tls") else "http"
+        scheme = (
+            "https" if self.config.get("docker_registry", {}).get("http", {}).get("tls") else "http"
+        )
         return f"{scheme}://127.0.0.1:{self.port}"
 
     @property

@@ -1,0 +1,223 @@
+"""Garbage collection: ours against Distribution's `garbage-collect --delete-untagged`.
+
+Builds a synthetic filesystem registry (every repository has as many tags as manifests/2;
+each tag was overwritten once, so half of the manifests, and with them half of the blobs,
+are unreferenced), copies it twice, runs Distribution's GC on one copy and ours on the other
+in child processes, checks that both kept the same blobs and manifests, and prints both
+times, the ratio and our peak RSS.
+
+    .venv/bin/python bench/gc_bench.py [--repos 2000 --blobs 100000 --manifests 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+V2 = "docker/registry/v2"
+
+
+@dataclass(frozen=True)
+class Shape:
+    repos: int
+    blobs: int
+    manifests: int
+
+    @property
+    def layers_per_manifest(self) -> int:
+        # Every manifest owns its manifest blob, its config and this many layers.
+        return max(0, self.blobs // self.manifests - 2)
+
+
+def _write(path: str, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+class Builder:
+    """Writes the tree with plain file calls (tiny blobs, correct sha256 digests)."""
+
+    def __init__(self, root: Path) -> None:
+        self.v2 = f"{root}/{V2}"
+        self.count = 0
+
+    def blob(self, data: bytes) -> str:
+        hex_ = hashlib.sha256(data).hexdigest()
+        _write(f"{self.v2}/blobs/sha256/{hex_[:2]}/{hex_}/data", data)
+        self.count += 1
+        return hex_
+
+    def link(self, repo: str, kind: str, hex_: str) -> None:
+        _write(
+            f"{self.v2}/repositories/{repo}/{kind}/sha256/{hex_}/link", f"sha256:{hex_}".encode()
+        )
+
+    def manifest(self, repo: str, serial: int, layers: int) -> str:
+        config = self.blob(f'{{"repo":"{repo}","serial":{serial}}}'.encode())
+        digests = [self.blob(f"layer {repo} {serial} {n}".encode()) for n in range(layers)]
+        for hex_ in (config, *digests):
+            self.link(repo, "_layers", hex_)
+        document = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": _descriptor("application/vnd.oci.image.config.v1+json", config),
+            "layers": [_descriptor("application/vnd.oci.image.layer.v1.tar", d) for d in digests],
+        }
+        hex_ = self.blob(json.dumps(document).encode())
+        self.link(repo, "_layers", hex_)
+        self.link(repo, "_manifests/revisions", hex_)
+        return hex_
+
+    def tag(self, repo: str, tag: str, hex_: str) -> None:
+        tag_dir = f"{self.v2}/repositories/{repo}/_manifests/tags/{tag}"
+        _write(f"{tag_dir}/current/link", f"sha256:{hex_}".encode())
+        _write(f"{tag_dir}/index/sha256/{hex_}/link", f"sha256:{hex_}".encode())
+
+
+def _descriptor(media_type: str, hex_: str) -> dict[str, object]:
+    return {"mediaType": media_type, "digest": f"sha256:{hex_}", "size": 1}
+
+
+def build(root: Path, shape: Shape) -> int:
+    builder = Builder(root)
+    per_repo = max(2, shape.manifests // shape.repos)
+    for r in range(shape.repos):
+        repo = f"team{r % 50}/app{r}"
+        for serial in range(per_repo):
+            hex_ = builder.manifest(repo, serial, shape.layers_per_manifest)
+            builder.tag(repo, f"v{serial // 2}", hex_)  # the second push overwrites the tag
+    return builder.count
+
+
+def run_distribution(root: Path, workdir: Path) -> tuple[float, int]:
+    config = workdir / "distribution.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {root}\n"
+    )
+    command = ["docker-registry", "garbage-collect", "--delete-untagged", str(config)]
+    return _timed(command, env={k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"})
+
+
+def run_ours(root: Path, workers: int) -> tuple[float, int, dict[str, object]]:
+    out = root.parent / "ours.json"
+    command = [sys.executable, __file__, "--run-ours", str(root), "--workers", str(workers)]
+    seconds, rss = _timed([*command, "--result", str(out)], env=dict(os.environ))
+    return seconds, rss, json.loads(out.read_text())
+
+
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of a child process."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO_ROOT
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"{command[0]} failed ({proc.returncode}): {stderr[-2000:]}")
+    return seconds, usage.ru_maxrss
+
+
+def _ours_in_process(root: Path, workers: int, result_file: Path) -> None:
+    sys.path.insert(0, str(REPO_ROOT))
+    from registry.maintenance.gc import GCOptions, collect_garbage
+    from registry.storage import create_driver
+
+    driver = create_driver("filesystem", {"rootdirectory": str(root)})
+    options = GCOptions(delete_untagged=True, grace_period=timedelta(0), workers=workers)
+    result = collect_garbage(driver, options)
+    result_file.write_text(json.dumps(result.to_dict()))
+
+
+def kept(root: Path) -> set[str]:
+    """The blobs and the manifest revisions/tags left (layer links excluded: we remove the
+    links of deleted blobs, Distribution leaves them)."""
+    found = set()
+    for folder in ("blobs", "repositories"):
+        for directory, _, files in os.walk(root / V2 / folder):
+            if "/_layers" in directory:
+                continue
+            found.update(os.path.join(directory, f)[len(str(root)) :] for f in files)
+    return found
+
+
+def _copy(source: Path, target: Path) -> None:
+    subprocess.run(["cp", "-a", str(source), str(target)], check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repos", type=int, default=2000)
+    parser.add_argument("--blobs", type=int, default=100_000)
+    parser.add_argument("--manifests", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workdir", type=Path, help="keep the trees here (default: a temp dir)")
+    parser.add_argument("--run-ours", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run_ours:
+        _ours_in_process(args.run_ours, args.workers, args.result)
+        return
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gc-bench-"))
+    try:
+        bench(workdir, Shape(args.repos, args.blobs, args.manifests), args.workers)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bench(workdir: Path, shape: Shape, workers: int) -> None:
+    original, theirs, ours = workdir / "original", workdir / "theirs", workdir / "ours"
+    started = time.monotonic()
+    blobs = build(original, shape)
+    print(
+        f"built {shape.repos} repositories, {blobs} blobs, "
+        f"{shape.repos * max(2, shape.manifests // shape.repos)} manifests "
+        f"in {time.monotonic() - started:.1f}s"
+    )
+    _copy(original, theirs)
+    _copy(original, ours)
+    theirs_s, theirs_rss = run_distribution(theirs, workdir)
+    ours_s, ours_rss, result = run_ours(ours, workers)
+    same = kept(theirs) == kept(ours)
+    print(
+        f"distribution garbage-collect --delete-untagged: {theirs_s:8.2f}s "
+        f"(peak RSS {theirs_rss / 1024:.0f} MiB)"
+    )
+    print(
+        f"hth-registry gc, delete_untagged, {workers} workers: {ours_s:8.2f}s "
+        f"(GC itself {result['seconds']:.2f}s; peak RSS {ours_rss / 1024:.0f} MiB)"
+    )
+    print(
+        f"speed-up: {theirs_s / ours_s:.1f}x; blobs deleted {result['blobs_deleted']}, "
+        f"manifests deleted {result['manifests_deleted']}; "
+        f"same blobs and manifests kept: {'yes' if same else 'NO'}"
+    )
+    for phase in result["phases"]:  # type: ignore[union-attr]
+        print(f"  {phase['name']:<26} {phase['seconds']:7.2f}s  {phase['items']:>8} items")
+    if not same:
+        raise SystemExit("the two collectors kept different blobs or manifests")
+
+
+if __name__ == "__main__":
+    main()
