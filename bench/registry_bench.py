@@ -268,33 +268,29 @@ def make_blob_file(path: Path, size: int) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def transfers(target: Target, fd: int, size: int, digest: str, chunk: int) -> None:
-    """One monolithic push, one chunked push (RSS sampled across both), then one pull."""
+def pushes(target: Target, fd: int, size: int, digest: str, chunk: int) -> None:
+    """One monolithic push, then one chunked push of the same blob; RSS sampled across both."""
     target.forget_blob(digest)
     with rss_peak(target, "peak RSS MiB (push)"):
-        timed(
-            target,
-            "monolithic push MiB/s",
-            size,
-            partial(push_monolithic, target, fd, size, digest),
-        )
+        mono = partial(push_monolithic, target, fd, size, digest)
+        timed(target, "monolithic push MiB/s", size, mono)
         target.forget_blob(digest)
-        timed(
-            target,
-            "chunked push MiB/s",
-            size,
-            partial(push_chunked, target, fd, size, digest, chunk),
-        )
-    timed(target, "pull MiB/s", size, partial(pull, target, size, digest))
+        chunked = partial(push_chunked, target, fd, size, digest, chunk)
+        timed(target, "chunked push MiB/s", size, chunked)
 
 
 def run_round(targets: list[Target], args: argparse.Namespace, blob: Path, digest: str) -> None:
+    """Pushes per target, then pulls alternating between targets (load drifts alike)."""
+    size = args.size_mib * MiB
     fd = os.open(blob, os.O_RDONLY)
     try:
         for target in targets:
-            transfers(target, fd, args.size_mib * MiB, digest, args.chunk_mib * MiB)
+            pushes(target, fd, size, digest, args.chunk_mib * MiB)
     finally:
         os.close(fd)
+    for _ in range(args.pulls):
+        for target in targets:
+            timed(target, "pull MiB/s", size, partial(pull, target, size, digest))
 
 
 def report(ours: Target, theirs: Target) -> None:
@@ -312,6 +308,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="blob size (default 1 GiB)")
     parser.add_argument("--chunk-mib", type=int, default=16, help="PATCH size for chunked push")
+    parser.add_argument("--pulls", type=int, default=3, help="blob pulls per round and target")
     parser.add_argument("--concurrency", type=int, default=32, help="wrk connections")
     parser.add_argument("--duration", type=int, default=10, help="wrk seconds per run")
     parser.add_argument("--repeat", type=int, default=5, help="rounds; medians are reported")

@@ -59,11 +59,15 @@ def tasks() -> None:
 @tasks.command("list")
 @click.option("--kind", help="Only tasks of this kind.")
 @click.option("--state", help="Only tasks in this state (queued, running, failed, ...).")
+@click.option("--schedule", help="Only tasks fired by this schedule.")
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON page.")
-def list_tasks(kind: str | None, state: str | None, limit: int, as_json: bool) -> None:
+def list_tasks(
+    kind: str | None, state: str | None, schedule: str | None, limit: int, as_json: bool
+) -> None:
     """The newest tasks first."""
-    page = api_client().get("/api/v1/tasks", kind=kind, state=state, limit=limit)
+    query = {"kind": kind, "state": state, "schedule": schedule, "limit": limit}
+    page = api_client().get("/api/v1/tasks", **query)
     if as_json:
         click.echo(json.dumps(page, indent=2))
         return

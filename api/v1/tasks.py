@@ -38,11 +38,14 @@ def list_all(
     db: DbDep,
     kind: str | None = None,
     state: State | None = None,
+    schedule: Annotated[str | None, Query(description="only tasks fired by it")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> TaskPage:
     """Tasks, newest first; `next_cursor` is set while more pages follow."""
-    rows, next_cursor = list_tasks(db, kind=kind, state=state, limit=limit, cursor=cursor)
+    rows, next_cursor = list_tasks(
+        db, kind=kind, state=state, schedule_id=schedule, limit=limit, cursor=cursor
+    )
     return TaskPage(items=[TaskOut.of(row) for row in rows], next_cursor=next_cursor)
 
 

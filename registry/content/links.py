@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+
 from registry import layout
+from registry.content.errors import DigestInvalid
 from registry.content.names import validate_digest
 from registry.storage import PathNotFoundError, StorageDriver
 
+log = logging.getLogger("hth.content")
+
 
 def read_link(driver: StorageDriver, path: str) -> str | None:
-    """The digest a link file holds, or None when there is no such link."""
+    """The digest a link file holds, or None when there is no such link (or it is corrupt)."""
     try:
         digest = driver.get_content(path).decode("ascii", errors="replace").strip()
     except PathNotFoundError:
         return None
-    return validate_digest(digest)
+    try:
+        return validate_digest(digest)
+    except DigestInvalid:
+        # A torn or hand-edited link must not turn reads into client errors.
+        log.warning("ignoring corrupt link file %s", path)
+        return None
 
 
 def write_link(driver: StorageDriver, path: str, digest: str) -> None:

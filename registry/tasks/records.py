@@ -69,6 +69,7 @@ def list_tasks(
     *,
     kind: str | None = None,
     state: State | None = None,
+    schedule_id: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[TaskRow], str | None]:
@@ -78,6 +79,8 @@ def list_tasks(
         query = query.where(col(TaskRow.kind) == kind)
     if state:
         query = query.where(col(TaskRow.state) == state)
+    if schedule_id:
+        query = query.where(col(TaskRow.schedule_id) == schedule_id)
     if cursor is not None:
         if not is_id(cursor):
             raise InvalidCursor(f"invalid cursor {cursor!r}: use next_cursor from a listing")

@@ -2,7 +2,8 @@
 
 To add a driver, add a `DriverCase` to DRIVERS: a function building its settings (it may ask
 for emulator fixtures through `request.getfixturevalue`), whether `redirect_url` must give a
-URL, and optionally a raw look at the backend that lists anything a test left behind.
+URL, optionally a raw look at the backend that lists anything a test left behind, and the
+driver's name when the key is not it (one driver against a second backend).
 Select one driver with `-k`, e.g. `pytest tests/storage -k s3`.
 """
 
@@ -19,7 +20,14 @@ import pytest
 
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
 from tests.support import oss_server, swift_node
-from tests.support.emulators import AZURITE_ACCOUNT, AZURITE_KEY, Azurite, GCSEmulator, MotoS3
+from tests.support.emulators import (
+    AZURITE_ACCOUNT,
+    AZURITE_KEY,
+    Azurite,
+    FakeGCSServer,
+    GCSEmulator,
+    MotoS3,
+)
 
 Settings = dict[str, Any]
 
@@ -29,6 +37,7 @@ class DriverCase:
     settings: Callable[[pytest.FixtureRequest], Settings]
     redirects: bool = True
     leftovers: Callable[[Settings], list[str]] | None = None
+    driver: str = ""  # the driver to create, when it is not the key in DRIVERS
 
 
 def filesystem_settings(request: pytest.FixtureRequest) -> Settings:
@@ -76,6 +85,12 @@ def gcs_settings(request: pytest.FixtureRequest) -> Settings:
     return emulator.settings(emulator.new_bucket(), keyfile=str(keyfile))
 
 
+def fake_gcs_settings(request: pytest.FixtureRequest) -> Settings:
+    server: FakeGCSServer = request.getfixturevalue("fake_gcs_server")
+    keyfile: Path = request.getfixturevalue("gcs_keyfile")
+    return server.settings(server.new_bucket(), keyfile=str(keyfile), rootdirectory="/root")
+
+
 def gcs_leftovers(settings: Settings) -> list[str]:
     client = GCSEmulator.client_for(settings)
     return [blob.name for blob in client.list_blobs(settings["bucket"])]
@@ -86,6 +101,7 @@ DRIVERS: dict[str, DriverCase] = {
     "s3": DriverCase(s3_settings, leftovers=s3_leftovers),
     "azure": DriverCase(azure_settings, leftovers=azure_leftovers),
     "gcs": DriverCase(gcs_settings, leftovers=gcs_leftovers),
+    "gcs_fake": DriverCase(fake_gcs_settings, leftovers=gcs_leftovers, driver="gcs"),
     "swift": DriverCase(swift_node.conformance_settings, leftovers=swift_node.leftovers),
     "oss": DriverCase(oss_server.conformance_settings, leftovers=oss_server.leftovers),
 }
@@ -111,7 +127,7 @@ class Backend:
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     case = DRIVERS[request.param]
     settings = case.settings(request)
-    driver = create_driver(request.param, settings)
+    driver = create_driver(case.driver or request.param, settings)
     yield Backend(request.param, driver, settings, case)
     driver.close()
 

@@ -1,0 +1,294 @@
+"""The Swift driver against a real single-node Swift: Distribution's layout (files/ + DLO
+segments/), resumed writes across processes, TempURL redirects, cleanup and faults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from registry.storage import (
+    PathNotFoundError,
+    StorageDriver,
+    StorageError,
+    StorageUnavailableError,
+    create_driver,
+)
+from registry.storage.base import CheckedDriver
+from registry.storage.settings import SwiftSettings
+from registry.storage.swift import SwiftDriver
+from tests.support.processes import REPO_ROOT, free_port
+from tests.support.swift_node import SwiftNode
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture()
+def container(swift_node: SwiftNode) -> str:
+    return swift_node.new_container()
+
+
+@pytest.fixture()
+def swift(swift_node: SwiftNode, container: str) -> Iterator[StorageDriver]:
+    driver = create_driver("swift", swift_node.settings(container, chunksize=4 * MiB))
+    yield driver
+    driver.close()
+
+
+def raw(swift_node: SwiftNode, container: str, name: str) -> httpx.Response:
+    url, token = swift_node.session()
+    return httpx.head(f"{url}/{container}/{name}?multipart-manifest=get", headers=token)
+
+
+def segments(swift_node: SwiftNode, container: str) -> list[str]:
+    return [name for name in swift_node.objects(container) if name.startswith("segments/")]
+
+
+def test_streamed_write_becomes_segments_under_a_dlo_manifest(
+    swift: StorageDriver, swift_node: SwiftNode, container: str
+) -> None:
+    piece, expected = os.urandom(MiB), hashlib.sha256()
+    with swift.writer("/docker/registry/v2/blobs/data") as writer:
+        for index in range(21):
+            chunk = bytes([index]) + piece[1:]
+            writer.write(chunk)
+            expected.update(chunk)
+        writer.commit()
+    assert swift.stat("/docker/registry/v2/blobs/data").size == 21 * MiB
+    actual = hashlib.sha256()
+    with swift.reader("/docker/registry/v2/blobs/data") as reader:
+        while chunk := reader.read(MiB):
+            actual.update(chunk)
+    assert actual.hexdigest() == expected.hexdigest()
+    manifest = raw(swift_node, container, "files/docker/registry/v2/blobs/data")
+    prefix = manifest.headers["X-Object-Manifest"].split("/", 1)[1]
+    names = segments(swift_node, container)
+    assert names == [f"{prefix}/{number:016d}" for number in range(1, 7)]  # 5 x 4 MiB + 1 MiB
+
+
+def test_streamed_write_holds_at_most_about_one_chunk_in_memory(
+    swift: StorageDriver,
+) -> None:
+    piece = os.urandom(MiB)
+    tracemalloc.start()
+    try:
+        with swift.writer("/big") as writer:
+            for _ in range(24):
+                writer.write(piece)
+            writer.commit()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 4 * MiB  # a few copies of one 4 MiB segment, never the 24 MiB file
+    assert swift.stat("/big").size == 24 * MiB
+
+
+def write_in_child(settings: dict[str, Any], path: str, data: bytes) -> None:
+    """Write `data` to `path` from another process and close the writer without commit."""
+    script = (
+        "import json, sys\n"
+        "from registry.storage import create_driver\n"
+        "driver = create_driver(sys.argv[1], json.loads(sys.argv[2]))\n"
+        "with driver.writer(sys.argv[3]) as writer:\n"
+        "    writer.write(sys.stdin.buffer.read())\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, "swift", json.dumps(settings), path],
+        input=data,
+        cwd=REPO_ROOT,
+        check=True,
+        timeout=120,
+    )
+
+
+def test_append_writer_resumes_what_another_process_wrote(
+    swift: StorageDriver, swift_node: SwiftNode, container: str
+) -> None:
+    first, second = os.urandom(5 * MiB + 123), os.urandom(3 * MiB)
+    write_in_child(swift_node.settings(container, chunksize=4 * MiB), "/_uploads/u1/data", first)
+    with swift.writer("/_uploads/u1/data", append=True) as writer:
+        assert writer.size == len(first)
+        writer.write(second)
+        writer.commit()
+    assert swift.get_content("/_uploads/u1/data") == first + second
+    assert len(segments(swift_node, container)) == 3  # 4 MiB + the tail + the appended 3 MiB
+
+
+def test_append_to_a_plain_object_copies_it_as_the_first_segment(
+    swift: StorageDriver, swift_node: SwiftNode, container: str
+) -> None:
+    swift.put_content("/file", b"plain start;")
+    with swift.writer("/file", append=True) as writer:
+        writer.write(b"appended")
+        writer.commit()
+    assert swift.get_content("/file") == b"plain start;appended"
+    assert "X-Object-Manifest" in raw(swift_node, container, "files/file").headers
+
+
+def test_move_of_a_segmented_file_moves_only_its_manifest(
+    swift: StorageDriver, swift_node: SwiftNode, container: str
+) -> None:
+    data = os.urandom(9 * MiB)
+    with swift.writer("/_uploads/u2/data") as writer:
+        writer.write(data)
+        writer.commit()
+    before = segments(swift_node, container)
+    swift.move("/_uploads/u2/data", "/blobs/sha256/ab/abcd/data")
+    assert segments(swift_node, container) == before
+    assert swift.get_content("/blobs/sha256/ab/abcd/data") == data
+    assert swift.list("/") == ["/blobs"]
+
+
+def test_replacing_a_segmented_file_deletes_its_old_segments(
+    swift: StorageDriver, swift_node: SwiftNode, container: str
+) -> None:
+    for path in ("/a", "/b", "/c"):
+        with swift.writer(path) as writer:
+            writer.write(os.urandom(5 * MiB))
+            writer.commit()
+    assert len(segments(swift_node, container)) == 6
+    swift.put_content("/a", b"small now")
+    with swift.writer("/b") as writer:
+        writer.write(b"rewritten")
+        writer.commit()
+    swift.move("/b", "/c")
+    assert swift.get_content("/a") == b"small now"
+    assert swift.get_content("/c") == b"rewritten"
+    assert len(segments(swift_node, container)) == 1  # only the rewrite of /b, now /c
+
+
+def test_delete_of_a_directory_removes_the_segments_of_its_files(
+    swift: StorageDriver, swift_node: SwiftNode, container: str
+) -> None:
+    with swift.writer("/repo/_uploads/u/data") as writer:
+        writer.write(os.urandom(5 * MiB))
+    swift.put_content("/repo/_uploads/u/startedat", b"2024-01-01T00:00:00Z")
+    swift.put_content("/repository", b"sibling sharing the prefix")
+    swift.delete("/repo")
+    assert swift_node.objects(container) == ["files/repository"]
+
+
+def test_delete_without_bulk_delete_removes_objects_one_by_one(
+    swift_node: SwiftNode, container: str
+) -> None:
+    inner = SwiftDriver(SwiftSettings.model_validate(swift_node.settings(container)))
+    driver = CheckedDriver(inner)
+    for index in range(5):
+        driver.put_content(f"/dir/{index}", b"x")
+    inner.bulk_delete_max = 0  # as on a cluster without the bulk middleware
+    driver.delete("/dir")
+    assert swift_node.objects(container) == []
+    driver.close()
+
+
+def test_prefix_setting_puts_files_and_segments_below_it(
+    swift_node: SwiftNode, container: str
+) -> None:
+    driver = create_driver("swift", swift_node.settings(container, prefix="/reg/one"))
+    with driver.writer("/data") as writer:
+        writer.write(b"segmented")
+    driver.put_content("/link", b"plain")
+    names = swift_node.objects(container)
+    assert "reg/one/files/data" in names and "reg/one/files/link" in names
+    assert [n for n in names if "/segments/" in n][0].startswith("reg/one/segments/")
+    driver.delete("/data")
+    driver.close()
+
+
+def test_redirect_url_is_a_tempurl_that_a_plain_get_fetches(swift: StorageDriver) -> None:
+    data = os.urandom(5 * MiB)
+    with swift.writer("/blobs/data") as writer:
+        writer.write(data)
+        writer.commit()
+    url = swift.redirect_url("/blobs/data")
+    assert url is not None and "temp_url_sig=" in url
+    assert len(url.split("temp_url_sig=")[1].split("&")[0]) == 64  # sha256 where allowed
+    assert httpx.get(url).content == data
+    head_url = swift.redirect_url("/blobs/data", "HEAD")
+    assert head_url is not None
+    assert httpx.head(head_url).headers["Content-Length"] == str(len(data))
+    assert swift.redirect_url("/blobs/data", "PUT") is None  # not in tempurlmethods
+    assert httpx.get(url.replace("temp_url_sig=", "temp_url_sig=0")).status_code == 401
+
+
+def test_redirect_url_with_a_container_key_sets_that_key(
+    swift_node: SwiftNode, container: str
+) -> None:
+    driver = create_driver("swift", swift_node.settings(container, tempurlcontainerkey=True))
+    driver.put_content("/file", b"served by swift")
+    url = driver.redirect_url("/file")
+    assert url is not None
+    assert httpx.get(url).content == b"served by swift"
+    storage_url, token = swift_node.session()
+    headers = httpx.head(f"{storage_url}/{container}", headers=token).headers
+    assert headers.get("X-Container-Meta-Temp-Url-Key")
+    driver.delete("/file")
+    driver.close()
+
+
+def test_redirect_url_is_none_when_redirects_are_off(swift_node: SwiftNode, container: str) -> None:
+    driver = create_driver("swift", swift_node.settings(container, redirect=False))
+    driver.put_content("/file", b"x")
+    assert driver.redirect_url("/file") is None
+    driver.delete("/file")
+    driver.close()
+
+
+def test_wrong_password_is_a_clear_error_naming_swift(
+    swift_node: SwiftNode, container: str
+) -> None:
+    driver = create_driver("swift", swift_node.settings(container, password="wrong"))
+    with pytest.raises(StorageError) as caught:
+        driver.get_content("/file")
+    assert not isinstance(caught.value, StorageUnavailableError | PathNotFoundError)
+    assert str(caught.value).startswith("swift: authentication failed for user 'test:tester'")
+
+
+def test_unreachable_auth_endpoint_is_unavailable(swift_node: SwiftNode, container: str) -> None:
+    settings = swift_node.settings(container, authurl=f"http://127.0.0.1:{free_port()}/auth/v1.0")
+    driver = create_driver("swift", settings)
+    with pytest.raises(StorageUnavailableError) as caught:
+        driver.stat("/file")
+    assert caught.value.driver == "swift"
+
+
+def test_frozen_proxy_makes_calls_time_out_as_unavailable(
+    swift_node: SwiftNode, container: str
+) -> None:
+    settings = SwiftSettings.model_validate(swift_node.settings(container))
+    driver = CheckedDriver(SwiftDriver(settings, timeout=(2.0, 2.0), retries=0))
+    driver.put_content("/file", b"before the freeze")
+    swift_node.freeze_proxy()
+    try:
+        with pytest.raises(StorageUnavailableError):
+            driver.get_content("/file")
+    finally:
+        swift_node.thaw_proxy()
+    assert driver.get_content("/file") == b"before the freeze"
+    driver.delete("/file")
+    driver.close()
+
+
+def test_proxy_outage_is_unavailable_and_the_driver_recovers(
+    swift: StorageDriver, swift_node: SwiftNode
+) -> None:
+    swift.put_content("/file", b"survives the outage")
+    swift_node.stop_proxy()
+    try:
+        with pytest.raises(StorageUnavailableError):
+            swift.get_content("/file")
+        with pytest.raises(StorageUnavailableError):
+            swift.put_content("/other", b"x")
+    finally:
+        swift_node.start_proxy()
+    assert swift.get_content("/file") == b"survives the outage"
+    swift.delete("/file")
