@@ -8,6 +8,7 @@ from api import health, metrics
 from api.logs import configure_logging
 from api.observability import ObservabilityMiddleware
 from api.state import AppState
+from api.v1 import backups as v1_backups
 from api.v1 import repositories as v1_repositories
 from api.v1 import schedules as v1_schedules
 from api.v1 import tasks as v1_tasks
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1_tasks.router)
     app.include_router(v1_schedules.router)
     app.include_router(v1_repositories.router)
+    app.include_router(v1_backups.router)
     app.add_middleware(ObservabilityMiddleware)
     app.router.add_route("/v2", dispatch, methods=V2_METHODS, include_in_schema=False)
     app.router.add_route("/v2/{path:path}", dispatch, methods=V2_METHODS, include_in_schema=False)

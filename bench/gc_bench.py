@@ -125,6 +125,7 @@ def run_ours(root: Path, workers: int) -> tuple[float, int, dict[str, object]]:
 
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of a child process."""
+    os.sync()  # the copies' dirty pages are written before, not during, the timed run
     started = time.monotonic()
     proc = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO_ROOT

@@ -212,9 +212,11 @@ def tree_rss_mib(root: int) -> float:
 
 
 @contextmanager
-def rss_peak(target: Target, metric: str) -> Iterator[None]:
-    """Sample the tree's RSS every 20 ms while the body runs; record the peak."""
-    peak, stop = [tree_rss_mib(target.pid)], threading.Event()
+def rss_peak(target: Target) -> Iterator[None]:
+    """Sample the tree's RSS every 20 ms while the body runs; record the peak and the growth
+    over the RSS before it started (flat means no whole-blob buffering)."""
+    before = tree_rss_mib(target.pid)
+    peak, stop = [before], threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.02):
@@ -227,7 +229,8 @@ def rss_peak(target: Target, metric: str) -> Iterator[None]:
     finally:
         stop.set()
         sampler.join()
-        target.record(metric, peak[0])
+        target.record("peak RSS MiB (push)", peak[0])
+        target.record("RSS growth MiB (push)", peak[0] - before)
 
 
 def timed(target: Target, metric: str, size: int, run: Callable[[], None]) -> None:
@@ -271,12 +274,29 @@ def make_blob_file(path: Path, size: int) -> str:
 def pushes(target: Target, fd: int, size: int, digest: str, chunk: int) -> None:
     """One monolithic push, then one chunked push of the same blob; RSS sampled across both."""
     target.forget_blob(digest)
-    with rss_peak(target, "peak RSS MiB (push)"):
+    with rss_peak(target):
         mono = partial(push_monolithic, target, fd, size, digest)
         timed(target, "monolithic push MiB/s", size, mono)
         target.forget_blob(digest)
         chunked = partial(push_chunked, target, fd, size, digest, chunk)
         timed(target, "chunked push MiB/s", size, chunked)
+
+
+def warm_up(target: Target, workdir: Path) -> None:
+    """A few small pushes and pulls on fresh connections, so every worker process has
+    served each kind of request before the timed runs."""
+    blob = workdir / "warm-up.bin"
+    digest = make_blob_file(blob, 4 * MiB)
+    fd = os.open(blob, os.O_RDONLY)
+    try:
+        for _ in range(4):
+            target.forget_blob(digest)
+            push_monolithic(target, fd, 4 * MiB, digest)
+            target.forget_blob(digest)
+            push_chunked(target, fd, 4 * MiB, digest, MiB)
+            pull(target, 4 * MiB, digest)
+    finally:
+        os.close(fd)
 
 
 def run_round(targets: list[Target], args: argparse.Namespace, blob: Path, digest: str) -> None:
@@ -299,7 +319,7 @@ def report(ours: Target, theirs: Target) -> None:
     for metric, values in ours.results.items():
         others = theirs.results[metric]
         mine, other = statistics.median(values), statistics.median(others)
-        ratio = f"{mine / other:10.2f}x" if other else "-"
+        ratio = f"{mine / other:10.2f}x" if other >= 1 else f"{'-':>11}"
         spread = f"{min(values):.0f}-{max(values):.0f} | {min(others):.0f}-{max(others):.0f}"
         print(f"{metric:42} {mine:8.1f} {other:8.1f} {ratio}   {spread}")
 
@@ -318,14 +338,32 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def benchmark(targets: list[Target], args: argparse.Namespace, workdir: Path) -> None:
+    """Every measurement, `args.repeat` rounds, ours and theirs alternating."""
+    for target in targets:
+        target.record("idle RSS MiB", tree_rss_mib(target.pid))
+    print(f"writing a {args.size_mib} MiB random blob under {workdir}", flush=True)
+    blob = workdir / "blob.bin"
+    digest = make_blob_file(blob, args.size_mib * MiB)
+    lua = workdir / "accept.lua"
+    lua.write_text(f'wrk.headers["Accept"] = "{ACCEPT}"\n')
+    for target in targets:
+        push_small_image(target)
+        warm_up(target, workdir)
+    for number in range(args.repeat):
+        print(f"round {number + 1}/{args.repeat}", flush=True)
+        run_round(targets, args, blob, digest)
+        for target in targets:
+            rps = wrk_requests_per_second(target, args.concurrency, args.duration, lua)
+            target.record(f"manifest GET req/s ({args.concurrency} clients)", rps)
+
+
 def main() -> None:
     args = parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="registry-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    http = {"workers": args.workers}
-    ours_proc = RegistryProcess(
-        workdir / "ours", {"docker_registry": {"http": http}, "logging": {"level": "warning"}}
-    )
+    config = {"docker_registry": {"http": {"workers": args.workers}}}
+    ours_proc = RegistryProcess(workdir / "ours", config | {"logging": {"level": "warning"}})
     theirs_proc = DistributionProcess(workdir / "theirs", workdir / "theirs" / "storage", True)
     try:
         ours_proc.start()
@@ -333,22 +371,7 @@ def main() -> None:
         assert ours_proc.proc is not None
         ours = Target("ours", ours_proc.port, ours_proc.proc.pid, ours_proc.storage_root)
         theirs = Target("theirs", theirs_proc.port, theirs_proc.pid, theirs_proc.storage_root)
-        targets = [ours, theirs]
-        for target in targets:
-            target.record("idle RSS MiB", tree_rss_mib(target.pid))
-        print(f"writing a {args.size_mib} MiB random blob under {workdir}", flush=True)
-        blob = workdir / "blob.bin"
-        digest = make_blob_file(blob, args.size_mib * MiB)
-        lua = workdir / "accept.lua"
-        lua.write_text(f'wrk.headers["Accept"] = "{ACCEPT}"\n')
-        for target in targets:
-            push_small_image(target)
-        for number in range(args.repeat):
-            print(f"round {number + 1}/{args.repeat}", flush=True)
-            run_round(targets, args, blob, digest)
-            for target in targets:
-                rps = wrk_requests_per_second(target, args.concurrency, args.duration, lua)
-                target.record(f"manifest GET req/s ({args.concurrency} clients)", rps)
+        benchmark([ours, theirs], args, workdir)
         print(
             f"\nsize {args.size_mib} MiB, chunks {args.chunk_mib} MiB, ours with {args.workers} "
             f"worker(s), {os.cpu_count()} CPUs shared with the bench client and wrk"

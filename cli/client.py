@@ -7,7 +7,6 @@ from typing import Any
 import click
 import httpx
 
-from api.server import split_addr
 from registry.config import Settings
 
 
@@ -17,7 +16,8 @@ class ApiError(click.ClickException):
 
 def base_url(settings: Settings) -> str:
     http = settings.docker_registry.http
-    host, port = split_addr(http.addr)
+    host, _, port = http.addr.rpartition(":")
+    host = host.strip("[]")
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"  # the wildcard bind is reached through loopback
     if ":" in host:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from cli.backup import backup, restore
 from cli.processes import run_component, run_platform
 from cli.schedules import schedules
 from cli.tasks import tasks
@@ -64,6 +65,8 @@ def show_config(obj: Context, check_file: str | None) -> None:
 
 cli.add_command(tasks)
 cli.add_command(schedules)
+cli.add_command(backup)
+cli.add_command(restore)
 
 
 def main() -> None:

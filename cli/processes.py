@@ -40,7 +40,10 @@ def _platform_components(config_path: str | None) -> list[str]:
     settings = load_settings(config_path)
     open_database(settings).engine.dispose()
     if settings.flower.enabled:
-        print(f"hth-ctl: Flower at http://127.0.0.1:{settings.flower.port}/", file=sys.stderr)
+        flower = settings.flower
+        secret = "flower.password" if flower.password else settings.data_path() / "flower.password"
+        where = f"http://127.0.0.1:{flower.port}/ (user {flower.username}, password: {secret})"
+        print(f"hth-ctl: Flower at {where}", file=sys.stderr)
     return [c for c in PLATFORM_COMPONENTS if c != "flower" or settings.flower.enabled]
 
 

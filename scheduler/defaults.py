@@ -1,4 +1,5 @@
-"""Schedules the platform creates by itself: purge_uploads every upload_purging.interval.
+"""Schedules the platform creates by itself: purge_uploads every upload_purging.interval,
+and backup on docker_registry.backups.schedule (filesystem storage only).
 
 Created once when missing; afterwards they are edited (or disabled) through the REST API.
 """
@@ -10,13 +11,15 @@ from datetime import timedelta
 
 from registry.config import Settings
 from registry.durations import parse_duration
+from registry.storage.filesystem import local_root
 from registry.tasks.db import Database
-from registry.tasks.errors import IllegalTransition
+from registry.tasks.errors import IllegalTransition, InvalidCron
 from registry.tasks.schedules import ScheduleSpec, create_schedule, find_schedule
 
 log = logging.getLogger("hth.beat")
 
 PURGE_UPLOADS_SCHEDULE = "purge_uploads"
+BACKUP_SCHEDULE = "backup"
 
 
 def interval_cron(interval: timedelta) -> str:
@@ -35,6 +38,11 @@ def interval_cron(interval: timedelta) -> str:
 
 
 def ensure_default_schedules(db: Database, settings: Settings) -> None:
+    _ensure_purge_schedule(db, settings)
+    _ensure_backup_schedule(db, settings)
+
+
+def _ensure_purge_schedule(db: Database, settings: Settings) -> None:
     purging = settings.docker_registry.upload_purging
     if not purging.enabled or find_schedule(db, PURGE_UPLOADS_SCHEDULE) is not None:
         return
@@ -47,5 +55,21 @@ def ensure_default_schedules(db: Database, settings: Settings) -> None:
     try:
         create_schedule(db, spec, schedule_id=PURGE_UPLOADS_SCHEDULE)
         log.info("created the default schedule %s (%s)", PURGE_UPLOADS_SCHEDULE, cron)
+    except IllegalTransition:
+        pass  # another beat created it meanwhile
+
+
+def _ensure_backup_schedule(db: Database, settings: Settings) -> None:
+    backups = settings.docker_registry.backups
+    # Backups need the filesystem driver: no schedule that could only ever fail.
+    local = local_root(settings.driver_settings()) is not None
+    if not backups.enabled or not local or find_schedule(db, BACKUP_SCHEDULE) is not None:
+        return
+    try:
+        spec = ScheduleSpec("backup", {}, backups.schedule)
+        create_schedule(db, spec, schedule_id=BACKUP_SCHEDULE)
+        log.info("created the default schedule %s (%s)", BACKUP_SCHEDULE, backups.schedule)
+    except InvalidCron as exc:
+        log.error("docker_registry.backups.schedule: %s; no backup schedule created", exc)
     except IllegalTransition:
         pass  # another beat created it meanwhile

@@ -9,7 +9,7 @@ from datetime import datetime
 from registry.config import Settings
 from registry.durations import parse_duration
 from registry.tasks.db import Database
-from registry.tasks.records import append_log, silent_since, unsent_since
+from registry.tasks.records import silent_since, unsent_since
 from registry.tasks.transitions import reassign_message, recover_dead
 from worker.client import send_message
 
@@ -28,18 +28,16 @@ def recover_silent(db: Database, settings: Settings, now: datetime) -> None:
         reason = f"worker lost: {row.worker} sent no heartbeat since {last}"
         celery_id = recover_dead(db, row, reason)
         log.warning("task %s: %s", row.id, reason)
-        append_log(db, row.id, reason + ("; queued again" if celery_id else ""))
         if celery_id:
             send_message(db, settings, row, celery_id)
 
 
 def resend_unsent(db: Database, settings: Settings, now: datetime) -> None:
     for row in unsent_since(db, now - parse_duration(settings.queue.resend_after)):
+        what = "its message never reached the broker" if row.sent_at is None else "retry overdue"
         # A fresh message id: should the first message still arrive, it is dropped as stale.
-        celery_id = reassign_message(db, row)
+        celery_id = reassign_message(db, row, f"{what}; sending it again")
         if celery_id is None:
             continue
-        what = "its message never reached the broker" if row.sent_at is None else "retry overdue"
         log.warning("task %s: %s; sending it again", row.id, what)
-        append_log(db, row.id, f"{what}; sending it again")
         send_message(db, settings, row, celery_id)

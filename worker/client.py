@@ -15,7 +15,7 @@ from registry.config import Settings
 from registry.maintenance import validate_params
 from registry.tasks.db import Database
 from registry.tasks.models import TaskRow
-from registry.tasks.records import NewTask, create_task, find_task
+from registry.tasks.records import NewTask, create_task
 from registry.tasks.states import Trigger
 from registry.tasks.transitions import mark_sent
 from worker.celery_app import HthCelery, create_celery, task_name
@@ -58,8 +58,8 @@ def enqueue(
         retry_of=retry_of,
     )
     row = create_task(db, new)
-    send_message(db, settings, row, row.celery_id)
-    return find_task(db, row.id) or row
+    row.sent_at = send_message(db, settings, row, row.celery_id)
+    return row
 
 
 def send_message(
@@ -68,8 +68,9 @@ def send_message(
     row: TaskRow,
     celery_id: str,
     countdown: float | None = None,
-) -> bool:
-    """Send the message `celery_id` for the task; False (logged) when the broker is down."""
+) -> datetime | None:
+    """Send the message `celery_id` for the task; when it was sent, or None (logged) when the
+    broker is down or the task has a newer message meanwhile."""
     try:
         celery_for(settings).send_task(
             task_name(row.kind),
@@ -80,7 +81,7 @@ def send_message(
         )
     except Exception as exc:  # noqa: BLE001 - any broker failure: the reaper re-sends later
         log.warning("task %s: message not sent (%s); it will be re-sent", row.id, exc)
-        return False
+        return None
     return mark_sent(db, row.id, celery_id)
 
 

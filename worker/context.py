@@ -3,7 +3,9 @@ heartbeat thread that keeps the record alive and notices cancel requests."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -51,28 +53,43 @@ class RecordSink:
 
 
 class Heartbeat:
-    """Touches the record every `interval` seconds while the task runs."""
+    """Touches the records of the running tasks every `interval` seconds, from one daemon
+    thread per worker process (started once: no thread to start and join per task)."""
+
+    _lock = threading.Lock()
+    _sinks: set[RecordSink] = set()
+    _thread: tuple[int, threading.Thread] | None = None
 
     def __init__(self, sink: RecordSink, interval: float) -> None:
         self.sink, self.interval = sink, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hth-heartbeat", daemon=True)
-
-    def _run(self) -> None:
-        sink = self.sink
-        while not self._stop.wait(self.interval):
-            try:
-                sink.observe(touch(sink.db, sink.task_id, sink.attempt))
-            except Exception:  # noqa: BLE001, S112 - a missed beat is retried next interval
-                continue
 
     def __enter__(self) -> Heartbeat:
-        self._thread.start()
+        cls = type(self)
+        with cls._lock:
+            cls._sinks.add(self.sink)
+            if cls._thread is None or cls._thread[0] != os.getpid():  # none yet in this process
+                thread = threading.Thread(
+                    target=cls._beat, args=(self.interval,), name="hth-heartbeat", daemon=True
+                )
+                cls._thread = (os.getpid(), thread)
+                thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        with type(self)._lock:
+            type(self)._sinks.discard(self.sink)
+
+    @classmethod
+    def _beat(cls, interval: float) -> None:
+        while True:
+            time.sleep(interval)
+            with cls._lock:
+                sinks = list(cls._sinks)
+            for sink in sinks:
+                try:
+                    sink.observe(touch(sink.db, sink.task_id, sink.attempt))
+                except Exception:  # noqa: BLE001, S112 - a missed beat is retried next interval
+                    continue
 
 
 _drivers: dict[int, StorageDriver] = {}

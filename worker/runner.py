@@ -19,7 +19,7 @@ from registry.maintenance import task_kind
 from registry.maintenance.progress import TaskCancelled
 from registry.tasks.db import Database, open_database
 from registry.tasks.models import TaskRow, utcnow
-from registry.tasks.records import append_log, get_task
+from registry.tasks.records import get_task
 from registry.tasks.transitions import claim, fail, finish_cancelled, succeed, to_retrying
 from worker.celery_app import HthCelery
 from worker.client import send_message
@@ -58,41 +58,35 @@ def _execute(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> None:
             result = execute(ctx)
             ctx.progress.flush()
     except TaskCancelled:
-        if finish_cancelled(db, row.id, attempt):
-            append_log(db, row.id, "cancelled; stopped between units of work")
+        finish_cancelled(db, row.id, attempt)
     except Superseded:
         log.warning("task %s: attempt %d was superseded; stopping", row.id, attempt)
     except SoftTimeLimitExceeded:
         error = f"stopped: exceeded its time limit of {kind.soft_time_limit:.0f}s"
-        _fail(db, row, attempt, error)
+        fail(db, row.id, attempt, error)
     except Exception as exc:  # noqa: BLE001 - every failure ends in the record
         _after_error(app, db, row, attempt, exc)
     else:
-        if succeed(db, row.id, attempt, result):
-            append_log(db, row.id, "succeeded")
-
-
-def _fail(db: Database, row: TaskRow, attempt: int, error: str) -> None:
-    if fail(db, row.id, attempt, error):
-        append_log(db, row.id, f"failed: {error}")
+        succeed(db, row.id, attempt, result)
 
 
 def _after_error(app: HthCelery, db: Database, row: TaskRow, attempt: int, exc: Exception) -> None:
     error = describe(exc)
     if not is_transient(exc):
         log.exception("task %s (%s) failed", row.id, row.kind)
-        _fail(db, row, attempt, error)
+        fail(db, row.id, attempt, error)
         return
     if attempt >= row.max_attempts:
-        _fail(db, row, attempt, f"gave up after {attempt} attempts: {error}")
+        fail(db, row.id, attempt, f"gave up after {attempt} attempts: {error}")
         return
     queue = app.settings.queue
     base = parse_duration(queue.retry_backoff).total_seconds()
     cap = parse_duration(queue.retry_backoff_max).total_seconds()
     delay = backoff(attempt, base, cap)
-    celery_id = to_retrying(db, row.id, attempt, error, utcnow() + timedelta(seconds=delay))
+    retry_at = utcnow() + timedelta(seconds=delay)
+    line = f"transient error: {error}; retry {attempt + 1} in {delay:.1f}s"
+    celery_id = to_retrying(db, row.id, attempt, error, retry_at, line)
     if celery_id is None:
         return  # cancelled or handed over meanwhile
-    append_log(db, row.id, f"transient error: {error}; retry {attempt + 1} in {delay:.1f}s")
     log.warning("task %s: %s; retrying in %.1fs", row.id, error, delay)
     send_message(db, app.settings, row, celery_id, countdown=delay)

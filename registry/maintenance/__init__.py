@@ -59,6 +59,37 @@ KINDS: dict[str, TaskKind] = {
         time_limit=3600 + 60,
         description="does nothing, in steps: checks the task platform end to end",
     ),
+    # backup and restore take the storage lease themselves, phase by phase (backup.py).
+    "backup": TaskKind(
+        "registry.maintenance.backup:Params",
+        soft_time_limit=24 * 3600,
+        time_limit=24 * 3600 + 300,
+        description="back up a filesystem registry into docker_registry.backups.directory",
+    ),
+    "restore": TaskKind(
+        "registry.maintenance.restore:Params",
+        soft_time_limit=24 * 3600,
+        time_limit=24 * 3600 + 300,
+        description="rebuild the storage from a backup (by id or exported file) and swap it in",
+    ),
+    "backup_verify": TaskKind(
+        "registry.maintenance.backup_verify:Params",
+        soft_time_limit=24 * 3600,
+        time_limit=24 * 3600 + 300,
+        description="re-hash every blob of a backup and record what is corrupt",
+    ),
+    "backup_export": TaskKind(
+        "registry.maintenance.backup_export:Params",
+        soft_time_limit=24 * 3600,
+        time_limit=24 * 3600 + 300,
+        description="write a backup as one self-contained .tar.zst file",
+    ),
+    "backup_prune": TaskKind(
+        "registry.maintenance.backup_prune:Params",
+        soft_time_limit=6 * 3600,
+        time_limit=6 * 3600 + 300,
+        description="keep the newest docker_registry.backups.keep backups, free the rest",
+    ),
 }
 
 

@@ -1,6 +1,6 @@
 """A compact set of digests: the raw hash bytes (32 for sha256, 64 for sha512), not strings.
 
-A million sha256 digests take about 100 MB here instead of about 200 MB as strings.
+A million sha256 digests take about 95 MB here, against about 150 MB as strings.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from registry import layout
 from registry.content.repositories import RepositoryDir, deleted_names, iter_repository_dirs
 from registry.maintenance.digestset import hex_key, key_digest
 from registry.maintenance.gc_mark import Marking
-from registry.maintenance.gc_refs import ManifestUnreadable, parse_refs
+from registry.maintenance.gc_refs import ManifestRefs, ManifestUnreadable, parse_refs
 from registry.maintenance.gc_run import GCError, RunContext
 from registry.maintenance.gc_scan import (
     RepoScan,
@@ -21,6 +21,7 @@ from registry.maintenance.gc_scan import (
     scan_uploads,
     stat_or_none,
 )
+from registry.maintenance.gc_workers import chunked
 from registry.storage import FileInfo
 
 
@@ -75,18 +76,24 @@ class Planner:
     def _read_manifests(self) -> None:
         live = [s for s in self.plan.scans.values() if not s.deleted]
         keys = sorted({key for scan in live for key in scan.revisions})
+        chunks = chunked(keys)
         with self.ctx.phase("read_manifests", len(keys)) as stats:
-            contents = self.ctx.work.map(
-                lambda k: read_manifest(self.driver, k), keys, stats.name, len(keys)
-            )
-            for key, data in zip(keys, contents, strict=True):
-                if data is None:
-                    continue  # a revision without blob data is skipped, as Distribution does
-                try:
-                    self.plan.marking.add_manifest(key, parse_refs(data))
-                except ManifestUnreadable as exc:
-                    raise GCError(f"manifest {key_digest(key)} is unreadable ({exc})") from None
+            for read in self.ctx.work.map(self._read_chunk, chunks, stats.name, len(chunks)):
+                for key, refs in read:
+                    self.plan.marking.add_manifest(key, refs)
             stats.items = self.ctx.result.manifests_scanned = len(self.plan.marking.refs)
+
+    def _read_chunk(self, keys: list[bytes]) -> list[tuple[bytes, ManifestRefs]]:
+        read = []
+        for key in keys:
+            data = read_manifest(self.driver, key)
+            if data is None:
+                continue  # a revision without blob data is skipped, as Distribution does
+            try:
+                read.append((key, parse_refs(data)))
+            except ManifestUnreadable as exc:
+                raise GCError(f"manifest {key_digest(key)} is unreadable ({exc})") from None
+        return read
 
     def _mark(self) -> None:
         marking = self.plan.marking

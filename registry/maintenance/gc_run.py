@@ -27,7 +27,8 @@ class GCOptions:
     # Blobs, manifests, links and uploads written more recently than this are never deleted.
     grace_period: timedelta = timedelta(hours=1)
     purge_uploads: bool = True
-    workers: int = 8
+    # Threads for storage calls: they mostly wait on I/O (disk or network), not on the CPU.
+    workers: int = 16
 
 
 class RunContext:

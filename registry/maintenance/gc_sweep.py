@@ -16,6 +16,7 @@ from registry.maintenance.digestset import hex_key, key_digest
 from registry.maintenance.gc_plan import Plan
 from registry.maintenance.gc_run import RunContext
 from registry.maintenance.gc_scan import UploadScan, children, delete_quietly
+from registry.maintenance.gc_workers import chunked
 from registry.storage import StorageDriver
 
 T = TypeVar("T")
@@ -25,18 +26,24 @@ def _parent(path: str) -> str:
     return path.rpartition("/")[0]
 
 
-def delete_revision(
-    driver: StorageDriver, repo: str, key: bytes, tags: list[str], subject: bytes | None
+def delete_revisions(
+    driver: StorageDriver, repo: str, doomed: dict[bytes, bytes | None], tags: list[str]
 ) -> None:
-    """Remove a manifest revision from a repository, as Distribution's vacuum does."""
-    digest = key_digest(key)
+    """Remove manifest revisions (digest -> subject) from a repository, as Distribution's
+    vacuum does: each tag's history entry first, then the revision itself."""
     for tag in tags:
-        delete_quietly(driver, _parent(layout.tag_index_link(repo, tag, digest)))
-    if subject is not None:
-        entry = layout.referrer_link(repo, key_digest(subject), digest)
-        delete_quietly(driver, entry)
-        _delete_if_empty(driver, _parent(entry), layout.referrers_repo_root(repo))
-    delete_quietly(driver, _parent(layout.revision_link(repo, digest)))
+        index = f"{layout.tag_dir(repo, tag)}/index"
+        for algorithm in children(driver, index):
+            for encoded in children(driver, f"{index}/{algorithm}"):
+                if hex_key(algorithm, encoded) in doomed:
+                    delete_quietly(driver, f"{index}/{algorithm}/{encoded}")
+    for key, subject in doomed.items():
+        digest = key_digest(key)
+        if subject is not None:
+            entry = layout.referrer_link(repo, key_digest(subject), digest)
+            delete_quietly(driver, entry)
+            _delete_if_empty(driver, _parent(entry), layout.referrers_repo_root(repo))
+        delete_quietly(driver, _parent(layout.revision_link(repo, digest)))
 
 
 def delete_blob(driver: StorageDriver, key: bytes) -> bool:
@@ -82,13 +89,6 @@ def is_empty_now(driver: StorageDriver, repo: str) -> bool:
     return not children(driver, layout.uploads_root(repo))
 
 
-_CHUNK = 64  # blobs or links per unit of work
-
-
-def _chunks(items: list[T], size: int = _CHUNK) -> list[list[T]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 class Sweeper:
     """Carries out a Plan (or, in a dry run, only counts it) and fills in the result."""
 
@@ -127,22 +127,24 @@ class Sweeper:
         return name
 
     def _revisions(self) -> None:
-        pairs = [(repo, key) for repo, keys in sorted(self.plan.doomed.items()) for key in keys]
-        with self.ctx.phase("delete_manifests", len(pairs)) as stats:
-            for _ in self._each(pairs, self._drop_revision, stats.name):
-                stats.items += 1
-                self.result.manifests_deleted += 1
+        repos = sorted(self.plan.doomed)
+        total = sum(len(keys) for keys in self.plan.doomed.values())
+        with self.ctx.phase("delete_manifests", total) as stats:
+            for repo in self._each(repos, self._drop_revisions, stats.name):
+                stats.items += len(self.plan.doomed[repo])
+                self.result.manifests_deleted += len(self.plan.doomed[repo])
 
-    def _drop_revision(self, pair: tuple[str, bytes]) -> tuple[str, bytes]:
-        repo, key = pair
-        tags = [tag for tag, _ in self.plan.scans[repo].tags]
-        delete_revision(self.driver, repo, key, tags, self.plan.marking.refs[key].subject)
-        return pair
+    def _drop_revisions(self, repo: str) -> str:
+        """One repository's doomed revisions: a unit of work."""
+        refs = self.plan.marking.refs
+        doomed = {key: refs[key].subject for key in self.plan.doomed[repo]}
+        delete_revisions(self.driver, repo, doomed, [tag for tag, _ in self.plan.scans[repo].tags])
+        return repo
 
     def _blobs(self) -> None:
         garbage = self.plan.garbage
         with self.ctx.phase("delete_blobs", len(garbage)) as stats:
-            for keys in self._each(_chunks(sorted(garbage)), self._drop_blobs, stats.name):
+            for keys in self._each(chunked(sorted(garbage)), self._drop_blobs, stats.name):
                 freed = sum(garbage[k] for k in keys)
                 stats.items += len(keys)
                 stats.bytes += freed
@@ -158,7 +160,7 @@ class Sweeper:
     def _layer_links(self) -> None:
         pairs = [(repo, d) for repo, digests in sorted(self.plan.links.items()) for d in digests]
         with self.ctx.phase("delete_layer_links", len(pairs)) as stats:
-            for chunk in self._each(_chunks(pairs), self._drop_links, stats.name):
+            for chunk in self._each(chunked(pairs), self._drop_links, stats.name):
                 stats.items += len(chunk)
                 self.result.layer_links_deleted += len(chunk)
 

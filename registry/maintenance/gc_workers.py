@@ -19,6 +19,11 @@ ProgressFn = Callable[[str, int, int | None], None]
 _REPORT_EVERY = 0.25  # seconds between progress callbacks within a phase
 
 
+def chunked(items: list[T], size: int = 64) -> list[list[T]]:
+    """Items in lists of `size`: one unit of work each, to keep per-unit overhead small."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 class Cancelled(TaskCancelled):
     """should_stop() said yes; raised between units of work, never inside one."""
 

@@ -50,6 +50,7 @@ class Progress:
         self._min_interval = min_interval
         self._clock = clock
         self._sent_at = float("-inf")
+        self._sent: ProgressState | None = None
         self.current: ProgressState | None = None
 
     def __call__(self, phase: str, done: int, total: int | None = None) -> None:
@@ -61,8 +62,9 @@ class Progress:
         self.check()
 
     def flush(self) -> None:
-        if self._sink is not None and self.current is not None:
-            self._sent_at = self._clock()
+        """Forward the latest state unless it was already forwarded."""
+        if self._sink is not None and self.current is not None and self.current != self._sent:
+            self._sent_at, self._sent = self._clock(), self.current
             self._sink.report(self.current)
 
     def log(self, message: str) -> None:

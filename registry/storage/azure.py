@@ -43,6 +43,9 @@ from registry.storage.driver import (
 from registry.storage.settings import AzureSettings
 
 BLOCK_SIZE = 4 * 1024 * 1024
+# The SDK briefly holds 8 bytes per byte of a download request (it sizes a list by the byte
+# count), so reads go in pieces of 1 MiB: 8 MiB at worst, not 32.
+GET_SIZE = 1024 * 1024
 DELETE_BATCH = 256  # the blob batch API's limit
 COPY_TIMEOUT = 3600.0  # a server-side copy of a large blob may take a while
 
@@ -67,8 +70,8 @@ class AzureDriver(StorageDriver):
                 retry_total=cloud.RETRY_ATTEMPTS - 1,
                 random_jitter_range=1,
             ),
-            max_single_get_size=BLOCK_SIZE,
-            max_chunk_get_size=BLOCK_SIZE,
+            max_single_get_size=GET_SIZE,
+            max_chunk_get_size=GET_SIZE,
         )
         self.container = self.service.get_container_client(settings.container)
 

@@ -78,7 +78,8 @@ class PendingBytes:
         self._data += data
 
     def take(self, count: int) -> bytes:
-        piece = bytes(self._data[:count])
+        with memoryview(self._data) as view:  # one copy, not a slice then a copy of it
+            piece = bytes(view[:count])
         del self._data[:count]
         return piece
 

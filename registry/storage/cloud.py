@@ -14,8 +14,9 @@ from registry.storage.driver import FileInfo, FileWriter, PathNotFoundError, Sto
 
 # Every backend call gets these; a dead or frozen backend must fail, never hang.
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 60.0
+READ_TIMEOUT = 30.0  # the longest silence within one response, not the whole transfer
 RETRY_ATTEMPTS = 3
+RETRY_DEADLINE = 8.0  # for SDKs that retry until a deadline rather than a count
 # Object stores have no directories: a synthesised one gets this modification time.
 DIRECTORY_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 T = TypeVar("T")

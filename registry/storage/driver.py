@@ -54,7 +54,12 @@ class FileInfo:
 
 
 class FileWriter(abc.ABC):
-    """A streamed write. Content becomes durable at commit(); cancel() discards it."""
+    """A streamed write. Content becomes durable at commit(); cancel() discards the file.
+
+    close() without commit() keeps what was written, so that writer(path, append=True), in
+    this process or another, resumes after it; until commit() what a reader sees at the path
+    is unspecified (the bytes so far, nothing, or a part of them, depending on the driver).
+    """
 
     @abc.abstractmethod
     def write(self, data: bytes) -> int: ...
@@ -119,7 +124,11 @@ class StorageDriver(abc.ABC):
 
     @abc.abstractmethod
     def walk(self, path: str) -> Iterator[FileInfo]:
-        """Every file and directory below `path`, depth first, in lexical order."""
+        """Every file and directory below `path`, depth first, in lexical order.
+
+        Siblings come in the byte order of their object keys, a directory sorting as "name/"
+        (so "a.b" and "a-c" come before "a"), which object stores give without re-sorting.
+        """
 
     def close(self) -> None:  # noqa: B027 - most drivers hold nothing to release
         """Release connections and threads held by the driver."""

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISDIR
 from typing import BinaryIO
 
 from registry.storage.driver import (
@@ -20,9 +21,17 @@ from registry.storage.driver import (
     StorageDriver,
     StorageError,
 )
-from registry.storage.settings import FilesystemSettings
+from registry.storage.settings import DriverSettings, FilesystemSettings
 
 _TEMP_PREFIX = ".tmp-"
+
+
+def local_root(settings: DriverSettings) -> Path | None:
+    """The local directory holding the storage when these are the filesystem driver's
+    settings, else None. Backups and restores need it; decided without touching a backend."""
+    if isinstance(settings, FilesystemSettings):
+        return Path(settings.rootdirectory).resolve()
+    return None
 
 
 class FilesystemDriver(StorageDriver):
@@ -77,19 +86,21 @@ class FilesystemDriver(StorageDriver):
             return _FileWriter(target, path, append)
 
     def stat(self, path: str) -> FileInfo:
-        try:
-            st = os.stat(self.full_path(path))
-        except (FileNotFoundError, NotADirectoryError):
-            raise PathNotFoundError(path) from None
-        is_dir = os.path.isdir(self.full_path(path))
+        with _os_errors("stat", path):
+            try:
+                st = os.stat(self.full_path(path))
+            except (FileNotFoundError, NotADirectoryError):
+                raise PathNotFoundError(path) from None
+        is_dir = S_ISDIR(st.st_mode)
         return FileInfo(path, 0 if is_dir else st.st_size, _mtime(st.st_mtime), is_dir)
 
     def list(self, path: str) -> list[str]:
-        try:
-            with os.scandir(self.full_path(path)) as entries:
-                names = sorted(e.name for e in entries if not e.name.startswith(_TEMP_PREFIX))
-        except (FileNotFoundError, NotADirectoryError):
-            raise PathNotFoundError(path) from None
+        with _os_errors("list", path):
+            try:
+                with os.scandir(self.full_path(path)) as entries:
+                    names = sorted(e.name for e in entries if not e.name.startswith(_TEMP_PREFIX))
+            except (FileNotFoundError, NotADirectoryError):
+                raise PathNotFoundError(path) from None
         prefix = "" if path == "/" else path
         return [f"{prefix}/{name}" for name in names]
 
@@ -106,13 +117,14 @@ class FilesystemDriver(StorageDriver):
 
     def delete(self, path: str) -> None:
         target = self.full_path(path)
-        try:
-            if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target)
-            else:
-                os.unlink(target)
-        except FileNotFoundError:
-            raise PathNotFoundError(path) from None
+        with _os_errors("delete", path):
+            try:
+                if os.path.isdir(target) and not os.path.islink(target):
+                    shutil.rmtree(target)
+                else:
+                    os.unlink(target)
+            except (FileNotFoundError, NotADirectoryError):
+                raise PathNotFoundError(path) from None
 
     def walk(self, path: str) -> Iterator[FileInfo]:
         top = self.full_path(path)
@@ -121,11 +133,12 @@ class FilesystemDriver(StorageDriver):
         yield from self._walk(top, "" if path == "/" else path)
 
     def _walk(self, directory: str, prefix: str) -> Iterator[FileInfo]:
-        try:
-            with os.scandir(directory) as it:
-                entries = list(it)
-        except FileNotFoundError:
-            return  # removed while walking
+        with _os_errors("walk", prefix or "/"):
+            try:
+                with os.scandir(directory) as it:
+                    entries = list(it)
+            except FileNotFoundError:
+                return  # removed while walking
         for entry in sorted(entries, key=_key_order):
             if entry.name.startswith(_TEMP_PREFIX):
                 continue

@@ -46,7 +46,6 @@ SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
 CHUNK_ALIGN = 256 * 1024  # resumable uploads take chunks in multiples of this
 DELETE_BATCH = 100
 DELETE_THREADS = 8
-RETRY_DEADLINE = 15.0
 
 
 class GCSDriver(StorageDriver):
@@ -67,7 +66,7 @@ class GCSDriver(StorageDriver):
         self.bucket = self.client.bucket(settings.bucket)
         self.http = AuthorizedSession(self.credentials)  # type: ignore[no-untyped-call]
         self.timeout = (cloud.CONNECT_TIMEOUT, cloud.READ_TIMEOUT)
-        self.retry: Retry = DEFAULT_RETRY.with_timeout(RETRY_DEADLINE)
+        self.retry: Retry = DEFAULT_RETRY.with_timeout(cloud.RETRY_DEADLINE)
 
     @property
     def calls(self) -> dict[str, Any]:

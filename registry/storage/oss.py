@@ -13,6 +13,8 @@ from typing import Any, BinaryIO
 import oss2
 from oss2.exceptions import NoSuchBucket, NotFound, OssError, RequestError, ServerError
 from oss2.models import PartInfo
+from requests import RequestException
+from urllib3.exceptions import HTTPError
 
 from registry.durations import parse_duration
 from registry.storage.chunked import chunk_reader, empty_reader
@@ -55,6 +57,8 @@ def translated(path: str) -> Iterator[None]:
         raise _server_error(exc, path) from exc
     except OssError as exc:
         raise StorageError(f"request failed: {exc}", path=path) from exc
+    except (RequestException, HTTPError, OSError) as exc:  # a body cut off while streaming
+        raise StorageUnavailableError(f"backend connection lost: {exc}", path=path) from exc
 
 
 def _server_error(exc: ServerError, path: str) -> StorageError:

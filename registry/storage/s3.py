@@ -10,7 +10,13 @@ from typing import Any, BinaryIO
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from registry.durations import parse_duration
 from registry.storage import cloud
@@ -269,8 +275,12 @@ class S3Driver(StorageDriver):
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
             Bucket=self.bucket, Prefix=prefix
         )
-        for page in pages:
-            yield from page.get("Uploads", [])
+        try:
+            for page in pages:
+                yield from page.get("Uploads", [])
+        except ClientError as exc:
+            if _code(exc) != "NoSuchUpload":  # how some S3-compatible servers say "none"
+                raise
 
     def abort_uploads(self, key: str, below: bool = False) -> int:
         """Abort the uploads to `key` (and, if `below`, to keys under it); returns how many."""
@@ -307,7 +317,7 @@ class S3Driver(StorageDriver):
             raise self._client_error(exc, path) from exc
         except NoCredentialsError as exc:
             raise StorageError(f"no credentials: {exc}", driver=self.name, path=path) from exc
-        except HTTPClientError as exc:  # connection refused, reset, timeouts
+        except (BotoConnectionError, HTTPClientError) as exc:  # refused, reset, timed out
             raise StorageUnavailableError(str(exc), driver=self.name, path=path) from exc
         except BotoCoreError as exc:
             raise StorageError(str(exc), driver=self.name, path=path) from exc

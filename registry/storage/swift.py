@@ -9,17 +9,14 @@ import hashlib
 import io
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlparse
 
-from requests import RequestException
 from swiftclient.client import Connection
-from swiftclient.exceptions import ClientException
 from swiftclient.utils import generate_temp_url
 
 from registry.durations import parse_duration
@@ -44,39 +41,12 @@ from registry.storage.driver import (
     StorageUnavailableError,
 )
 from registry.storage.settings import SwiftSettings
+from registry.storage.swift_session import SwiftSession, http_status, translated
 
 CONTENT_TYPE = "application/octet-stream"
 MANIFEST = "x-object-manifest"
 PAGE = 10000  # Swift's largest listing page
-_TRANSIENT = (408, 429, 498, 499)
 _READ_CHUNK = 1024 * 1024
-
-
-@contextmanager
-def translated(path: str) -> Iterator[None]:
-    """Map swiftclient and requests failures onto the storage error types."""
-    try:
-        yield
-    except ClientException as exc:
-        raise _storage_error(exc, path) from exc
-    except (RequestException, OSError) as exc:
-        raise StorageUnavailableError(f"backend unreachable: {exc}", path=path) from exc
-
-
-def _storage_error(exc: ClientException, path: str) -> StorageError:
-    status = exc.http_status
-    if status == 404:
-        return PathNotFoundError(path)
-    if status in (401, 403):
-        return StorageError(f"access refused: {status} {exc.http_reason}", path=path)
-    if status is None or status >= 500 or status in _TRANSIENT:
-        return StorageUnavailableError(f"backend unavailable: {exc.msg}", path=path)
-    return StorageError(f"error {status} {exc.http_reason}: {exc.msg}", path=path)
-
-
-def _status(exc: StorageError) -> int | None:
-    cause = exc.__cause__
-    return cause.http_status if isinstance(cause, ClientException) else None
 
 
 class SwiftDriver(StorageDriver):
@@ -84,6 +54,7 @@ class SwiftDriver(StorageDriver):
     # How long a fresh manifest may take to show all its segments on an eventually consistent
     # cluster before commit gives up.
     consistency_wait = 15.0
+    page_size = PAGE
 
     def __init__(
         self,
@@ -95,126 +66,13 @@ class SwiftDriver(StorageDriver):
         self.settings = settings
         self.container = settings.container
         self.chunksize = settings.chunksize
-        self.timeout, self.retries = timeout, retries
+        self.session = SwiftSession(settings, timeout=timeout, retries=retries)
         prefix = settings.prefix.strip("/")
         self.keys = KeySpace.under(f"{prefix}/files")
         self.segments_root = f"{prefix}/segments".lstrip("/")
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._connections: list[Connection] = []
-        self._auth: tuple[str, str] | None = None
-        self.bulk_delete_max = 0
-        self.tempurl_key = ""
-        self.tempurl_digest = "sha1"
-        self.tempurl_methods: set[str] = set()
-
-    # -- connections and one-time setup --------------------------------------------------
 
     def conn(self) -> Connection:
-        """This thread's connection: swiftclient connections are not thread-safe."""
-        conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._new_connection(*self._setup())
-            self._local.conn = conn
-        return conn
-
-    def _new_connection(self, url: str | None = None, token: str | None = None) -> Connection:
-        s = self.settings
-        options = {"region_name": s.region} if s.region else {}
-        if s.tenant:
-            options |= {"tenant_name": s.tenant, "project_name": s.tenant}
-        if s.domain:
-            options |= {"user_domain_name": s.domain, "project_domain_name": s.domain}
-        conn = Connection(
-            authurl=s.authurl,
-            user=s.username,
-            key=s.password.get_secret_value(),
-            auth_version=self._auth_version(),
-            os_options=options,
-            preauthurl=url,
-            preauthtoken=token,
-            retries=self.retries,
-            starting_backoff=0.2,
-            max_backoff=1,
-            timeout=self.timeout,
-        )
-        with self._lock:
-            self._connections.append(conn)
-        return conn
-
-    def _auth_version(self) -> str:
-        if self.settings.authversion:
-            return {2: "2.0", 3: "3"}.get(self.settings.authversion, "1")
-        url = self.settings.authurl.rstrip("/")
-        return "3" if url.endswith("/v3") else "2.0" if url.endswith("/v2.0") else "1"
-
-    def _setup(self) -> tuple[str, str]:
-        """Authenticate once, create the container if missing, learn the cluster's features."""
-        with self._lock:
-            if self._auth is not None:
-                return self._auth
-        conn = self._new_connection()
-        self._authenticate(conn)
-        with translated(f"container {self.container}"):
-            try:
-                conn.head_container(self.container)
-            except ClientException as exc:
-                if exc.http_status != 404:
-                    raise
-                conn.put_container(self.container)
-            self._read_capabilities(conn)
-            if self.settings.redirect and self.tempurl_methods:
-                self.tempurl_key = self._tempurl_key(conn)
-        with self._lock:
-            self._auth = (conn.url, conn.token)
-            return self._auth
-
-    def _authenticate(self, conn: Connection) -> None:
-        where = f"user {self.settings.username!r} at {self.settings.authurl}"
-        try:
-            conn.get_auth()
-        except ClientException as exc:
-            if exc.http_status in (401, 403):
-                raise StorageError(
-                    f"authentication failed for {where}: {exc.http_status} {exc.http_reason} "
-                    "(check username and password)",
-                    driver=self.name,
-                ) from None
-            raise _storage_error(exc, "/") from exc
-        except (RequestException, OSError) as exc:
-            raise StorageUnavailableError(f"cannot authenticate {where}: {exc}") from exc
-
-    def _read_capabilities(self, conn: Connection) -> None:
-        try:
-            info: dict[str, Any] = conn.get_capabilities()
-        except ClientException:
-            info = {}  # /info is disabled: no bulk delete, the settings name the TempURL methods
-        self.bulk_delete_max = int(info.get("bulk_delete", {}).get("max_deletes_per_request", 0))
-        methods = set(self.settings.tempurlmethods)
-        tempurl = info.get("tempurl")
-        if tempurl is not None:
-            methods &= set(tempurl.get("methods", methods))
-            digests = tempurl.get("allowed_digests", ["sha1"])
-            self.tempurl_digest = "sha256" if "sha256" in digests else "sha1"
-        elif info:
-            methods = set()  # the cluster has no tempurl middleware
-        self.tempurl_methods = methods
-
-    def _tempurl_key(self, conn: Connection) -> str:
-        """The container's or account's Temp-URL key; a random one is set when there is none."""
-        if self.settings.tempurlcontainerkey:
-            header = "x-container-meta-temp-url-key"
-            key: str = conn.head_container(self.container).get(header, "")
-            if not key:
-                conn.post_container(self.container, {header: os.urandom(32).hex()})
-                key = conn.head_container(self.container).get(header, "")
-            return key
-        header = "x-account-meta-temp-url-key"
-        key = conn.head_account().get(header, "")
-        if not key:
-            conn.post_account({header: os.urandom(32).hex()})
-            key = conn.head_account().get(header, "")  # re-read: another instance may have won
-        return key
+        return self.session.conn()
 
     # -- names ------------------------------------------------------------------------
 
@@ -244,7 +102,7 @@ class SwiftDriver(StorageDriver):
                     self.container, self.object_name(path), _READ_CHUNK, headers=headers
                 )
         except StorageError as exc:
-            if _status(exc) != 416:
+            if http_status(exc) != 416:
                 raise
             if offset > self.stat(path).size:
                 raise InvalidOffsetError(path, offset) from None
@@ -281,9 +139,10 @@ class SwiftDriver(StorageDriver):
         return FileInfo(path, size, _timestamp(headers), False)
 
     def entries(
-        self, prefix: str, delimiter: str | None = None, limit: int = PAGE
+        self, prefix: str, delimiter: str | None = None, limit: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Container listing entries under `prefix`, page by page."""
+        limit = limit or self.page_size
         marker = ""
         while True:
             with translated(prefix):
@@ -293,7 +152,9 @@ class SwiftDriver(StorageDriver):
             yield from page
             if len(page) < limit:
                 return
-            marker = page[-1].get("subdir") or page[-1]["name"]
+            last = page[-1]
+            # After a rolled-up directory "a/b/", go on from "a/b0": past everything inside it.
+            marker = last["subdir"][:-1] + "0" if "subdir" in last else last["name"]
 
     def list(self, path: str) -> list[str]:
         names = [e.get("subdir") or e["name"] for e in self.entries(self.keys.prefix(path), "/")]
@@ -404,9 +265,9 @@ class SwiftDriver(StorageDriver):
         self.delete_names([n for n in names if int(n.rsplit("/", 1)[1]) >= first])
 
     def delete_names(self, names: builtins.list[str]) -> None:
-        if self.bulk_delete_max > 0:
-            for start in range(0, len(names), self.bulk_delete_max):
-                self._bulk_delete(names[start : start + self.bulk_delete_max])
+        if self.session.bulk_delete_max > 0:
+            for start in range(0, len(names), self.session.bulk_delete_max):
+                self._bulk_delete(names[start : start + self.session.bulk_delete_max])
             return
         for name in names:
             try:
@@ -434,26 +295,23 @@ class SwiftDriver(StorageDriver):
     def redirect_url(self, path: str, method: str = "GET") -> str | None:
         if not self.settings.redirect:
             return None
-        storage_url, _ = self._setup()
+        storage_url, _ = self.session.setup()
         method = "GET" if method == "HEAD" else method  # a GET signature also allows HEAD
-        if not self.tempurl_key or method not in self.tempurl_methods:
+        if not self.session.tempurl_key or method not in self.session.tempurl_methods:
             return None
         parsed = urlparse(storage_url)
         seconds = int(parse_duration(self.settings.redirect_expiry).total_seconds())
         signed: str = generate_temp_url(
             f"{parsed.path}/{self.container}/{quote(self.object_name(path))}",
             seconds,
-            self.tempurl_key,
+            self.session.tempurl_key,
             method,
-            digest=self.tempurl_digest,
+            digest=self.session.tempurl_digest,
         )
         return f"{parsed.scheme}://{parsed.netloc}{signed}"
 
     def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+        self.session.close()
 
 
 class SwiftWriter(PartWriter):

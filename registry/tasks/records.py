@@ -101,14 +101,19 @@ def unfinished_of_schedule(db: Database, schedule_id: str) -> TaskRow | None:
         return session.exec(query).first()
 
 
+def with_line(*messages: str) -> Any:
+    """The SQL value of the log with more timestamped lines (for an UPDATE's values)."""
+    stamp = utcnow().isoformat(timespec="milliseconds")
+    return col(TaskRow.log) + "".join(f"{stamp} {message.rstrip()}\n" for message in messages)
+
+
 def append_log(db: Database, task_id: str, message: str, attempt: int | None = None) -> None:
     """Append a timestamped line; with `attempt`, only while that attempt owns the task."""
-    line = f"{utcnow().isoformat(timespec='milliseconds')} {message.rstrip()}\n"
     stmt = (
         update(TaskRow)
         .where(col(TaskRow.id) == task_id)
         .where(func.length(col(TaskRow.log)) < LOG_LIMIT)
-        .values(log=col(TaskRow.log) + line)
+        .values(log=with_line(message))
     )
     if attempt is not None:
         stmt = stmt.where(col(TaskRow.attempts) == attempt)

@@ -1,7 +1,8 @@
 """Guarded state changes of a task record: each is `UPDATE … WHERE state=<expected>`.
 
 A worker's writes are also guarded by its attempt number (a fencing token): once the task
-was handed to another attempt, the old one's updates match nothing and it stops.
+was handed to another attempt, the old one's updates match nothing and it stops. Log lines
+go into the same statement as the change they describe: one write per transition.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from registry.tasks.db import Database
 from registry.tasks.errors import IllegalTransition
 from registry.tasks.ids import new_id
 from registry.tasks.models import TaskRow, utcnow
-from registry.tasks.records import append_log, find_task, get_task
+from registry.tasks.records import find_task, get_task, with_line
 from registry.tasks.states import ACTIVE, TERMINAL, WAITING, State
 
 
@@ -61,18 +62,19 @@ def claim(db: Database, task_id: str, celery_id: str, worker: str) -> Claim:
     if state in TERMINAL:
         return Claim(refused=f"already {state}")
     owned = (_attempt_is(row.attempts), col(TaskRow.celery_id) == celery_id)
-    if state == State.CANCELLING:
-        # Its worker died while stopping: nothing is left to stop.
-        _update(db, task_id, [state], *owned, state=State.CANCELLED, finished_at=utcnow())
+    now = utcnow()
+    if state == State.CANCELLING:  # its worker died while stopping: nothing is left to stop
+        done = {"state": State.CANCELLED, "finished_at": now, "log": with_line("cancelled")}
+        _update(db, task_id, [state], *owned, **done)
         return Claim(refused="cancelled")
     lost = f"worker lost during attempt {row.attempts}" if state == State.RUNNING else None
     if row.attempts >= row.max_attempts:
-        reason = lost or row.error or "no attempts left"
-        error = f"gave up after {row.attempts} attempts: {reason}"
-        _update(db, task_id, [state], *owned, state=State.FAILED, error=error, finished_at=utcnow())
+        error = f"gave up after {row.attempts} attempts: {lost or row.error or 'no attempts'}"
+        ended = {"state": State.FAILED, "error": error, "finished_at": now}
+        _update(db, task_id, [state], *owned, **ended, log=with_line(f"failed: {error}"))
         return Claim(refused=error)
     attempt = row.attempts + 1
-    now = utcnow()
+    started = f"attempt {attempt} of {row.max_attempts} started on {worker}"
     claimed = _update(
         db,
         task_id,
@@ -85,64 +87,53 @@ def claim(db: Database, task_id: str, celery_id: str, worker: str) -> Claim:
         heartbeat_at=now,
         retry_at=None,
         error=lost or row.error,
+        log=with_line(f"{lost}; restarting", started) if lost else with_line(started),
     )
-    if not claimed:
-        return Claim(refused="claimed or changed by someone else")
-    if lost:
-        append_log(db, task_id, f"{lost}; restarting", attempt)
-    append_log(db, task_id, f"attempt {attempt} of {row.max_attempts} started on {worker}", attempt)
-    return Claim(attempt=attempt)
+    return Claim(attempt=attempt) if claimed else Claim(refused="claimed by someone else")
 
 
 def touch(db: Database, task_id: str, attempt: int, **values: Any) -> State | None:
     """Refresh the heartbeat (and `values`); the current state, or None if no longer ours."""
-    alive = _update(db, task_id, ACTIVE, _attempt_is(attempt), heartbeat_at=utcnow(), **values)
-    if not alive:
-        return None
-    row = find_task(db, task_id)
-    return State(row.state) if row and row.attempts == attempt else None
+    stmt = (
+        update(TaskRow)
+        .where(col(TaskRow.id) == task_id, col(TaskRow.state).in_(ACTIVE), _attempt_is(attempt))
+        .values(heartbeat_at=utcnow(), **values)
+        .returning(col(TaskRow.state))
+    )
+    with db.engine.begin() as connection:
+        state = connection.execute(stmt).scalar()
+    return State(state) if state is not None else None
 
 
 def report_progress(
     db: Database, task_id: str, attempt: int, progress: dict[str, Any]
 ) -> State | None:
-    return touch(db, task_id, attempt, progress=progress)
+    return touch(db, task_id, attempt, progress=progress, updated_at=utcnow())
+
+
+def _finish(
+    db: Database, task_id: str, attempt: int, state: State, line: str, **values: Any
+) -> bool:
+    done = {"state": state, "finished_at": utcnow(), "log": with_line(line)}
+    return _update(db, task_id, ACTIVE, _attempt_is(attempt), **done, **values)
 
 
 def succeed(db: Database, task_id: str, attempt: int, result: dict[str, Any]) -> bool:
     # A cancel that arrives after the last unit of work does not undo a finished job.
-    return _update(
-        db,
-        task_id,
-        ACTIVE,
-        _attempt_is(attempt),
-        state=State.SUCCEEDED,
-        result=result,
-        error=None,
-        finished_at=utcnow(),
-    )
+    return _finish(db, task_id, attempt, State.SUCCEEDED, "succeeded", result=result, error=None)
 
 
 def fail(db: Database, task_id: str, attempt: int, error: str) -> bool:
-    return _update(
-        db,
-        task_id,
-        ACTIVE,
-        _attempt_is(attempt),
-        state=State.FAILED,
-        error=error,
-        finished_at=utcnow(),
-    )
+    return _finish(db, task_id, attempt, State.FAILED, f"failed: {error}", error=error)
 
 
 def finish_cancelled(db: Database, task_id: str, attempt: int) -> bool:
-    return _update(
-        db, task_id, ACTIVE, _attempt_is(attempt), state=State.CANCELLED, finished_at=utcnow()
-    )
+    line = "cancelled; stopped between units of work"
+    return _finish(db, task_id, attempt, State.CANCELLED, line)
 
 
 def to_retrying(
-    db: Database, task_id: str, attempt: int, error: str, retry_at: datetime
+    db: Database, task_id: str, attempt: int, error: str, retry_at: datetime, line: str
 ) -> str | None:
     """Wait for an automatic retry; the new message id to send, or None if no longer ours."""
     celery_id = new_id()
@@ -156,19 +147,22 @@ def to_retrying(
         retry_at=retry_at,
         celery_id=celery_id,
         sent_at=None,
+        log=with_line(line),
     )
     return celery_id if moved else None
 
 
-def mark_sent(db: Database, task_id: str, celery_id: str) -> bool:
+def mark_sent(db: Database, task_id: str, celery_id: str) -> datetime | None:
+    """Record that the message reached the broker (once, for the current message)."""
+    now = utcnow()
     stmt = (
         update(TaskRow)
         .where(col(TaskRow.id) == task_id, col(TaskRow.celery_id) == celery_id)
         .where(col(TaskRow.sent_at).is_(None))
-        .values(sent_at=utcnow())
+        .values(sent_at=now)
     )
     with db.engine.begin() as connection:
-        return connection.execute(stmt).rowcount == 1
+        return now if connection.execute(stmt).rowcount == 1 else None
 
 
 def request_cancel(db: Database, task_id: str) -> TaskRow:
@@ -181,16 +175,17 @@ def request_cancel(db: Database, task_id: str) -> TaskRow:
         if state == State.CANCELLING:
             return row
         if state in WAITING:
-            if _update(db, task_id, [state], state=State.CANCELLED, finished_at=utcnow()):
-                append_log(db, task_id, f"cancelled while {state}")
+            line = with_line(f"cancelled while {state}")
+            if _update(db, task_id, [state], state=State.CANCELLED, finished_at=utcnow(), log=line):
                 return get_task(db, task_id)
-        elif _update(db, task_id, [State.RUNNING], state=State.CANCELLING):
-            append_log(db, task_id, "cancel requested; stopping at the next checkpoint")
-            return get_task(db, task_id)
+        else:
+            line = with_line("cancel requested; stopping at the next checkpoint")
+            if _update(db, task_id, [State.RUNNING], state=State.CANCELLING, log=line):
+                return get_task(db, task_id)
     raise IllegalTransition(f"task {task_id} keeps changing state; try again")
 
 
-def reassign_message(db: Database, row: TaskRow) -> str | None:
+def reassign_message(db: Database, row: TaskRow, line: str) -> str | None:
     """Give a waiting task a fresh message id (its old message is lost); None if it moved on."""
     celery_id = new_id()
     moved = _update(
@@ -200,6 +195,7 @@ def reassign_message(db: Database, row: TaskRow) -> str | None:
         col(TaskRow.celery_id) == row.celery_id,
         celery_id=celery_id,
         sent_at=None,
+        log=with_line(line),
     )
     return celery_id if moved else None
 
@@ -209,13 +205,13 @@ def recover_dead(db: Database, row: TaskRow, reason: str) -> str | None:
     guards = (_attempt_is(row.attempts), col(TaskRow.heartbeat_at) == row.heartbeat_at)
     now = utcnow()
     if row.state == State.CANCELLING:
-        _update(db, row.id, [State.CANCELLING], *guards, state=State.CANCELLED, finished_at=now)
+        ended = {"state": State.CANCELLED, "finished_at": now, "log": with_line(reason)}
+        _update(db, row.id, [State.CANCELLING], *guards, **ended)
         return None
     if row.attempts >= row.max_attempts:
         error = f"gave up after {row.attempts} attempts: {reason}"
-        _update(
-            db, row.id, [State.RUNNING], *guards, state=State.FAILED, error=error, finished_at=now
-        )
+        ended = {"state": State.FAILED, "error": error, "finished_at": now}
+        _update(db, row.id, [State.RUNNING], *guards, **ended, log=with_line(f"failed: {error}"))
         return None
     celery_id = new_id()
     requeued = _update(
@@ -227,5 +223,6 @@ def recover_dead(db: Database, row: TaskRow, reason: str) -> str | None:
         error=reason,
         celery_id=celery_id,
         sent_at=None,
+        log=with_line(f"{reason}; queued again"),
     )
     return celery_id if requeued else None

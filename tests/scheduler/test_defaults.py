@@ -6,10 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from registry.config import Settings
+from registry.config import Settings, parse_settings
 from registry.tasks.db import Database
 from registry.tasks.schedules import find_schedule, list_schedules
-from scheduler.defaults import PURGE_UPLOADS_SCHEDULE, ensure_default_schedules, interval_cron
+from scheduler.defaults import (
+    BACKUP_SCHEDULE,
+    PURGE_UPLOADS_SCHEDULE,
+    ensure_default_schedules,
+    interval_cron,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +49,7 @@ def test_the_purge_schedule_is_created_once_every_24h(db: Database, settings: Se
         {},
         True,
     )
-    assert len(list_schedules(db)[0]) == 1
+    assert [row.kind for row in list_schedules(db)[0]].count("purge_uploads") == 1
 
 
 def test_no_purge_schedule_when_purging_is_disabled(db: Database, settings: Settings) -> None:
@@ -52,3 +57,38 @@ def test_no_purge_schedule_when_purging_is_disabled(db: Database, settings: Sett
     off.docker_registry.upload_purging.enabled = False
     ensure_default_schedules(db, off)
     assert find_schedule(db, PURGE_UPLOADS_SCHEDULE) is None
+
+
+def test_the_backup_schedule_is_created_once_daily_at_4(db: Database, settings: Settings) -> None:
+    ensure_default_schedules(db, settings)
+    ensure_default_schedules(db, settings)
+    schedule = find_schedule(db, BACKUP_SCHEDULE)
+    assert schedule is not None
+    assert (schedule.kind, schedule.cron, schedule.params, schedule.enabled) == (
+        "backup",
+        "0 4 * * *",
+        {},
+        True,
+    )
+    assert [row.kind for row in list_schedules(db)[0]].count("backup") == 1
+
+
+def test_no_backup_schedule_when_disabled_or_not_on_filesystem(
+    db: Database, settings: Settings
+) -> None:
+    off = settings.model_copy(deep=True)
+    off.docker_registry.backups.enabled = False
+    ensure_default_schedules(db, off)
+    s3 = parse_settings(
+        {
+            "data_dir": settings.data_dir,
+            "docker_registry": {
+                "storage_driver": "s3",
+                "storage_settings": {
+                    "accesskey": "a", "secretkey": "s", "bucket": "b", "region": "r",
+                },
+            },
+        }
+    )  # fmt: skip
+    ensure_default_schedules(db, s3)
+    assert find_schedule(db, BACKUP_SCHEDULE) is None

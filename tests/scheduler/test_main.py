@@ -3,12 +3,13 @@ through the REST API fire, once per period, and a second beat takes over a dead 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.task_platform import TaskPlatform, wait_until
+from tests.support.task_platform import Component, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -17,6 +18,11 @@ def fired(beats: TaskPlatform, schedule_id: str) -> list[dict[str, Any]]:
     page = beats.api().get("/api/v1/tasks", params={"schedule": schedule_id, "limit": 500})
     items: list[dict[str, Any]] = page.json()["items"]
     return sorted(items, key=lambda task: task["id"])
+
+
+def last_role(beat: Component) -> str:
+    roles = re.findall(r"beat \S+: (leading|standing by)", beat.log_text())
+    return roles[-1] if roles else ""
 
 
 @pytest.fixture()
@@ -84,12 +90,12 @@ def test_a_second_beat_takes_over_when_the_leader_dies(
 ) -> None:
     running = [c for c in beats.components if c.name == "beat" and c.proc and c.proc.poll() is None]
     assert len(running) == 2
-    leader = next(c for c in running if "leading" in c.log_text())
     schedule_id = add(beats, schedules, "* * * * * *")
     wait_until(lambda: fired(beats, schedule_id), 30, "a first firing")
+    leader = next(c for c in running if last_role(c) == "leading")
     leader.kill()
     survivor = next(c for c in running if c is not leader)
-    survivor.wait_log("leading", timeout=30)
+    wait_until(lambda: last_role(survivor) == "leading", 30, "the survivor leading")
     before = len(fired(beats, schedule_id))
     wait_until(lambda: len(fired(beats, schedule_id)) >= before + 2, 30, "firings after takeover")
     periods = [task["scheduled_for"] for task in fired(beats, schedule_id)]

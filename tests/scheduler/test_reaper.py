@@ -55,7 +55,7 @@ def test_an_overdue_retry_is_sent_again(
 ) -> None:
     task = create_task(db, NewTask("noop", {}, Trigger.API, max_attempts=2))
     claim(db, task.id, task.celery_id, "w1")
-    message = to_retrying(db, task.id, 1, "timeout", utcnow())
+    message = to_retrying(db, task.id, 1, "timeout", utcnow(), "retry")
     reap(db, settings, utcnow() + LATER)
     row = get_task(db, task.id)
     assert row.state == State.RETRYING and row.celery_id != message

@@ -147,3 +147,34 @@ def root(backend: Backend) -> Iterator[str]:
     except PathNotFoundError:
         pass
     assert backend.leftovers() == [], f"{backend.name} storage is not empty after the test"
+
+
+@pytest.fixture()
+def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drivers built after this give up on a silent backend within seconds, not minutes."""
+    from registry.storage import cloud
+
+    monkeypatch.setattr(cloud, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(cloud, "READ_TIMEOUT", 1.0)
+    monkeypatch.setattr(cloud, "RETRY_ATTEMPTS", 2)
+    monkeypatch.setattr(cloud, "RETRY_DEADLINE", 2.0)
+
+
+def assert_unavailable(driver: StorageDriver, *, every_call: bool = True) -> None:
+    """Calls fail with StorageUnavailableError naming the driver (and nothing hangs)."""
+    from registry.storage import StorageUnavailableError
+
+    calls: list[Callable[[], object]] = [
+        lambda: driver.get_content("/some/file"),
+        lambda: driver.put_content("/some/file", b"x"),
+        lambda: driver.list("/some"),
+        lambda: driver.stat("/some/file"),
+        lambda: list(driver.walk("/some")),
+        lambda: driver.delete("/some"),
+        lambda: driver.reader("/some/file", 0),
+        lambda: driver.writer("/some/upload", append=True),
+    ]
+    for call in calls if every_call else calls[:3]:
+        with pytest.raises(StorageUnavailableError) as caught:
+            call()
+        assert caught.value.driver == driver.name

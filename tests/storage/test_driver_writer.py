@@ -8,11 +8,17 @@ committed content are part of the contract.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
+import sys
+import tracemalloc
 
 import pytest
 
 from registry.storage import PathNotFoundError, StorageDriver, StorageError
+from tests.storage.conftest import Backend
+from tests.support.processes import REPO_ROOT
 
 MiB = 1024 * 1024
 
@@ -94,6 +100,48 @@ def test_append_resumes_across_part_boundaries(storage: StorageDriver, root: str
     assert hashlib.sha256(storage.get_content(f"{root}/upload")).digest() == expected.digest()
 
 
+def test_append_continues_after_put_content(storage: StorageDriver, root: str) -> None:
+    first = os.urandom(5 * MiB + 10)  # above S3's part minimum: copied, not re-read
+    storage.put_content(f"{root}/small", b"small;")
+    storage.put_content(f"{root}/large", first)
+    for name, start in (("small", b"small;"), ("large", first)):
+        with storage.writer(f"{root}/{name}", append=True) as writer:
+            assert writer.size == len(start)
+            writer.write(b"appended")
+            writer.commit()
+        assert storage.get_content(f"{root}/{name}") == start + b"appended"
+
+
+RESUME_IN_CHILD = """
+import json, sys
+from registry.storage import create_driver
+name, settings, path = json.loads(sys.argv[1])
+driver = create_driver(name, settings)
+with driver.writer(path, append=True) as writer:
+    sys.stdout.write(str(writer.size))
+    writer.write(bytes(range(256)) * 4096)
+"""
+
+
+def test_append_resumes_a_write_in_another_process(backend: Backend, root: str) -> None:
+    storage, path = backend.driver, f"{root}/upload"
+    with storage.writer(path) as writer:
+        writer.write(b"x" * (5 * MiB + 1))
+    name = backend.case.driver or backend.name
+    child = subprocess.run(
+        [sys.executable, "-c", RESUME_IN_CHILD, json.dumps([name, backend.settings, path])],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    assert child.stdout == str(5 * MiB + 1).encode()
+    with storage.writer(path, append=True) as writer:
+        assert writer.size == 5 * MiB + 1 + MiB
+        writer.commit()
+    assert storage.get_content(path) == b"x" * (5 * MiB + 1) + bytes(range(256)) * 4096
+
+
 def test_append_to_a_missing_path_starts_an_empty_file(storage: StorageDriver, root: str) -> None:
     with storage.writer(f"{root}/new", append=True) as writer:
         assert writer.size == 0
@@ -131,18 +179,25 @@ def test_writer_refuses_writes_after_commit(storage: StorageDriver, root: str) -
     assert storage.get_content(f"{root}/file") == b"x"
 
 
-def test_large_streamed_write_in_one_mib_pieces(storage: StorageDriver, root: str) -> None:
-    expected = hashlib.sha256()
+def test_large_streamed_write_and_read_never_hold_the_file_in_memory(
+    storage: StorageDriver, root: str
+) -> None:
+    expected, actual = hashlib.sha256(), hashlib.sha256()
     piece = os.urandom(MiB)
-    with storage.writer(f"{root}/big") as writer:
-        for index in range(32):
-            chunk = bytes([index]) + piece[1:]
-            writer.write(chunk)
-            expected.update(chunk)
-        writer.commit()
+    tracemalloc.start()
+    try:
+        with storage.writer(f"{root}/big") as writer:
+            for index in range(32):
+                chunk = bytes([index]) + piece[1:]
+                writer.write(chunk)
+                expected.update(chunk)
+            writer.commit()
+        with storage.reader(f"{root}/big") as reader:
+            while chunk := reader.read(MiB):
+                actual.update(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert storage.stat(f"{root}/big").size == 32 * MiB
-    actual = hashlib.sha256()
-    with storage.reader(f"{root}/big") as reader:
-        while chunk := reader.read(MiB):
-            actual.update(chunk)
     assert actual.hexdigest() == expected.hexdigest()
+    assert peak < 16 * MiB  # a part or two in flight, never the 32 MiB file

@@ -203,9 +203,13 @@ class GCSEmulator(Emulator):
         ]  # fmt: skip
 
     def new_bucket(self) -> str:
-        bucket = unique_name("hth")
-        self.client_for({"endpoint": self.endpoint}).create_bucket(bucket)
-        return bucket
+        name = unique_name("hth")
+        client = self.client_for({"endpoint": self.endpoint})
+        bucket = client.bucket(name)
+        # Without this the emulator keeps every deleted object, and slows down as they pile up.
+        bucket.soft_delete_policy.retention_duration_seconds = 0
+        client.create_bucket(bucket)
+        return name
 
     @staticmethod
     def client_for(settings: dict[str, Any]) -> Any:

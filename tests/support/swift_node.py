@@ -288,9 +288,9 @@ def swift_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftNode]:
 
 
 def conformance_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings for the shared driver conformance suite: a fresh container, 5 MiB segments."""
+    """Settings for the shared driver conformance suite: a fresh container, 4 MiB segments."""
     node: SwiftNode = request.getfixturevalue("swift_node")
-    return node.settings(node.new_container(), chunksize=5 * 1024 * 1024)
+    return node.settings(node.new_container(), chunksize=4 * 1024 * 1024)
 
 
 def leftovers(settings: dict[str, Any]) -> list[str]:

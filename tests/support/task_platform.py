@@ -174,6 +174,7 @@ class TaskPlatform:
                 "storage_settings": {"rootdirectory": str(self.workdir / "storage")},
                 "http": {"addr": f"127.0.0.1:{self.port}"},
                 "upload_purging": {"enabled": False},
+                "backups": {"directory": str(self.workdir / "backups")},
             },
             "queue": {
                 "concurrency": 2,
@@ -261,10 +262,12 @@ class TaskPlatform:
 
 
 @contextmanager
-def postgres_database(server: str = "postgresql://postgres@127.0.0.1:5432") -> Iterator[str]:
-    """A throwaway database on the machine's PostgreSQL; its URL, dropped afterwards."""
+def postgres_database() -> Iterator[str]:
+    """A throwaway database on the machine's PostgreSQL (or $HTH_TEST_POSTGRES, which
+    scripts/test.sh sets when it starts a private one); its URL, dropped afterwards."""
     import psycopg
 
+    server = os.environ.get("HTH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
     name = f"hth_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -273,3 +276,72 @@ def postgres_database(server: str = "postgresql://postgres@127.0.0.1:5432") -> I
     finally:
         with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class UpPlatform:
+    """`hth-ctl up` on the embedded default (filesystem transport, SQLite) under `workdir`."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    flower_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config_file(self) -> Path:
+        return self.workdir / "hth.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "up.log"
+
+    def start(self) -> UpPlatform:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = {
+            "data_dir": str(self.workdir / "var"),
+            "docker_registry": {
+                "http": {"addr": f"127.0.0.1:{self.port}"},
+                "backups": {"directory": str(self.workdir / "backups")},
+            },
+            "queue": {"concurrency": 2, "heartbeat": "0.5s", "dead_after": "8s"},
+            "flower": {"port": self.flower_port},
+        }
+        self.config_file.write_text(json.dumps(config))
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "--config", str(self.config_file), "up"],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
+        wait_http(f"{self.url}/healthz", timeout=90, proc=self.proc)
+        wait_http(f"http://127.0.0.1:{self.flower_port}/healthcheck", timeout=90, proc=self.proc)
+        wait_until(lambda: " ready." in self.log_text(), 90, "the worker ready")
+        return self
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> int | None:
+        """Ctrl-C, as an operator would; the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            return None
+
+    def hth_ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "cli.main", "--config", str(self.config_file), *args]
+        return subprocess.run(
+            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+        )

@@ -114,7 +114,7 @@ def test_cancel_of_a_finished_task_is_illegal(db: Database) -> None:
 def test_a_retry_gets_a_new_message_and_the_old_one_goes_stale(db: Database) -> None:
     row = new_task(db)
     claim(db, row.id, row.celery_id, "w1")
-    new_message = to_retrying(db, row.id, 1, "timeout", utcnow() + timedelta(seconds=1))
+    new_message = to_retrying(db, row.id, 1, "timeout", utcnow() + timedelta(seconds=1), "retry")
     assert new_message is not None
     task = get_task(db, row.id)
     assert (task.state, task.error, task.sent_at) == (State.RETRYING, "timeout", None)
@@ -125,7 +125,7 @@ def test_a_retry_gets_a_new_message_and_the_old_one_goes_stale(db: Database) -> 
 
 def test_mark_sent_only_for_the_current_message(db: Database) -> None:
     row = new_task(db)
-    fresh = reassign_message(db, row)
+    fresh = reassign_message(db, row, "lost")
     assert fresh is not None
     assert not mark_sent(db, row.id, row.celery_id)
     assert mark_sent(db, row.id, fresh)

@@ -1,0 +1,130 @@
+"""`hth-ctl backup [create|list|verify|export|prune]` and `hth-ctl restore ID|FILE`: backup
+tasks enqueued through the REST API and followed with a progress bar until they end."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from cli.tasks import api_client, wait_for
+from registry.maintenance.backup_space import human
+from registry.maintenance.backup_store import is_backup_id
+
+
+def run_task(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Enqueue, follow, and return the result; exit 1 with the task's error if it fails."""
+    client = api_client()
+    task = client.post("/api/v1/tasks", {"kind": kind, "params": params, "trigger": "cli"})
+    click.echo(f"task {task['id']} ({kind})", err=True)
+    done = wait_for(client, task["id"], timeout=None)
+    if done["state"] != "succeeded":
+        reason = f": {done['error']}" if done.get("error") else ""
+        raise click.ClickException(f"task {done['id']} {done['state']}{reason}")
+    result: dict[str, Any] = done["result"] or {}
+    return result
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def backup(ctx: click.Context) -> None:
+    """Back up the registry (filesystem storage): with no command, create a backup."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(create)
+
+
+@backup.command()
+@click.option("--no-verify", is_flag=True, help="Skip re-hashing the new backup's blobs.")
+@click.option("--no-prune", is_flag=True, help="Keep every older backup this time.")
+def create(no_verify: bool, no_prune: bool) -> None:
+    """Take a backup now (incremental: only new blobs are copied)."""
+    result = run_task("backup", {"verify": not no_verify, "prune": not no_prune})
+    click.echo(
+        f"backup {result['backup_id']}: {result['repositories']} repositories, "
+        f"{result['blobs']} blobs ({human(result['bytes'])}); copied {result['blobs_copied']} "
+        f"new blobs ({human(result['bytes_copied'])}); {result['verification']}"
+    )
+
+
+@backup.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON page.")
+def list_backups(as_json: bool) -> None:
+    """Backups, newest first, with their size, new bytes and verification state."""
+    page = api_client().get("/api/v1/backups")
+    if as_json:
+        click.echo(json.dumps(page, indent=2))
+        return
+    header = f"{'ID':23}  {'CREATED':19}  {'REPOS':>5}  {'BLOBS':>7}  {'SIZE':>10}  {'NEW':>10}"
+    click.echo(f"{header}  VERIFIED")
+    for item in page["items"]:
+        created = item["created_at"][:19].replace("T", " ")
+        verification = item["verification"]
+        state = verification["state"]
+        if verification["problem_count"]:
+            state += f" ({verification['problem_count']} problems)"
+        click.echo(
+            f"{item['id']:23}  {created:19}  {item['repositories']:>5}  {item['blobs']:>7}  "
+            f"{human(item['size']):>10}  {human(item['new_bytes']):>10}  {state}"
+        )
+
+
+@backup.command()
+@click.argument("backup_id")
+def verify(backup_id: str) -> None:
+    """Re-hash every blob of a backup; exit 1 and name what is corrupt."""
+    result = run_task("backup_verify", {"backup_id": backup_id})
+    for problem in result["problems"]:
+        click.echo(f"corrupt: {problem['path']} ({problem['digest']}): {problem['problem']}")
+    summary = f"backup {backup_id}: {result['state']}, {result['blobs_checked']} blobs checked"
+    if result["problem_count"]:
+        raise click.ClickException(f"{summary}, {result['problem_count']} problems")
+    click.echo(summary)
+
+
+@backup.command()
+@click.argument("backup_id")
+@click.argument("file", type=click.Path(dir_okay=False))
+def export(backup_id: str, file: str) -> None:
+    """Write a backup as one .tar.zst FILE (written by the worker, on its machine)."""
+    params = {"backup_id": backup_id, "file": os.path.abspath(file)}
+    result = run_task("backup_export", params)
+    click.echo(f"{result['file']}: {human(result['bytes'])}, {result['blobs']} blobs")
+
+
+@backup.command()
+@click.option("--keep", type=click.IntRange(min=1), help="Backups to keep (default: keep).")
+def prune(keep: int | None) -> None:
+    """Delete all but the newest backups, and the blobs only they used."""
+    result = run_task("backup_prune", {} if keep is None else {"keep": keep})
+    if result.get("skipped"):
+        raise click.ClickException(f"prune skipped: {result['skipped']}")
+    click.echo(
+        f"deleted {len(result['deleted'])} backups, {result['blobs_deleted']} blobs "
+        f"({human(result['bytes_freed'])}); kept {len(result['kept'])}"
+    )
+
+
+@click.command()
+@click.argument("source")
+@click.option("--keep-previous", is_flag=True, help="Keep the replaced tree beside the root.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore(source: str, keep_previous: bool, yes: bool) -> None:
+    """Replace the registry's storage with backup SOURCE (an id, or an exported file)."""
+    if is_backup_id(source):
+        params: dict[str, Any] = {"backup_id": source}
+    else:
+        params = {"file": os.path.abspath(source)}
+    if keep_previous:
+        params["keep_previous"] = True
+    if not yes:
+        click.confirm(
+            f"Replace the whole registry storage with {source}? Instances stop meanwhile",
+            abort=True,
+        )
+    result = run_task("restore", params)
+    click.echo(
+        f"restored backup {result['backup_id']}: {result['repositories']} repositories, "
+        f"{result['blobs']} blobs ({human(result['bytes'])})"
+    )

@@ -1,0 +1,84 @@
+"""`backup_prune`: keep the newest `keep` backups; delete the older ones, abandoned partial
+ones, and every stored blob that no remaining backup lists."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.maintenance.backup_store import BackupStore, StoreBusy
+from registry.maintenance.progress import Progress
+
+
+class Params(BaseModel):
+    """Task parameters of `kind: backup_prune`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keep: int | None = Field(default=None, ge=1)  # None: docker_registry.backups.keep
+
+
+@dataclass
+class PruneResult:
+    kept: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    incomplete_removed: int = 0
+    blobs_deleted: int = 0
+    bytes_freed: int = 0
+    skipped: str | None = None  # why nothing was done
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def prune_backups(store: BackupStore, keep: int, progress: Progress) -> PruneResult:
+    """Skips (and says why) while another task uses the backup directory: the next backup
+    prunes again, and a blob a running backup counts on must not go meanwhile."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    try:
+        with store.exclusive():
+            result = _prune(store, keep, progress)
+    except StoreBusy as exc:
+        progress.log(f"prune skipped: {exc}")
+        return PruneResult(skipped=str(exc))
+    progress.log(
+        f"pruned {len(result.deleted)} backups, {result.incomplete_removed} partial ones and "
+        f"{result.blobs_deleted} blobs ({result.bytes_freed} bytes); kept {len(result.kept)}"
+    )
+    return result
+
+
+def _prune(store: BackupStore, keep: int, progress: Progress) -> PruneResult:
+    ids = store.backup_ids()
+    result = PruneResult(kept=ids[-keep:], deleted=ids[:-keep])
+    for backup_id in progress.iterate("prune backups", result.deleted):
+        store.delete(backup_id)
+        progress.log(f"deleted backup {backup_id}")
+    for folder in store.incomplete():
+        shutil.rmtree(folder, ignore_errors=True)  # none runs: we hold the exclusive lock
+        result.incomplete_removed += 1
+    referenced = {blob.digest for kept in result.kept for blob in store.manifest(kept).blobs}
+    for digest, path in store.stored_blobs():
+        if digest in referenced:
+            continue
+        result.bytes_freed += path.stat().st_size
+        path.unlink()
+        if digest:
+            result.blobs_deleted += 1
+            if result.blobs_deleted % 1000 == 0:
+                progress("prune blobs", result.blobs_deleted, None)
+        _remove_if_empty(path.parent)
+    progress("prune blobs", result.blobs_deleted, result.blobs_deleted)
+    return result
+
+
+def _remove_if_empty(folder: os.PathLike[str]) -> None:
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass  # not empty

@@ -1,0 +1,244 @@
+"""`restore`: rebuild the storage tree from a backup (by id, or from an exported archive).
+
+The tree is built in a fresh folder next to the live root, every blob re-hashed on the way;
+only then, under the `stop` storage lease, is it swapped with the live root in one atomic
+exchange. A restore that fails before the swap leaves the live data exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import zstandard
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from registry import layout
+from registry.maintenance.backup import BackupError, Lease
+from registry.maintenance.backup_copy import (
+    BUFFER,
+    DigestMismatch,
+    copy_verified,
+    run_parallel,
+    sync_filesystem,
+)
+from registry.maintenance.backup_export import ArchiveSource
+from registry.maintenance.backup_manifest import BackupManifest
+from registry.maintenance.backup_snapshot import MetaFile, read_archive
+from registry.maintenance.backup_space import check_free_space
+from registry.maintenance.backup_store import BackupStore
+from registry.maintenance.backup_swap import exchange_dirs
+from registry.maintenance.progress import Progress
+
+WORKERS = 4
+
+
+class RestoreError(BackupError):
+    """The restore stopped before the swap: the live storage was not changed."""
+
+
+class Params(BaseModel):
+    """Task parameters of `kind: restore`: exactly one of `backup_id` and `file`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backup_id: str | None = None
+    file: str | None = None  # an exported .tar.zst on the worker's machine
+    keep_previous: bool = False  # keep the replaced tree beside the root instead of deleting it
+
+    @field_validator("file")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not os.path.isabs(value):
+            raise ValueError("must be an absolute path (on the worker's machine)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Params:
+        if (self.backup_id is None) == (self.file is None):
+            raise ValueError("give exactly one of backup_id and file")
+        return self
+
+
+@dataclass
+class RestoreResult:
+    backup_id: str
+    repositories: int
+    metadata_files: int
+    blobs: int
+    bytes: int
+    previous: str | None  # where the replaced tree was kept, when asked to
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def restore_from_store(
+    store: BackupStore,
+    backup_id: str,
+    root: Path,
+    lease: Lease,
+    progress: Progress,
+    keep_previous: bool = False,
+) -> RestoreResult:
+    with store.shared():
+        manifest = store.manifest(backup_id)
+        builder = _Builder(root, manifest, progress)
+        with builder.building():
+            try:
+                with open(store.metadata_path(backup_id), "rb") as handle:
+                    builder.write_metadata(read_archive(handle))
+            except _DAMAGED as exc:
+                raise RestoreError(f"backup {backup_id}: metadata archive damaged: {exc}") from exc
+            builder.copy_blobs(store)
+            return builder.swap(lease, keep_previous)
+
+
+def restore_from_archive(
+    path: Path, root: Path, lease: Lease, progress: Progress, keep_previous: bool = False
+) -> RestoreResult:
+    if not path.is_file():
+        raise RestoreError(f"{path}: no such file")
+    try:
+        with ArchiveSource(path) as source:
+            builder = _Builder(root, source.manifest, progress)
+            with builder.building():
+                builder.write_metadata(source.metadata())
+                builder.stream_blobs(source)
+                return builder.swap(lease, keep_previous)
+    except _DAMAGED as exc:
+        raise RestoreError(f"{path}: not a readable backup archive: {exc}") from exc
+
+
+# What a truncated, corrupted or foreign archive raises while it is read.
+_DAMAGED = (ValueError, KeyError, EOFError, tarfile.TarError, zstandard.ZstdError)
+
+
+class _Builder:
+    """Writes the fresh tree beside the live root and swaps it in."""
+
+    def __init__(self, root: Path, manifest: BackupManifest, progress: Progress) -> None:
+        self.root, self.manifest, self.progress = root, manifest, progress
+        self.fresh = root.parent / f".{root.name}.restore-{manifest.id}"
+        self.started = time.monotonic()
+        self.metadata_files = 0
+
+    @contextmanager
+    def building(self) -> Iterator[None]:
+        """Check, prepare the fresh folder, and remove it again unless the build succeeds."""
+        if os.path.ismount(self.root):
+            raise RestoreError(
+                f"the storage root {self.root} is a mount point; a restore swaps it with a "
+                "folder beside it, so keep rootdirectory one level below the mount"
+            )
+        files = len(self.manifest.blobs) + self.manifest.metadata.files
+        check_free_space(self.root.parent, self.manifest.size, files, "restore")
+        _remove(self.fresh)  # left by an interrupted attempt
+        self.fresh.mkdir(parents=True)
+        if self.root.is_dir():
+            os.chmod(self.fresh, self.root.stat().st_mode)
+        try:
+            yield
+        except BaseException:
+            _remove(self.fresh)
+            raise
+
+    def write_metadata(self, files: Iterable[MetaFile]) -> None:
+        total = self.manifest.metadata.files
+        self.progress("metadata", 0, total)
+        for file in files:
+            target = self.fresh / file.path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(file.data)
+            os.utime(target, (file.mtime, file.mtime))
+            self.metadata_files += 1
+            self.progress("metadata", self.metadata_files, max(total, self.metadata_files))
+
+    def _blob_target(self, digest: str) -> Path:
+        return self.fresh / layout.blob_data(digest).lstrip("/")
+
+    def copy_blobs(self, store: BackupStore, workers: int = WORKERS) -> None:
+        def copy(digest: str) -> int:
+            return copy_verified(store.blob_path(digest), self._blob_target(digest), digest)
+
+        total, done = self.manifest.blob_bytes, 0
+        self.progress("blobs", 0, total)
+        digests = [blob.digest for blob in self.manifest.blobs]
+        try:
+            with closing(run_parallel(copy, digests, workers)) as results:
+                for _, size in results:
+                    done += size
+                    self.progress("blobs", done, max(total, done))
+        except (DigestMismatch, FileNotFoundError) as exc:
+            raise RestoreError(f"backup {self.manifest.id} is damaged: {exc}") from exc
+
+    def stream_blobs(self, source: ArchiveSource) -> None:
+        expected = {blob.digest for blob in self.manifest.blobs}
+        total, done, seen = self.manifest.blob_bytes, 0, set()
+        self.progress("blobs", 0, total)
+        for digest, stream in source.blobs():
+            if digest not in expected:
+                raise RestoreError(f"{source.path}: blob {digest} is not in its manifest")
+            done += _write_verified(stream, self._blob_target(digest), digest)
+            seen.add(digest)
+            self.progress("blobs", done, max(total, done))
+        if seen != expected:
+            missing = sorted(expected - seen)
+            raise RestoreError(f"{source.path}: {len(missing)} blobs missing, e.g. {missing[0]}")
+
+    def swap(self, lease: Lease, keep_previous: bool) -> RestoreResult:
+        sync_filesystem(self.fresh)  # the new tree is on disk before it becomes the live one
+        with lease("stop"):
+            had_root = exchange_dirs(self.fresh, self.root)
+        previous = None
+        if had_root and keep_previous:
+            previous = self.root.parent / f".{self.root.name}.before-{self.manifest.id}"
+            _remove(previous)
+            os.rename(self.fresh, previous)
+        elif had_root:
+            _remove(self.fresh)  # now the replaced tree
+        self.progress.log(
+            f"restored backup {self.manifest.id}: {self.manifest.repositories} repositories, "
+            f"{len(self.manifest.blobs)} blobs into {self.root}"
+            + (f"; the replaced tree is kept at {previous}" if previous else "")
+        )
+        return RestoreResult(
+            backup_id=self.manifest.id,
+            repositories=self.manifest.repositories,
+            metadata_files=self.metadata_files,
+            blobs=len(self.manifest.blobs),
+            bytes=self.manifest.size,
+            previous=str(previous) if previous else None,
+            seconds=round(time.monotonic() - self.started, 3),
+        )
+
+
+def _write_verified(stream: IO[bytes], target: Path, digest: str) -> int:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    algorithm = digest.partition(":")[0]
+    hasher, size = hashlib.new(algorithm), 0
+    with open(target, "wb") as out:
+        while chunk := stream.read(BUFFER):
+            hasher.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    actual = f"{algorithm}:{hasher.hexdigest()}"
+    if actual != digest:
+        raise RestoreError(f"archive blob {digest} is damaged: its content hashes to {actual}")
+    return size
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
