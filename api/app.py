@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from api import health, metrics
+from api.cluster import InstanceAgent
 from api.logs import configure_logging
 from api.observability import ObservabilityMiddleware
 from api.state import AppState
 from api.v1 import backups as v1_backups
+from api.v1 import instances as v1_instances
 from api.v1 import repositories as v1_repositories
 from api.v1 import schedules as v1_schedules
 from api.v1 import tasks as v1_tasks
@@ -27,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.hth = AppState.from_settings(settings)
     app.include_router(health.router)
@@ -35,10 +44,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1_schedules.router)
     app.include_router(v1_repositories.router)
     app.include_router(v1_backups.router)
+    app.include_router(v1_instances.router)
     app.add_middleware(ObservabilityMiddleware)
     app.router.add_route("/v2", dispatch, methods=V2_METHODS, include_in_schema=False)
     app.router.add_route("/v2/{path:path}", dispatch, methods=V2_METHODS, include_in_schema=False)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Join the cluster before serving: the first heartbeat applies any live storage lease."""
+    state: AppState = app.state.hth
+    agent = InstanceAgent(state.settings, state.gate)
+    try:
+        await run_in_threadpool(agent.tick)
+    except Exception:  # noqa: BLE001 - serve anyway; the loop keeps trying
+        logging.getLogger("hth.cluster").exception("first heartbeat failed")
+    heartbeat = asyncio.create_task(agent.run())
+    try:
+        yield
+    finally:
+        heartbeat.cancel()
+        state.driver.close()
 
 
 def create_app_from_env() -> FastAPI:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from api.cluster import WriteGate
 from registry.config import Settings
 from registry.storage import StorageDriver, create_driver
 
@@ -14,6 +15,7 @@ from registry.storage import StorageDriver, create_driver
 class AppState:
     settings: Settings
     driver: StorageDriver
+    gate: WriteGate = field(default_factory=WriteGate)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppState:

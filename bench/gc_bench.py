@@ -26,6 +26,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 V2 = "docker/registry/v2"
+GC_WORKERS = 16  # GCOptions' default
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def main() -> None:
     parser.add_argument("--repos", type=int, default=2000)
     parser.add_argument("--blobs", type=int, default=100_000)
     parser.add_argument("--manifests", type=int, default=20_000)
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=GC_WORKERS, help="our GC's threads")
     parser.add_argument("--workdir", type=Path, help="keep the trees here (default: a temp dir)")
     parser.add_argument("--run-ours", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cli.backup import backup, restore
+from cli.instances import list_instances, start, stop
 from cli.processes import run_component, run_platform
 from cli.schedules import schedules
 from cli.tasks import tasks
@@ -64,6 +65,9 @@ def show_config(obj: Context, check_file: str | None) -> None:
 
 
 cli.add_command(tasks)
+cli.add_command(stop)
+cli.add_command(start)
+cli.add_command(list_instances)
 cli.add_command(schedules)
 cli.add_command(backup)
 cli.add_command(restore)

@@ -172,6 +172,22 @@ class AuthSettings(Section):
     service: str = "hth-registry"
 
 
+class ClusterSettings(Section):
+    """Timings of instance heartbeats and the storage lease (DESIGN §5)."""
+
+    heartbeat_interval: str = "1s"
+    # An instance whose last heartbeat is older than this is dead: it is not waited for.
+    instance_ttl: str = "10s"
+    # A lease not renewed for this long ends by itself (its holder died).
+    lease_ttl: str = "30s"
+    # How long a task waits for every live instance to drain its writes and acknowledge.
+    ack_timeout: str = "120s"
+
+    _durations = field_validator("heartbeat_interval", "instance_ttl", "lease_ttl", "ack_timeout")(
+        _check_duration
+    )
+
+
 class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "text"
@@ -185,6 +201,7 @@ class Settings(Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     # Where the embedded default keeps its SQLite database, queue folder and storage.
     data_dir: str = str(DEFAULT_DATA_DIR)
     source: str | None = Field(default=None, exclude=True)

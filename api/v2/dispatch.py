@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.state import get_driver
+from api.state import app_state, get_driver
 from api.v2 import base, blobs, catalog, manifests, referrers, tags, uploads
 from api.v2.responses import error_response
 from registry.content.errors import NameUnknown, RegistryError, Unavailable, Unsupported
@@ -88,6 +88,10 @@ def match(path: str) -> tuple[V2Route, dict[str, str]] | None:
 async def dispatch(request: Request) -> Response:
     """The single Starlette endpoint behind every /v2/ path."""
     try:
+        done = app_state(request).gate.admit(request.method)
+    except RegistryError as exc:
+        return error_response(exc)
+    try:
         return await _dispatch(request)
     except RegistryError as exc:
         return error_response(exc)
@@ -97,6 +101,8 @@ async def dispatch(request: Request) -> Response:
     except StorageError:
         log.exception("storage failure on %s %s", request.method, request.url.path)
         return error_response(RegistryError("internal storage error"))
+    finally:
+        done()
 
 
 async def _dispatch(request: Request) -> Response:

@@ -34,13 +34,15 @@ def free_space(directory: Path) -> int:
     return shutil.disk_usage(existing).free
 
 
-def check_free_space(directory: Path, data_bytes: int, files: int, what: str = "backup") -> None:
+def check_free_space(
+    directory: Path, data_bytes: int, files: int, what: str = "backup", noun: str = "new blobs"
+) -> None:
     needed = space_needed(data_bytes, files)
     free = free_space(directory)
     if needed > free:
         overhead = human(needed - data_bytes)
         raise NotEnoughSpace(
             f"not enough free space for the {what} in {directory}: it needs {needed} bytes "
-            f"({human(needed)}: {files} files of {human(data_bytes)} plus {overhead} of "
+            f"({human(needed)}: {files} {noun} of {human(data_bytes)} plus {overhead} of "
             f"overhead), {free} bytes ({human(free)}) are free"
         )

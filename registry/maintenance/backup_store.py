@@ -32,7 +32,7 @@ MANIFEST = "manifest.json"
 METADATA = "metadata.tar.zst"
 VERIFICATION = "verification.json"
 INCOMPLETE = ".incomplete-"
-_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+_ID = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$")
 
 
 class BackupNotFound(RegistryError):
@@ -44,8 +44,8 @@ class StoreBusy(Exception):
 
 
 def new_backup_id(now: datetime) -> str:
-    """Sortable by creation time: 20240601T040000Z-a1b2c3."""
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    """Sortable by creation time (to the millisecond): 20240601T040000.123Z-a1b2c3."""
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
 
 
 def is_backup_id(text: str) -> bool:

@@ -141,7 +141,7 @@ class _Builder:
                 "folder beside it, so keep rootdirectory one level below the mount"
             )
         files = len(self.manifest.blobs) + self.manifest.metadata.files
-        check_free_space(self.root.parent, self.manifest.size, files, "restore")
+        check_free_space(self.root.parent, self.manifest.size, files, "restore", "files")
         _remove(self.fresh)  # left by an interrupted attempt
         self.fresh.mkdir(parents=True)
         if self.root.is_dir():

@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -47,6 +48,7 @@ CONTENT_TYPE = "application/octet-stream"
 MANIFEST = "x-object-manifest"
 PAGE = 10000  # Swift's largest listing page
 _READ_CHUNK = 1024 * 1024
+_HEAD_THREADS = 8
 
 
 class SwiftDriver(StorageDriver):
@@ -251,9 +253,10 @@ class SwiftDriver(StorageDriver):
         except PathNotFoundError:
             if not entries:
                 raise
-        prefixes = [
-            self.manifest_prefix(self.keys.path(e["name"])) for e in entries if not int(e["bytes"])
-        ]
+        # A DLO manifest lists as 0 bytes; only a HEAD tells where its segments are.
+        maybe_manifests = [self.keys.path(e["name"]) for e in entries if not int(e["bytes"])]
+        with ThreadPoolExecutor(max_workers=_HEAD_THREADS) as pool:
+            prefixes = list(pool.map(self.manifest_prefix, maybe_manifests))
         # Manifests go first, so no reader sees a file whose segments are half gone.
         self.delete_names([e["name"] for e in entries])
         for prefix in prefixes:

@@ -16,7 +16,9 @@ from registry.maintenance.gc_refs import parse_refs
 from registry.maintenance.progress import Progress, ProgressState
 from registry.storage import StorageDriver, create_driver
 
-_REVISION = re.compile(r"^docker/registry/v2/repositories/(.+?)/_manifests/revisions/(\w+)/(\w+)/link$")
+_REVISION = re.compile(
+    r"^docker/registry/v2/repositories/(.+?)/_manifests/revisions/(\w+)/(\w+)/link$"
+)
 _TAG = re.compile(r"^docker/registry/v2/repositories/(.+?)/_manifests/tags/([^/]+)/current/link$")
 
 

@@ -7,7 +7,8 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import registry.tasks.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import registry.cluster.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import registry.tasks.models  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

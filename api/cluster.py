@@ -1,0 +1,124 @@
+"""This instance's part in cluster coordination: the write gate and the heartbeat loop.
+
+The loop reads the storage lease and the operator's wish for this instance, applies the
+most restrictive of them to the gate, drains in-flight writes, then acknowledges the lease
+token in its heartbeat. A maintenance task proceeds once every live instance acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from starlette.concurrency import run_in_threadpool
+
+from registry.cluster import instances, leases
+from registry.config import Settings
+from registry.content.errors import Unavailable
+from registry.durations import parse_duration
+from registry.tasks.db import Database, open_database
+from registry.tasks.models import utcnow
+
+log = logging.getLogger("hth.cluster")
+
+_RANK = {"serving": 0, "readonly": 1, "stopped": 2}
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class WriteGate:
+    """Refuses what the current mode forbids; counts writes in flight."""
+
+    mode: str = "serving"
+    reason: str = ""
+    inflight_writes: int = 0
+    retry_after: int = 10
+
+    def admit(self, method: str) -> Callable[[], None]:
+        """Admit a request or raise 503 UNAVAILABLE; call the result when it is done."""
+        is_write = method not in _READS
+        if self.mode == "stopped" or (self.mode == "readonly" and is_write):
+            message = f"registry is {self.mode}" + (f": {self.reason}" if self.reason else "")
+            raise Unavailable(message, retry_after=self.retry_after)
+        if not is_write:
+            return _nothing
+        self.inflight_writes += 1
+        return self._write_done
+
+    def _write_done(self) -> None:
+        self.inflight_writes -= 1
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class InstanceAgent:
+    settings: Settings
+    gate: WriteGate
+    id: str = ""
+    started_at: datetime = field(default_factory=utcnow)
+    acked_token: int = 0
+    admin_state: str = "serving"
+    _lease_expiry: datetime | None = None
+
+    def __post_init__(self) -> None:
+        addr = self.settings.docker_registry.http.addr
+        self.id = self.id or f"{socket.gethostname()}:{addr.rpartition(':')[2]}/{os.getpid()}"
+
+    @property
+    def db(self) -> Database:
+        return open_database(self.settings)  # cached per process; retried while it fails
+
+    def tick(self) -> None:
+        """One round: read the lease, apply it, heartbeat (blocking; run it in a thread)."""
+        target, reason, token = self._lease_state()
+        if _RANK.get(self.admin_state, 0) > _RANK[target]:
+            target, reason = self.admin_state, "set by an operator"
+        self.gate.mode, self.gate.reason = target, reason
+        if target == "serving" or self.gate.inflight_writes == 0:
+            self.acked_token = max(self.acked_token, token)
+        self.admin_state = instances.beat(self.db, self._heartbeat(target))
+
+    def _lease_state(self) -> tuple[str, str, int]:
+        """(instance state, reason, token) that the storage lease asks for."""
+        try:
+            lease = leases.current(self.db)
+        except Exception as exc:  # noqa: BLE001 - any database failure
+            log.warning("cannot read the storage lease: %s", exc)
+            if self._lease_expiry and self._lease_expiry > utcnow():
+                return self.gate.mode, self.gate.reason, self.acked_token  # may still be live
+            return "serving", "", 0
+        self._lease_expiry = lease.expires_at if lease else None
+        if lease is None:
+            return "serving", "", 0
+        return leases.INSTANCE_STATE[lease.mode], f"maintenance by {lease.holder}", lease.token
+
+    def _heartbeat(self, state: str) -> instances.Heartbeat:
+        http = self.settings.docker_registry.http
+        scheme = "https" if http.tls.certificate else "http"
+        return instances.Heartbeat(
+            id=self.id,
+            address=f"{scheme}://{http.addr}",
+            state=state,
+            inflight_writes=self.gate.inflight_writes,
+            lease_token=self.acked_token,
+            config_generation=0,
+            started_at=self.started_at,
+            detail=self.gate.reason,
+        )
+
+    async def run(self) -> None:
+        interval = parse_duration(self.settings.cluster.heartbeat_interval).total_seconds()
+        while True:
+            try:
+                await run_in_threadpool(self.tick)
+            except Exception:  # noqa: BLE001 - the loop must survive a database outage
+                log.exception("instance heartbeat failed")
+            await asyncio.sleep(interval)

@@ -1,0 +1,59 @@
+"""`hth-ctl stop|start docker_registry` and `hth-ctl instances`: registry instances by hand."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import click
+
+from cli.tasks import api_client
+
+SERVICES = click.Choice(["docker_registry"])
+
+
+@click.command()
+@click.argument("service", type=SERVICES)
+@click.option("--instance", "instance_id", help="Only this instance (see `hth-ctl instances`).")
+def stop(service: str, instance_id: str | None) -> None:
+    """Stop the registry on every instance (or one): it answers 503 until started."""
+    _change("stop", instance_id)
+
+
+@click.command()
+@click.argument("service", type=SERVICES)
+@click.option("--instance", "instance_id", help="Only this instance (see `hth-ctl instances`).")
+def start(service: str, instance_id: str | None) -> None:
+    """Let the registry serve again on every instance (or one)."""
+    _change("start", instance_id)
+
+
+def _change(action: str, instance_id: str | None) -> None:
+    path = (
+        f"/api/v1/instances/{quote(instance_id, safe='')}" if instance_id else "/api/v1/instances"
+    )
+    result = api_client().post(f"{path}/{action}")
+    click.echo(f"docker_registry: {result['state']} on {result['instances']} instance(s)")
+
+
+@click.command("instances")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON answer.")
+def list_instances(as_json: bool) -> None:
+    """Registry instances, their state and the storage lease."""
+    cluster = api_client().get("/api/v1/instances")
+    if as_json:
+        click.echo(json.dumps(cluster, indent=2))
+        return
+    click.echo(f"{'ID':40}  {'LIVE':5}  {'STATE':9}  {'ASKED':9}  {'WRITES':6}  ADDRESS")
+    for row in cluster["instances"]:
+        click.echo(
+            f"{row['id']:40}  {'yes' if row['live'] else 'no':5}  {row['state']:9}  "
+            f"{row['admin_state']:9}  {row['inflight_writes']:6}  {row['address']}"
+        )
+    lease = cluster["storage_lease"]
+    if lease:
+        click.echo(
+            f"storage lease: {lease['mode']} by {lease['holder']} until {lease['expires_at']}"
+        )
+    else:
+        click.echo("storage lease: free")

@@ -1,0 +1,1 @@
+"""Cluster coordination (DESIGN §5): registry instances heartbeat, tasks hold the storage lease."""

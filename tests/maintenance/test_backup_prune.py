@@ -1,0 +1,77 @@
+"""Retention: the newest `keep` backups stay; older ones and the blobs only they used go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from registry import layout
+from registry.maintenance.backup_prune import prune_backups
+from registry.maintenance.backup_store import BackupStore
+from tests.maintenance.backup_support import Recorder, backup
+from tests.maintenance.trees import Tree
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Tree:
+    return Tree(tmp_path / "storage")
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> BackupStore:
+    return BackupStore(tmp_path / "backups")
+
+
+def stored(store: BackupStore) -> set[str]:
+    return {digest for digest, _ in store.stored_blobs()}
+
+
+def test_retention_keeps_the_newest_and_frees_blobs_no_backup_lists(
+    tree: Tree, store: BackupStore
+) -> None:
+    shared = tree.image("team/app", "v1", layers=1)
+    first = backup(tree.root, store, keep=2)
+    tree.untag("team/app", "v1")
+    tree.delete_manifest("team/app", shared.manifest)
+    for gone in (shared.manifest, shared.config):  # what GC then removes
+        tree.driver.delete(layout.layer_link("team/app", gone).rpartition("/")[0])
+    kept = tree.image("team/app", "v2", layers=1, shared=tuple(shared.layers))
+    second = backup(tree.root, store, keep=2)
+    third = backup(tree.root, store, keep=2)
+    assert third.pruned is not None
+    assert third.pruned["deleted"] == [first.backup_id]
+    assert store.backup_ids() == [second.backup_id, third.backup_id]
+    # The first backup alone held the old manifest and its config; the shared layer stays.
+    assert shared.manifest not in stored(store) and shared.config not in stored(store)
+    assert set(kept.blobs) <= stored(store)
+    assert third.pruned["blobs_deleted"] == 2 and third.pruned["bytes_freed"] > 0
+
+
+def test_prune_removes_abandoned_partial_backups_and_temporary_files(
+    tree: Tree, store: BackupStore
+) -> None:
+    tree.image("team/app", "v1")
+    backup(tree.root, store)
+    store.start("20000101T000000.000Z-abcdef")  # as a crashed backup leaves it
+    temp = store.blobs / "sha256" / "aa" / ("aa" * 32 + ".tmp-0123456789ab")
+    temp.parent.mkdir(parents=True, exist_ok=True)
+    temp.write_bytes(b"half a copy")
+    result = prune_backups(store, 7, Recorder().progress())
+    assert (result.deleted, result.incomplete_removed, result.blobs_deleted) == ([], 1, 0)
+    assert store.incomplete() == [] and not temp.exists()
+
+
+def test_prune_waits_for_no_one_and_skips_while_a_backup_runs(
+    tree: Tree, store: BackupStore
+) -> None:
+    tree.image("team/app", "v1")
+    for _ in range(3):
+        backup(tree.root, store, prune=False)
+    recorder = Recorder()
+    with store.shared():  # what a running backup, verify, export or restore holds
+        result = prune_backups(store, 1, recorder.progress())
+    assert result.skipped is not None and "in use by another backup task" in result.skipped
+    assert len(store.backup_ids()) == 3
+    assert "prune skipped" in recorder.text()
+    assert len(prune_backups(store, 1, Recorder().progress()).deleted) == 2
