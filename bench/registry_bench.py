@@ -34,6 +34,7 @@ from tests.support.distribution import DistributionProcess  # noqa: E402
 from tests.support.processes import RegistryProcess  # noqa: E402
 
 MiB = 1 << 20
+GiB = 1 << 30
 REPO = "bench/blob"
 MANIFEST_REPO = "bench/manifest"
 ACCEPT = (
@@ -233,14 +234,30 @@ def rss_peak(target: Target) -> Iterator[None]:
         target.record("RSS growth MiB (push)", peak[0] - before)
 
 
-def timed(target: Target, metric: str, size: int, run: Callable[[], None]) -> None:
-    """Run one transfer; record MiB/s and the bench's own CPU share of the wall time."""
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU time of a process and its descendants, all threads included."""
+    ticks = 0
+    for pid in process_tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def timed(target: Target, label: str, size: int, run: Callable[[], None]) -> None:
+    """Run one transfer; record MiB/s, the server's CPU seconds per GiB (steadier than
+    wall time on a busy machine) and the bench's own CPU share of the wall time."""
     os.sync()  # flush the previous run's dirty pages outside the timed window
+    server = tree_cpu_seconds(target.pid)
     wall, cpu = time.perf_counter(), time.process_time()
     run()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    target.record(metric, size / MiB / wall)
-    target.record(f"client cpu % ({metric})", 100 * cpu / wall)
+    server = tree_cpu_seconds(target.pid) - server
+    target.record(f"{label} MiB/s", size / MiB / wall)
+    target.record(f"{label}: server CPU s/GiB", server * GiB / size)
+    target.record(f"{label}: client CPU %", 100 * cpu / wall)
 
 
 def wrk_requests_per_second(target: Target, clients: int, seconds: int, lua: Path) -> float:
@@ -276,10 +293,10 @@ def pushes(target: Target, fd: int, size: int, digest: str, chunk: int) -> None:
     target.forget_blob(digest)
     with rss_peak(target):
         mono = partial(push_monolithic, target, fd, size, digest)
-        timed(target, "monolithic push MiB/s", size, mono)
+        timed(target, "monolithic push", size, mono)
         target.forget_blob(digest)
         chunked = partial(push_chunked, target, fd, size, digest, chunk)
-        timed(target, "chunked push MiB/s", size, chunked)
+        timed(target, "chunked push", size, chunked)
 
 
 def warm_up(target: Target, workdir: Path) -> None:
@@ -310,7 +327,7 @@ def run_round(targets: list[Target], args: argparse.Namespace, blob: Path, diges
         os.close(fd)
     for _ in range(args.pulls):
         for target in targets:
-            timed(target, "pull MiB/s", size, partial(pull, target, size, digest))
+            timed(target, "pull", size, partial(pull, target, size, digest))
 
 
 def report(ours: Target, theirs: Target) -> None:
@@ -319,8 +336,9 @@ def report(ours: Target, theirs: Target) -> None:
     for metric, values in ours.results.items():
         others = theirs.results[metric]
         mine, other = statistics.median(values), statistics.median(others)
-        ratio = f"{mine / other:10.2f}x" if other >= 1 else f"{'-':>11}"
-        spread = f"{min(values):.0f}-{max(values):.0f} | {min(others):.0f}-{max(others):.0f}"
+        meaningful = other > 0.05 and "growth" not in metric
+        ratio = f"{mine / other:10.2f}x" if meaningful else f"{'-':>11}"
+        spread = f"{min(values):.4g}-{max(values):.4g} | {min(others):.4g}-{max(others):.4g}"
         print(f"{metric:42} {mine:8.1f} {other:8.1f} {ratio}   {spread}")
 
 

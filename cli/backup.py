@@ -27,17 +27,23 @@ def run_task(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+_no_verify = click.option("--no-verify", is_flag=True, help="Skip re-hashing the new blobs.")
+_no_prune = click.option("--no-prune", is_flag=True, help="Keep every older backup this time.")
+
+
 @click.group(invoke_without_command=True)
+@_no_verify
+@_no_prune
 @click.pass_context
-def backup(ctx: click.Context) -> None:
+def backup(ctx: click.Context, no_verify: bool, no_prune: bool) -> None:
     """Back up the registry (filesystem storage): with no command, create a backup."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(create)
+        ctx.invoke(create, no_verify=no_verify, no_prune=no_prune)
 
 
 @backup.command()
-@click.option("--no-verify", is_flag=True, help="Skip re-hashing the new backup's blobs.")
-@click.option("--no-prune", is_flag=True, help="Keep every older backup this time.")
+@_no_verify
+@_no_prune
 def create(no_verify: bool, no_prune: bool) -> None:
     """Take a backup now (incremental: only new blobs are copied)."""
     result = run_task("backup", {"verify": not no_verify, "prune": not no_prune})

@@ -44,6 +44,7 @@ class Planner:
         self.plan = Plan(Marking(ctx.options.delete_untagged))
         self.repos: list[RepositoryDir] = []
         self._young_links: set[str] = set()  # repositories with a link inside the grace period
+        self._young_blobs: set[bytes] = set()  # unmarked blobs protected by the grace period
         self._uploads_left: dict[str, int] = {}
 
     def make(self) -> Plan:
@@ -127,14 +128,15 @@ class Planner:
             ):
                 stats.items += scanned
                 self.plan.garbage.update(garbage)
-                self.ctx.result.blobs_protected += protected
+                self._young_blobs |= protected
+            self.ctx.result.blobs_protected = len(self._young_blobs)
             self.ctx.result.blobs_scanned = stats.items
 
-    def _scan_prefix(self, prefix: tuple[str, str]) -> tuple[int, dict[bytes, int], int]:
+    def _scan_prefix(self, prefix: tuple[str, str]) -> tuple[int, dict[bytes, int], set[bytes]]:
         algorithm, folder = prefix
         names = children(self.driver, folder)
         garbage: dict[bytes, int] = {}
-        protected = 0
+        protected: set[bytes] = set()
         for encoded in names:
             key = hex_key(algorithm, encoded)
             if key is None or key in self.plan.marking.marked:
@@ -143,7 +145,7 @@ class Planner:
             if info is None:
                 continue  # no data file: Distribution leaves such folders alone too
             if self.ctx.young(info):
-                protected += 1
+                protected.add(key)
             else:
                 garbage[key] = info.size
         return len(names), garbage, protected
@@ -164,10 +166,11 @@ class Planner:
                 if self.plan.garbage.pop(key, None) is not None:
                     self.ctx.result.blobs_protected += 1
             for repo, linked in self.plan.links.items():
-                self.plan.links[repo] = [d for d in linked if _key(d) in self.plan.garbage]
+                self.plan.links[repo] = [d for d in linked if _key(d) not in fresh]
 
     def _scan_links(self, repo: RepositoryDir) -> tuple[str, int, list[str], set[bytes]]:
-        """The repository's links to garbage, and the blobs it linked within the grace period.
+        """The repository's links to garbage or to missing blobs, and the blobs it linked
+        within the grace period (those stay).
 
         Links of a repository about to be left without manifests are all dated: a young one
         means a push is under way, so the repository is not empty.
@@ -177,12 +180,18 @@ class Planner:
         linked, young = [], set()
         for algorithm, encoded in entries:
             key = hex_key(algorithm, encoded)
-            garbage = key is not None and key in self.plan.garbage
-            if garbage:
-                linked.append(f"{algorithm}:{encoded}")
-            if key is not None and (check_all or (garbage and self.ctx.grace)):
-                link = layout.layer_link(repo.name, f"{algorithm}:{encoded}")
-                if self.ctx.young(stat_or_none(self.driver, link)):
+            if key is None:
+                continue
+            garbage = key in self.plan.garbage
+            # Not marked and not in the blob store: the blob is gone (a dangling link, as
+            # Distribution leaves them) or arrived after the blob scan (then the link is young).
+            known = key in self.plan.marking.marked or key in self._young_blobs
+            dangling = not garbage and not known
+            digest = f"{algorithm}:{encoded}"
+            if garbage or dangling:
+                linked.append(digest)
+            if dangling or check_all or (garbage and self.ctx.grace):
+                if self.ctx.young(stat_or_none(self.driver, layout.layer_link(repo.name, digest))):
                     young.add(key)
         return repo.name, len(entries), linked, young
 

@@ -1,7 +1,7 @@
 """Deleting what GC found: each function is one unit of work, safe to stop after.
 
-Order matters for a run that stops half way: revisions go before the blobs they reference,
-a repository's marker goes after its files, so every stop leaves a tree the next run can
+Order matters for a run that stops half way: revisions and links go before the blobs they
+reference, a repository's marker after its files, so every stop leaves a tree the next run can
 finish and that never serves a manifest whose blobs are gone.
 """
 

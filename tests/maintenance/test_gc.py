@@ -290,6 +290,29 @@ def test_repository_with_a_recent_link_and_no_manifest_is_kept(tree: Tree) -> No
     assert tree.has_link("mounting", used.layers[0])
 
 
+def test_repository_pushing_its_first_blobs_is_kept(tree: Tree) -> None:
+    tree.image("app", "1.0")
+    tree.age_all()
+    tree.link("new", tree.blob(b"first layer of a push under way"))
+
+    result = gc(tree, grace_period=timedelta(hours=1))
+
+    assert result.repositories_deleted == [] and tree.exists(layout.layers_root("new"))
+
+
+def test_dangling_links_are_removed(tree: Tree) -> None:
+    image = tree.image("app", "1.0")
+    gone = tree.blob(b"deleted by an earlier Distribution GC")
+    tree.link("app", gone)
+    tree.driver.delete(layout.blob_dir(gone))
+    tree.age_all()
+
+    result = gc(tree, grace_period=NO_GRACE)
+
+    assert not tree.has_link("app", gone) and result.layer_links_deleted == 1
+    assert all(tree.has_link("app", d) for d in image.blobs)
+
+
 def test_repository_with_a_young_upload_is_kept(tree: Tree) -> None:
     tree.upload("pushing", datetime.now(UTC))
 

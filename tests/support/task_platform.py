@@ -139,10 +139,14 @@ class Component:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.terminate()
         try:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:
@@ -220,7 +224,10 @@ class TaskPlatform:
         return self.start("beat")[0]
 
     def stop(self) -> None:
-        for component in reversed(self.components):
+        """SIGTERM every component at once, then wait for each (SIGKILL after 15s)."""
+        for component in self.components:
+            component.terminate()
+        for component in self.components:
             component.stop()
         if self.http is not None:
             self.http.close()
@@ -342,6 +349,9 @@ class UpPlatform:
 
     def hth_ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "cli.main", "--config", str(self.config_file), *args]
-        return subprocess.run(
+        result = subprocess.run(
             command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
         )
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"hth-ctl up exited:\n{self.log_text()[-5000:]}")
+        return result
