@@ -60,6 +60,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(agent.tick)
     except Exception:  # noqa: BLE001 - serve anyway; the loop keeps trying
         logging.getLogger("hth.cluster").exception("first heartbeat failed")
+    await health.report_storage_at_startup(state)
     heartbeat = asyncio.create_task(agent.run())
     try:
         yield

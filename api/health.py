@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.state import app_state
-from registry.storage import StorageError
+from api.state import AppState, app_state
 from worker.client import broker_problem
 
+log = logging.getLogger("hth.storage")
 router = APIRouter(tags=["health"])
+
+
+async def report_storage_at_startup(state: AppState) -> None:
+    """Probe the storage once at startup and say so in the log. The process serves either
+    way: operators see the failure in /readyz and the log, and nothing needs a restart once
+    the backend (or its credentials) is fixed."""
+    outcome = await state.storage_probe.check()
+    if outcome == "ok":
+        log.info("storage %s ready", state.driver.name)
+    else:
+        log.error(
+            "storage %s not ready at startup (%s); serving anyway, /readyz answers 503 until it is",
+            state.driver.name,
+            outcome.removeprefix("failed: "),
+        )
 
 
 @router.get("/healthz")
@@ -22,12 +39,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
     """Ready to serve: the storage and the task broker answer."""
-    checks: dict[str, str] = {}
-    try:
-        await run_in_threadpool(app_state(request).driver.list, "/")
-        checks["storage"] = "ok"
-    except StorageError as exc:
-        checks["storage"] = f"failed: {exc}"
+    checks: dict[str, str] = {"storage": await app_state(request).storage_probe.check()}
     broker = await run_in_threadpool(broker_problem, app_state(request).settings)
     checks["broker"] = "ok" if broker is None else f"failed: {broker}"
     ready = all(value == "ok" for value in checks.values())

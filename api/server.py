@@ -6,6 +6,8 @@ import ipaddress
 import os
 import shutil
 import ssl
+from collections.abc import Callable
+from functools import partial
 
 import uvicorn
 
@@ -45,6 +47,19 @@ def check_bind(settings: Settings) -> None:
             raise ConfigError(f"docker_registry.http.tls.{label}: file not found: {path}")
 
 
+# TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are always modern.
+MODERN_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
+def _tls_context(
+    minimum: ssl.TLSVersion, config: uvicorn.Config, default: Callable[[], ssl.SSLContext]
+) -> ssl.SSLContext:
+    """uvicorn's context with a minimum protocol version (module level: picklable for workers)."""
+    context = default()
+    context.minimum_version = minimum
+    return context
+
+
 def _prepare_multiprocess_metrics(settings: Settings) -> None:
     """Worker processes share their Prometheus samples through files in one folder."""
     folder = (
@@ -64,7 +79,7 @@ def serve(settings: Settings, config_path: str | None) -> None:
         os.environ["HTH_CONFIG"] = os.path.abspath(config_path)
     if http.workers > 1:
         _prepare_multiprocess_metrics(settings)
-    tls_version = ssl.TLSVersion.TLSv1_3 if http.tls.minimum_version == "tls1.3" else None
+    minimum = ssl.TLSVersion.TLSv1_3 if http.tls.minimum_version == "tls1.3" else None
     uvicorn.run(
         "api.app:create_app_from_env",
         factory=True,
@@ -73,7 +88,12 @@ def serve(settings: Settings, config_path: str | None) -> None:
         workers=http.workers,
         ssl_certfile=http.tls.certificate,
         ssl_keyfile=http.tls.key,
-        ssl_ciphers="ECDHE+AESGCM:ECDHE+CHACHA20" if tls_version is None else "TLSv1.3",
+        ssl_ciphers=MODERN_CIPHERS,
+        ssl_context_factory=(
+            partial(_tls_context, minimum or ssl.TLSVersion.TLSv1_2)
+            if http.tls.certificate
+            else None
+        ),
         log_level=settings.logging.level,
         access_log=False,
         timeout_keep_alive=30,

@@ -1,14 +1,51 @@
-"""What one running API process holds: its settings and its storage driver."""
+"""What one running API process holds: its settings, its storage driver and that driver's
+readiness probe."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from api.cluster import WriteGate
 from registry.config import Settings
-from registry.storage import StorageDriver, create_driver
+from registry.storage import StorageDriver, StorageError, create_driver
+
+# A readiness probe answers within this, whatever the backend does.
+STORAGE_PROBE_TIMEOUT = 10.0
+
+
+class StorageProbe:
+    """Is the storage backend usable? Lists its root, with a deadline.
+
+    One probe runs at a time and callers arriving meanwhile share its answer, so a hung backend
+    never piles up threads however often /readyz is asked.
+    """
+
+    def __init__(self, driver: StorageDriver, timeout: float = STORAGE_PROBE_TIMEOUT) -> None:
+        self.driver = driver
+        self.timeout = timeout
+        self._running: asyncio.Future[str] | None = None
+
+    async def check(self) -> str:
+        """ "ok", or "failed: <driver>: <why>"."""
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(run_in_threadpool(self._probe))
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._running), self.timeout)
+        except TimeoutError:
+            return f"failed: {self.driver.name}: no answer within {self.timeout:g}s"
+
+    def _probe(self) -> str:
+        try:
+            self.driver.list("/")
+        except StorageError as exc:
+            return f"failed: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
+            return f"failed: {self.driver.name}: {type(exc).__name__}: {exc}"
+        return "ok"
 
 
 @dataclass
@@ -16,6 +53,10 @@ class AppState:
     settings: Settings
     driver: StorageDriver
     gate: WriteGate = field(default_factory=WriteGate)
+    storage_probe: StorageProbe = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.storage_probe = StorageProbe(self.driver)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppState:

@@ -17,6 +17,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,11 @@ class Figures:
     def rate(self, name: str) -> float:
         return self.bytes / self.best(name) / 1e6
 
+    def ratios(self, other: str) -> list[float]:
+        """Our speed over `other`'s, round by round (runs next to each other in time)."""
+        pairs = zip(self.rounds["ours"], self.rounds[other], strict=True)
+        return [theirs / ours for ours, theirs in pairs]
+
 
 def bench(work: Path, size: int, rounds: int, workers: int) -> Figures:
     source = work / "registry"
@@ -189,14 +195,16 @@ def bench(work: Path, size: int, rounds: int, workers: int) -> Figures:
 
 def report(figures: Figures) -> None:
     rounds = len(figures.rounds["ours"])
-    print(
-        f"\nfull copy of {figures.bytes / MiB:.0f} MiB in {figures.files} files, best of {rounds}:"
-    )
+    size = f"{figures.bytes / MiB:.0f} MiB in {figures.files} files"
+    print(f"\nfull copy of {size}, {rounds} rounds (MB/s of the median and the best time):")
     for name in ("cp -a", "tar", "ours"):
-        print(f"  {name:6} {figures.best(name):7.2f}s  {figures.rate(name):7.0f} MB/s")
-    ours = figures.rate("ours")
-    print(f"  ours / cp -a = {ours / figures.rate('cp -a'):.2f}x, "
-          f"ours / tar = {ours / figures.rate('tar'):.2f}x")  # fmt: skip
+        median = statistics.median(figures.rounds[name])
+        print(f"  {name:6} median {median:6.2f}s {figures.bytes / median / 1e6:6.0f} MB/s   "
+              f"best {figures.best(name):6.2f}s {figures.rate(name):6.0f} MB/s")  # fmt: skip
+    for other in ("cp -a", "tar"):
+        ratios = figures.ratios(other)
+        print(f"  ours / {other}: median of the per-round ratios {statistics.median(ratios):.2f}x "
+              f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})")  # fmt: skip
     print(f"verify of the full backup (every blob re-hashed): {figures.verify_seconds:.2f}s")
     inc = figures.incremental
     print(f"incremental backup after one {figures.incremental_image_bytes / MiB:.0f} MiB image: "

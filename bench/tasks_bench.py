@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         platform.stop()
         namespace.cleanup()
+        shutil.rmtree(platform.workdir, ignore_errors=True)
 
 
 def main() -> None:

@@ -12,7 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from registry.durations import parse_duration
 from registry.storage.settings import SETTINGS_BY_DRIVER, DriverSettings
@@ -46,7 +54,7 @@ class HTTPSettings(Section):
     secret: SecretStr | None = None
     # Serving plain HTTP beyond loopback must be asked for explicitly.
     allow_insecure: bool = False
-    workers: int = Field(default=1, ge=1, le=64)
+    workers: int = Field(default=2, ge=1, le=64)
 
     @field_validator("addr")
     @classmethod
@@ -160,16 +168,35 @@ class DatabaseSettings(Section):
 
 
 class InitialAdmin(Section):
+    """Created on first start when no user of that name exists; never a default password."""
+
     username: str | None = None
     password: SecretStr | None = None
 
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> InitialAdmin:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password must be set together")
+        return self
+
 
 class AuthSettings(Section):
+    # None: on whenever docker_registry.http.addr is beyond loopback, off on loopback.
     enabled: bool | None = None
     initial_admin: InitialAdmin = Field(default_factory=InitialAdmin)
     token_ttl: str = "5m"
+    # Refresh tokens (Docker's `offline_token`): revocable like personal access tokens.
+    refresh_token_ttl: str = "720h"
+    # None: <scheme>://<host of the request>/auth/token
     realm: str | None = None
     service: str = "hth-registry"
+    # Failed logins from one address (and name) within login_window before 429.
+    login_attempts: int = Field(default=5, ge=1, le=1000)
+    login_window: str = "1m"
+    # Largest JSON body accepted by /api/ and /auth/ (manifests have their own 4 MiB limit).
+    api_body_limit: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+    _durations = field_validator("token_ttl", "refresh_token_ttl", "login_window")(_check_duration)
 
 
 class ClusterSettings(Section):

@@ -11,7 +11,12 @@ import pytest
 from tests.support.processes import RegistryProcess
 
 # Storage emulator fixtures (moto_s3, rclone_s3, azurite, gcs_emulator, ...) for every test.
-pytest_plugins = ["tests.support.emulators", "tests.support.swift_node", "tests.support.oss_server"]
+pytest_plugins = [
+    "tests.support.emulators",
+    "tests.support.swift_node",
+    "tests.support.oss_server",
+    "tests.support.cloud_registry",
+]
 
 
 @pytest.fixture(scope="session")

@@ -1,25 +1,89 @@
-"""HOOK POINT for the storage lease (DESIGN §5), not built yet.
+"""The storage lease as a task holds it (DESIGN §5): take, wait for every instance, renew, end.
 
-Every task runs inside `storage_lease(...)`. A kind whose `TaskKind.storage_lease` is
-"readonly" or "stop" will, once leases exist, take the named storage lease here (holder =
-the task id, fencing token = the lease's), renew it while the task works, wait until every
-live registry instance acknowledged the mode, and end it on exit however the task ends.
-A task whose worker dies simply stops renewing: the lease expires by itself.
+A task whose worker dies simply stops renewing: the lease expires by itself after
+`cluster.lease_ttl` and every instance serves again. A lease lost while working (expired
+through a long stall, or taken over) stops the task before it changes anything more.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
-from registry.maintenance import LeaseMode
+from registry.cluster import instances, leases
+from registry.durations import parse_duration
+from worker.context import TaskContext
 
 log = logging.getLogger("hth.tasks")
 
 
+class LeaseBusy(leases.LeaseBusy, TimeoutError):
+    """Another task holds the storage lease: transient, the task retries with backoff."""
+
+
+class _Renewer:
+    """Renews the lease every third of its TTL from a daemon thread."""
+
+    def __init__(self, ctx: TaskContext, lease: leases.Lease, ttl: timedelta) -> None:
+        self.ctx, self.lease, self.ttl = ctx, lease, ttl
+        self.stopped = threading.Event()
+        self.lost: Exception | None = None
+        self.thread = threading.Thread(target=self._loop, name="hth-lease", daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(self.ttl.total_seconds() / 3):
+            try:
+                self.lease = leases.renew(self.ctx.db, self.lease, self.ttl)
+            except leases.LeaseLost as exc:
+                self.lost = exc
+                return
+            except Exception as exc:  # noqa: BLE001 - a database hiccup: try again next round
+                log.warning("task %s: renewing the storage lease failed: %s", self.ctx.task_id, exc)
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise self.lost
+
+
 @contextmanager
-def storage_lease(task_id: str, kind: str, mode: LeaseMode) -> Iterator[None]:
-    if mode != "none":
-        log.warning("task %s (%s): storage leases are not implemented yet", task_id, kind)
-    yield
+def storage_lease(ctx: TaskContext, mode: leases.LeaseMode | str) -> Iterator[None]:
+    """Hold the storage lease in `mode` ("none": no lease) for the body of the with-block."""
+    if mode == "none":
+        yield
+        return
+    cluster = ctx.settings.cluster
+    ttl = parse_duration(cluster.lease_ttl)
+    holder = f"{ctx.kind} task {ctx.task_id}"
+    try:
+        lease = leases.acquire(ctx.db, holder, mode, ttl)  # type: ignore[arg-type]
+    except leases.LeaseBusy as exc:
+        raise LeaseBusy(leases.STORAGE, exc.holder, exc.mode) from None
+    renewer = _Renewer(ctx, lease, ttl)
+    renewer.thread.start()
+    try:
+        if mode != "shared":
+            _wait_for_instances(ctx, lease, renewer)
+        yield
+        renewer.check()
+    finally:
+        renewer.stopped.set()
+        leases.release(ctx.db, renewer.lease)
+        ctx.log(f"storage lease ({mode}) released")
+
+
+def _wait_for_instances(ctx: TaskContext, lease: leases.Lease, renewer: _Renewer) -> None:
+    cluster = ctx.settings.cluster
+    ctx.progress("waiting for registry instances", 0, None)
+    acked = instances.wait_for_acks(
+        ctx.db,
+        lease.token,
+        parse_duration(cluster.instance_ttl),
+        parse_duration(cluster.ack_timeout).total_seconds(),
+        should_stop=renewer.check,
+    )
+    state = leases.INSTANCE_STATE[lease.mode]
+    names = ", ".join(acked) if acked else "none running"
+    ctx.log(f"storage lease ({lease.mode}, token {lease.token}): instances {state}: {names}")

@@ -54,7 +54,7 @@ def _execute(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> None:
     ctx = TaskContext(row.id, row.kind, row.params, attempt, settings, db, sink)
     interval = parse_duration(settings.queue.heartbeat).total_seconds()
     try:
-        with Heartbeat(sink, interval), storage_lease(row.id, row.kind, kind.storage_lease):
+        with Heartbeat(sink, interval), storage_lease(ctx, kind.storage_lease):
             result = execute(ctx)
             ctx.progress.flush()
     except TaskCancelled:
@@ -86,7 +86,8 @@ def _after_error(app: HthCelery, db: Database, row: TaskRow, attempt: int, exc: 
     retry_at = utcnow() + timedelta(seconds=delay)
     line = f"transient error: {error}; retry {attempt + 1} in {delay:.1f}s"
     celery_id = to_retrying(db, row.id, attempt, error, retry_at, line)
-    if celery_id is None:
-        return  # cancelled or handed over meanwhile
+    if celery_id is None:  # a cancel was asked meanwhile (or another attempt took over)
+        finish_cancelled(db, row.id, attempt)
+        return
     log.warning("task %s: %s; retrying in %.1fs", row.id, error, delay)
     send_message(db, app.settings, row, celery_id, countdown=delay)

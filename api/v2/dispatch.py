@@ -99,8 +99,10 @@ async def dispatch(request: Request) -> Response:
         log.warning("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
         return error_response(Unavailable("storage backend unavailable"))
     except StorageError:
+        # Not worth a retry by itself (e.g. refused credentials), but still the backend's
+        # fault, not the request's: clients get 503 UNAVAILABLE, operators the traceback.
         log.exception("storage failure on %s %s", request.method, request.url.path)
-        return error_response(RegistryError("internal storage error"))
+        return error_response(Unavailable("storage backend failed"))
     finally:
         done()
 

@@ -208,8 +208,8 @@ def scan_blobs(driver: StorageDriver, progress: Progress) -> dict[str, int]:
     sizes: dict[str, int] = {}
     try:
         for info in driver.walk(layout.BLOBS):
-            parts = info.path.rsplit("/", 4)  # .../<alg>/<xx>/<hex>/data
-            if not info.is_dir and parts[-1] == "data" and len(parts) == 5:
+            parts = info.path.rsplit("/", 4)  # BLOBS/<alg>/<xx>/<hex>/data
+            if not info.is_dir and parts[0] == layout.BLOBS and parts[-1] == "data":
                 sizes[f"{parts[1]}:{parts[3]}"] = info.size
                 if len(sizes) % 1000 == 0:
                     progress("scan", len(sizes), None)

@@ -44,6 +44,11 @@ class CheckedDriver(StorageDriver):
         started = time.monotonic()
         try:
             return fn()
+        except StorageUnavailableError as exc:
+            exc.driver = exc.driver or self.name
+            # The one line an operator needs in an outage: which driver, doing what, where.
+            log.warning("storage %s %s %s unavailable: %s", self.name, op, path, exc)
+            raise
         except StorageError as exc:
             exc.driver = exc.driver or self.name
             raise
@@ -71,7 +76,8 @@ class CheckedDriver(StorageDriver):
         return self._call("reader", path, lambda: self.inner.reader(self._checked(path), offset))
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
-        return self._call("writer", path, lambda: self.inner.writer(self._checked(path), append))
+        inner = self._call("writer", path, lambda: self.inner.writer(self._checked(path), append))
+        return CheckedWriter(self, path, inner)
 
     def stat(self, path: str) -> FileInfo:
         return self._call("stat", path, lambda: self.inner.stat(self._checked(path, True)))
@@ -100,3 +106,26 @@ class CheckedDriver(StorageDriver):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class CheckedWriter(FileWriter):
+    """A driver's writer whose failures are tagged and logged like every other call."""
+
+    def __init__(self, driver: CheckedDriver, path: str, inner: FileWriter) -> None:
+        self._driver, self._path, self._inner = driver, path, inner
+
+    def write(self, data: bytes) -> int:
+        return self._driver._call("write", self._path, lambda: self._inner.write(data))
+
+    @property
+    def size(self) -> int:
+        return self._inner.size
+
+    def commit(self) -> None:
+        self._driver._call("commit", self._path, self._inner.commit)
+
+    def cancel(self) -> None:
+        self._driver._call("cancel", self._path, self._inner.cancel)
+
+    def close(self) -> None:
+        self._driver._call("close", self._path, self._inner.close)

@@ -295,7 +295,9 @@ class S3Driver(StorageDriver):
         pages = self.client.get_paginator("list_parts").paginate(
             Bucket=self.bucket, Key=key, UploadId=upload
         )
-        return [Part(p["PartNumber"], p["ETag"], p["Size"]) for pg in pages for p in pg["Parts"]]
+        # S3 leaves "Parts" out of the answer for an upload that has none yet.
+        parts = (p for page in pages for p in page.get("Parts", []))
+        return [Part(p["PartNumber"], p["ETag"], p["Size"]) for p in parts]
 
     def head_size(self, key: str) -> int | None:
         try:

@@ -77,7 +77,7 @@ class RegistryProcess:
             "docker_registry": {
                 "storage_driver": "filesystem",
                 "storage_settings": {"rootdirectory": str(self.workdir / "storage")},
-                "http": {"addr": f"127.0.0.1:{self.port}"},
+                "http": {"addr": f"127.0.0.1:{self.port}", "workers": 1},
             },
         }
         return deep_merge(base, self.config)

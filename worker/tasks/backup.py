@@ -26,9 +26,8 @@ def take_lease(ctx: TaskContext) -> Lease:
     """The one call the backup kinds make for "take the storage lease in mode X"."""
 
     def lease(mode: LeaseMode) -> AbstractContextManager[None]:
-        # "shared" only keeps GC out: instances go on serving, so the hook (which knows the
-        # instance modes only) is asked for "none" until the real lease knows shared holders.
-        return storage_lease(ctx.task_id, ctx.kind, "none" if mode == "shared" else mode)
+        # "shared": instances go on serving; the lease only keeps other maintenance out.
+        return storage_lease(ctx, mode)
 
     return lease
 

@@ -7,7 +7,9 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import registry.cluster.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import registry.audit  # noqa: F401 - registers the tables on SQLModel.metadata
+import registry.auth.models  # noqa: F401
+import registry.cluster.models  # noqa: F401
 import registry.tasks.models  # noqa: F401
 
 config = context.config

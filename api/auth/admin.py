@@ -1,0 +1,84 @@
+"""/api/v1 is for admins when auth is on: `admit_admin` runs before every route of
+`V1Route` (the route class all /api/v1 routers share), and `audit_call` records each
+changing call afterwards unless the core already recorded something more specific."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.auth.challenge import API_CHALLENGE
+from api.auth.identify import identify
+from api.auth.runtime import auth_runtime, client_address, request_id
+from registry import audit
+from registry.auth.credentials import ANONYMOUS, Principal
+from registry.content.errors import Denied, Unauthorized
+
+# Declared on every /api/v1 route so that the OpenAPI document shows how to authenticate;
+# the check itself is `admit_admin`, which runs before the request body is even parsed.
+CREDENTIALS = APIKeyHeader(
+    name="Authorization",
+    scheme_name="admin credentials",
+    description="`Bearer <personal access token>` or `Basic <user:password>` of an admin",
+    auto_error=False,
+)
+_STATE = "hth_principal"
+_READ_ONLY = {"GET", "HEAD", "OPTIONS"}
+
+
+async def admit_admin(request: Request) -> Principal:
+    runtime = auth_runtime(request)
+    principal = ANONYMOUS
+    if runtime.enabled:
+        try:
+            principal = (await identify(request)).principal
+        except Unauthorized as exc:
+            exc.headers["WWW-Authenticate"] = API_CHALLENGE
+            raise
+        if not principal.authenticated:
+            error = Unauthorized("authentication required: an admin's token or credentials")
+            error.headers["WWW-Authenticate"] = API_CHALLENGE
+            raise error
+        if not principal.admin:
+            raise Denied("the management API is for admins")
+    setattr(request.state, _STATE, principal)
+    context = audit.AuditContext(principal.username, client_address(request), request_id(request))
+    audit.bind(context)
+    return principal
+
+
+def current_principal(request: Request) -> Principal:
+    principal: Principal = getattr(request.state, _STATE, ANONYMOUS)
+    return principal
+
+
+async def audit_call(request: Request, route: APIRoute, response: Response) -> None:
+    """One audit record per changing call that was let in (whatever its outcome)."""
+    context = audit.current()
+    if request.method in _READ_ONLY or context is None or context.recorded:
+        return
+    if getattr(request.state, _STATE, None) is None:
+        return  # refused before admission: not an action
+    params: dict[str, Any] = dict(request.path_params)
+    body = await _json_body(request)
+    if body is not None:
+        params["body"] = body
+    target = "/".join(str(value) for value in request.path_params.values())
+    action = f"{route.tags[0] if route.tags else 'api'}.{route.name}"
+    db = auth_runtime(request).db()
+    status = response.status_code
+    await run_in_threadpool(audit.record_quietly, db, action, target, params=params, status=status)
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        raw = await request.body()
+        return json.loads(raw) if raw else None
+    except (ValueError, RuntimeError):
+        return None

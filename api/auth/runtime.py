@@ -1,0 +1,52 @@
+"""What auth keeps per API process: whether it is on, the login limiter, the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from registry.auth.mode import auth_enabled
+from registry.auth.ratelimit import LoginLimiter
+from registry.config import Settings
+from registry.durations import parse_duration
+from registry.tasks.db import Database, open_database
+
+
+@dataclass
+class AuthRuntime:
+    settings: Settings
+    enabled: bool
+    limiter: LoginLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuthRuntime:
+        auth = settings.auth
+        window = parse_duration(auth.login_window).total_seconds()
+        return cls(settings, auth_enabled(settings), LoginLimiter(auth.login_attempts, window))
+
+    @property
+    def service(self) -> str:
+        return self.settings.auth.service
+
+    @property
+    def token_ttl(self) -> int:
+        return max(1, int(parse_duration(self.settings.auth.token_ttl).total_seconds()))
+
+    def db(self) -> Database:
+        """The database (opened and migrated on first use; call it in a worker thread)."""
+        return open_database(self.settings)
+
+
+def auth_runtime(connection: HTTPConnection) -> AuthRuntime:
+    runtime: AuthRuntime = connection.app.state.hth_auth
+    return runtime
+
+
+def client_address(connection: HTTPConnection) -> str:
+    return connection.client.host if connection.client else "unknown"
+
+
+def request_id(connection: HTTPConnection) -> str | None:
+    value = connection.headers.get("x-request-id")
+    return value if value and len(value) <= 64 else None

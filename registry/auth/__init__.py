@@ -1,0 +1,1 @@
+"""Users, passwords, tokens, namespace permissions and JWTs: the framework-free auth core."""

@@ -1,0 +1,66 @@
+"""SQLModel tables of auth: users (and robots), tokens, namespace permissions, signing keys.
+
+The schema is owned by the Alembic migration `0003_auth.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+from registry.tasks.models import UTCDateTime
+
+
+def _when() -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class UserRow(SQLModel, table=True):
+    __tablename__ = "auth_users"
+
+    id: str = Field(primary_key=True, max_length=36)
+    username: str = Field(max_length=128, unique=True)
+    kind: str = Field(default="user", max_length=16)  # user | robot
+    # argon2id; None for robots, which authenticate with their tokens only.
+    password_hash: str | None = Field(default=None, max_length=255)
+    admin: bool = False
+    disabled: bool = False
+    description: str = Field(default="", max_length=1024)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TokenRow(SQLModel, table=True):
+    __tablename__ = "auth_tokens"
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(index=True, max_length=36)
+    name: str = Field(max_length=128)
+    kind: str = Field(max_length=16)  # personal | robot | refresh
+    # SHA-256 of the secret part: tokens are long random strings, a slow hash adds nothing.
+    secret_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime | None = _when()
+    revoked_at: datetime | None = _when()
+
+
+class PermissionRow(SQLModel, table=True):
+    __tablename__ = "auth_permissions"
+
+    # A username, or "anonymous" for what everyone may do (a publicly pullable namespace).
+    principal: str = Field(primary_key=True, max_length=128)
+    namespace: str = Field(primary_key=True, max_length=255)  # "*" for every repository
+    actions: str = Field(max_length=64)  # comma-separated: pull,push,delete
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SigningKeyRow(SQLModel, table=True):
+    __tablename__ = "auth_signing_keys"
+
+    kid: str = Field(primary_key=True, max_length=32)
+    # In the database so that every instance of a cluster verifies what any one issued.
+    private_pem: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

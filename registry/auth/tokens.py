@@ -1,0 +1,131 @@
+"""Personal access tokens, robot tokens and refresh tokens: `hth_<id>_<secret>`, shown
+once, stored as a SHA-256 of the secret, revocable, optionally expiring."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from registry.auth.models import TokenRow, UserRow
+from registry.tasks.db import Database
+from registry.tasks.models import utcnow
+
+PREFIX = "hth_"
+KINDS = ("personal", "robot", "refresh")
+_TOKEN = re.compile(r"hth_([0-9a-f]{16})_([A-Za-z0-9_-]{20,128})")
+_NAME = re.compile(r"[\w .@:/+-]{1,128}")
+
+
+class TokenError(ValueError):
+    status = 400
+
+
+class TokenNotFound(TokenError):
+    status = 404
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """A token record with its plain text, which exists only in this answer."""
+
+    row: TokenRow
+    token: str
+
+
+def looks_like_token(text: str) -> bool:
+    return text.startswith(PREFIX)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(
+    db: Database, user: UserRow, name: str, kind: str, expires_at: datetime | None = None
+) -> IssuedSecret:
+    if kind not in KINDS:
+        raise TokenError(f"unknown token kind {kind!r}")
+    if not _NAME.fullmatch(name):
+        raise TokenError("token name: 1-128 letters, digits, spaces or . @ : / + - _")
+    if expires_at is not None and expires_at <= utcnow():
+        raise TokenError("expires_at is in the past")
+    token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    row = TokenRow(
+        id=token_id,
+        user_id=user.id,
+        name=name,
+        kind=kind,
+        secret_hash=_digest(secret),
+        created_at=utcnow(),
+        expires_at=expires_at,
+    )
+    with Session(db.engine) as session:
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+    return IssuedSecret(row, f"{PREFIX}{token_id}_{secret}")
+
+
+def expiry(ttl: timedelta | None) -> datetime | None:
+    return utcnow() + ttl if ttl else None
+
+
+def is_live(row: TokenRow, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+
+
+def verify_token(db: Database, text: str) -> tuple[TokenRow, UserRow] | None:
+    """The live token and its enabled user, or None for anything else."""
+    found = _TOKEN.fullmatch(text)
+    if found is None:
+        return None
+    token_id, secret = found[1], found[2]
+    with Session(db.engine) as session:
+        row = session.get(TokenRow, token_id)
+        if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
+            return None
+        user = session.get(UserRow, row.user_id)
+    if user is None or user.disabled or not is_live(row):
+        return None
+    return row, user
+
+
+def list_tokens(
+    db: Database, user_id: str | None = None, kind: str | None = None
+) -> list[TokenRow]:
+    query = select(TokenRow).order_by(col(TokenRow.created_at).desc())
+    if user_id is not None:
+        query = query.where(col(TokenRow.user_id) == user_id)
+    if kind is not None:
+        query = query.where(col(TokenRow.kind) == kind)
+    with Session(db.engine) as session:
+        return list(session.exec(query).all())
+
+
+def get_token(db: Database, token_id: str) -> TokenRow:
+    with Session(db.engine) as session:
+        row = session.get(TokenRow, token_id)
+    if row is None:
+        raise TokenNotFound(f"no token {token_id!r}")
+    return row
+
+
+def revoke_token(db: Database, token_id: str) -> TokenRow:
+    """Revoked at once: every JWT issued from it is refused from the next request on."""
+    with Session(db.engine) as session:
+        row = session.get(TokenRow, token_id)
+        if row is None:
+            raise TokenNotFound(f"no token {token_id!r}")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+    return row
