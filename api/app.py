@@ -11,15 +11,21 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import health, metrics
+from api.auth.install import install_auth
 from api.cluster import InstanceAgent
 from api.logs import configure_logging
 from api.observability import ObservabilityMiddleware
 from api.state import AppState
+from api.ui import router as ui_router
+from api.v1 import audit as v1_audit
 from api.v1 import backups as v1_backups
 from api.v1 import instances as v1_instances
 from api.v1 import repositories as v1_repositories
 from api.v1 import schedules as v1_schedules
+from api.v1 import status as v1_status
 from api.v1 import tasks as v1_tasks
+from api.v1 import tokens as v1_tokens
+from api.v1 import users as v1_users
 from api.v2.dispatch import dispatch
 from registry.config import Settings, load_settings
 
@@ -45,9 +51,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1_repositories.router)
     app.include_router(v1_backups.router)
     app.include_router(v1_instances.router)
+    app.include_router(v1_status.router)
+    app.include_router(ui_router)
+    app.include_router(v1_users.router)
+    app.include_router(v1_tokens.router)
+    app.include_router(v1_audit.router)
     app.add_middleware(ObservabilityMiddleware)
     app.router.add_route("/v2", dispatch, methods=V2_METHODS, include_in_schema=False)
     app.router.add_route("/v2/{path:path}", dispatch, methods=V2_METHODS, include_in_schema=False)
+    install_auth(app, settings)  # last: it checks every /api/v1 route is admin-guarded
     return app
 
 
@@ -55,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Join the cluster before serving: the first heartbeat applies any live storage lease."""
     state: AppState = app.state.hth
-    agent = InstanceAgent(state.settings, state.gate)
+    agent = InstanceAgent(state.settings, state.gate, apply_config=state.apply_generation)
     try:
         await run_in_threadpool(agent.tick)
     except Exception:  # noqa: BLE001 - serve anyway; the loop keeps trying

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 
-from registry.cluster import instances, leases
+from registry.cluster import generations, instances, leases
 from registry.config import Settings
 from registry.content.errors import Unavailable
 from registry.durations import parse_duration
@@ -66,6 +66,10 @@ class InstanceAgent:
     started_at: datetime = field(default_factory=utcnow)
     acked_token: int = 0
     admin_state: str = "serving"
+    # Applies a configuration generation to this process (AppState.apply_generation).
+    apply_config: Callable[[generations.Generation], None] | None = None
+    config_generation: int = 0
+    config_error: str = ""
     _lease_expiry: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -77,7 +81,9 @@ class InstanceAgent:
         return open_database(self.settings)  # cached per process; retried while it fails
 
     def tick(self) -> None:
-        """One round: read the lease, apply it, heartbeat (blocking; run it in a thread)."""
+        """One round: apply a new configuration generation, read the lease, apply it,
+        heartbeat (blocking; run it in a thread)."""
+        self._follow_generation()
         target, reason, token = self._lease_state()
         if _RANK.get(self.admin_state, 0) > _RANK[target]:
             target, reason = self.admin_state, "set by an operator"
@@ -85,6 +91,30 @@ class InstanceAgent:
         if target == "serving" or self.gate.inflight_writes == 0:
             self.acked_token = max(self.acked_token, token)
         self.admin_state = instances.beat(self.db, self._heartbeat(target))
+
+    def _follow_generation(self) -> None:
+        """Apply the newest configuration generation once; a failure is reported in the
+        heartbeat (and not retried) until a newer generation is recorded."""
+        if self.apply_config is None:
+            return
+        try:
+            found = generations.current(self.db)
+        except Exception as exc:  # noqa: BLE001 - any database failure: try next round
+            log.warning("cannot read the configuration generation: %s", exc)
+            return
+        if found is None or found.number == self.config_generation:
+            return
+        error_prefix = generations.APPLY_ERROR.format(number=found.number)
+        if self.config_error.startswith(error_prefix):
+            return
+        try:
+            self.apply_config(found)
+        except Exception as exc:  # noqa: BLE001 - reported to the reconfigure task
+            log.exception("cannot apply configuration generation %d", found.number)
+            self.config_error = f"{error_prefix}{type(exc).__name__}: {exc}"
+            return
+        log.info("applied configuration generation %d", found.number)
+        self.config_generation, self.config_error = found.number, ""
 
     def _lease_state(self) -> tuple[str, str, int]:
         """(instance state, reason, token) that the storage lease asks for."""
@@ -109,9 +139,9 @@ class InstanceAgent:
             state=state,
             inflight_writes=self.gate.inflight_writes,
             lease_token=self.acked_token,
-            config_generation=0,
+            config_generation=self.config_generation,
             started_at=self.started_at,
-            detail=self.gate.reason,
+            detail="; ".join(text for text in (self.gate.reason, self.config_error) if text),
         )
 
     async def run(self) -> None:

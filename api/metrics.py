@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.concurrency import run_in_threadpool
+
+from api.metrics_tasks import platform_exposition
+from api.state import app_state
 
 router = APIRouter(tags=["health"])
 
@@ -21,6 +25,8 @@ def _registry() -> CollectorRegistry:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics() -> Response:
-    """Prometheus metrics of this instance."""
-    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this instance, then the platform's (read from the database)."""
+    platform = await run_in_threadpool(platform_exposition, app_state(request).settings)
+    body = generate_latest(_registry()) + platform
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -4,17 +4,22 @@ readiness probe."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from api.cluster import WriteGate
-from registry.config import Settings
+from registry.cluster.generations import Generation
+from registry.config import Settings, same_storage, with_shared
 from registry.storage import StorageDriver, StorageError, create_driver
 
 # A readiness probe answers within this, whatever the backend does.
 STORAGE_PROBE_TIMEOUT = 10.0
+# After a storage switch the old driver stays open this long, for requests still using it.
+OLD_DRIVER_GRACE = 60.0
 
 
 class StorageProbe:
@@ -54,6 +59,7 @@ class AppState:
     driver: StorageDriver
     gate: WriteGate = field(default_factory=WriteGate)
     storage_probe: StorageProbe = field(init=False)
+    config_generation: int = 0
 
     def __post_init__(self) -> None:
         self.storage_probe = StorageProbe(self.driver)
@@ -63,6 +69,25 @@ class AppState:
         registry_settings = settings.docker_registry
         driver = create_driver(registry_settings.storage_driver, settings.driver_settings())
         return cls(settings=settings, driver=driver)
+
+    def apply_generation(self, generation: Generation) -> None:
+        """Switch to a configuration generation (blocking). New requests get the new driver;
+        those that already hold the old one finish on it, closed after a grace delay."""
+        settings = with_shared(self.settings, generation.document)
+        old = self.driver
+        driver = old
+        if not same_storage(self.settings, settings):
+            registry_settings = settings.docker_registry
+            driver = create_driver(registry_settings.storage_driver, settings.driver_settings())
+        # One assignment each: a request reads either the old pair or the new one's driver.
+        self.settings, self.driver = settings, driver
+        self.storage_probe = StorageProbe(driver)
+        self.config_generation = generation.number
+        logging.getLogger().setLevel(settings.logging.level.upper())
+        if driver is not old:
+            closer = threading.Timer(OLD_DRIVER_GRACE, old.close)
+            closer.daemon = True
+            closer.start()
 
 
 def app_state(request: Request) -> AppState:

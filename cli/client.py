@@ -7,6 +7,7 @@ from typing import Any
 import click
 import httpx
 
+from cli.credentials import TOKEN_ENV, load_token
 from registry.config import Settings
 
 
@@ -27,19 +28,26 @@ def base_url(settings: Settings) -> str:
 
 
 class ApiClient:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, timeout: float = 30.0, token: str | None = None, auth: Any = None
+    ) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers, auth=auth)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ApiClient:
-        return cls(base_url(settings))
+        """Authenticated with $HTH_TOKEN or the token file (cli/credentials.py), if any."""
+        return cls(base_url(settings), token=load_token())
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError(f"cannot reach the API at {self.url}: {exc} (is it running?)") from None
+        if response.status_code == 401:
+            hint = f"set {TOKEN_ENV} or run `hth-ctl login` (an admin's token is required)"
+            raise ApiError(f"{method} {path}: 401 {_detail(response)}; {hint}")
         if response.status_code >= 400:
             raise ApiError(f"{method} {path}: {response.status_code} {_detail(response)}")
         return response

@@ -10,10 +10,15 @@ from typing import Any
 import click
 
 from cli.backup import backup, restore
+from cli.gc import garbage_collect, repositories
 from cli.instances import list_instances, start, stop
 from cli.processes import run_component, run_platform
+from cli.reconfigure import reconfigure
 from cli.schedules import schedules
+from cli.status import status
 from cli.tasks import tasks
+from cli.tokens import login, tokens
+from cli.users import users
 from registry.config import ConfigError, load_settings, read_settings_file, redacted
 
 
@@ -65,12 +70,19 @@ def show_config(obj: Context, check_file: str | None) -> None:
 
 
 cli.add_command(tasks)
+cli.add_command(garbage_collect)
+cli.add_command(repositories)
 cli.add_command(stop)
 cli.add_command(start)
 cli.add_command(list_instances)
 cli.add_command(schedules)
 cli.add_command(backup)
 cli.add_command(restore)
+cli.add_command(reconfigure)
+cli.add_command(users)
+cli.add_command(tokens)
+cli.add_command(login)
+cli.add_command(status)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from registry.auth.passwords import check_policy
 from registry.durations import parse_duration
 from registry.storage.settings import SETTINGS_BY_DRIVER, DriverSettings
 
@@ -177,6 +178,8 @@ class InitialAdmin(Section):
     def _both_or_neither(self) -> InitialAdmin:
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password must be set together")
+        if self.password is not None:
+            check_policy(self.password.get_secret_value())
         return self
 
 
@@ -333,3 +336,24 @@ def _mask(value: Any) -> Any:
 
 
 _URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)[^@/]+@", re.IGNORECASE)
+
+
+# What a configuration generation carries (hth-ctl reconfigure): the parts every process of
+# the cluster shares. Addresses, database, queue and cluster timings stay each process's own.
+def shared_document(settings: Settings) -> dict[str, Any]:
+    """The cluster-wide part of `settings` as a JSON document (storage secrets included)."""
+    registry = settings.docker_registry.model_dump(mode="json", exclude={"http"})
+    return {"docker_registry": registry, "logging": settings.logging.model_dump(mode="json")}
+
+
+def with_shared(local: Settings, document: dict[str, Any]) -> Settings:
+    """`local` with the cluster-wide part taken from a generation's document."""
+    shared = parse_settings(document)
+    registry = shared.docker_registry.model_copy(update={"http": local.docker_registry.http})
+    return local.model_copy(update={"docker_registry": registry, "logging": shared.logging})
+
+
+def same_storage(a: Settings, b: Settings) -> bool:
+    """Do both settings point at the same storage backend?"""
+    ra, rb = a.docker_registry, b.docker_registry
+    return (ra.storage_driver, ra.storage_settings) == (rb.storage_driver, rb.storage_settings)

@@ -11,11 +11,13 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from registry.audit import task_enqueued
 from registry.config import Settings
-from registry.maintenance import validate_params
+from registry.maintenance import exclusive_kinds, task_kind, validate_params
 from registry.tasks.db import Database
+from registry.tasks.errors import TaskConflict
 from registry.tasks.models import TaskRow
-from registry.tasks.records import NewTask, create_task
+from registry.tasks.records import NewTask, create_task, unfinished_of_kinds
 from registry.tasks.states import Trigger
 from registry.tasks.transitions import mark_sent
 from worker.celery_app import HthCelery, create_celery, task_name
@@ -47,7 +49,17 @@ def enqueue(
     scheduled_for: datetime | None = None,
     retry_of: str | None = None,
 ) -> TaskRow:
-    """Validate, record (state queued), then send. Raises UnknownTaskKind / InvalidParams."""
+    """Validate, record (state queued), then send. Raises UnknownTaskKind / InvalidParams, and
+    TaskConflict when an exclusive kind is asked for while another exclusive task is unfinished
+    (a schedule's firing is not refused: the storage lease makes it wait its turn)."""
+    if trigger != "schedule" and task_kind(kind).exclusive:
+        running = unfinished_of_kinds(db, exclusive_kinds())
+        if running is not None:
+            raise TaskConflict(
+                f"{running.kind} task {running.id} is {running.state}; only one task that "
+                "changes storage runs at a time: wait for it, or cancel it",
+                detail={"task_id": running.id, "kind": running.kind},
+            )
     new = NewTask(
         kind=kind,
         params=validate_params(kind, params),
@@ -58,6 +70,7 @@ def enqueue(
         retry_of=retry_of,
     )
     row = create_task(db, new)
+    task_enqueued(db, row)  # the audit log: who (the API caller, else the scheduler), what
     row.sent_at = send_message(db, settings, row, row.celery_id)
     return row
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from registry.config import Settings
+from registry.cluster import generations
+from registry.config import Settings, with_shared
 from registry.durations import parse_duration
 from registry.maintenance.progress import Progress, ProgressState
 from registry.storage import StorageDriver, create_driver
@@ -93,6 +94,19 @@ class Heartbeat:
 
 
 _drivers: dict[int, StorageDriver] = {}
+_effective: dict[tuple[int, int], Settings] = {}
+
+
+def effective_settings(db: Database, local: Settings) -> Settings:
+    """`local` with the newest configuration generation applied (hth-ctl reconfigure): each
+    new task runs on it; one object per generation, so its driver is built once."""
+    found = generations.current(db)
+    if found is None:
+        return local
+    key = (id(local), found.number)
+    if key not in _effective:
+        _effective[key] = with_shared(local, found.document)
+    return _effective[key]
 
 
 @dataclass
@@ -110,6 +124,7 @@ class TaskContext:
     progress: Progress = field(init=False)
 
     def __post_init__(self) -> None:
+        self.settings = effective_settings(self.db, self.settings)
         interval = min(0.5, parse_duration(self.settings.queue.heartbeat).total_seconds())
         self.progress = Progress(self.sink, min_interval=interval)
 

@@ -5,11 +5,12 @@ changing call afterwards unless the core already recorded something more specifi
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,6 +20,7 @@ from api.auth.runtime import auth_runtime, client_address, request_id
 from registry import audit
 from registry.auth.credentials import ANONYMOUS, Principal
 from registry.content.errors import Denied, Unauthorized
+from registry.tasks.db import Database
 
 # Declared on every /api/v1 route so that the OpenAPI document shows how to authenticate;
 # the check itself is `admit_admin`, which runs before the request body is even parsed.
@@ -28,6 +30,7 @@ CREDENTIALS = APIKeyHeader(
     description="`Bearer <personal access token>` or `Basic <user:password>` of an admin",
     auto_error=False,
 )
+log = logging.getLogger("hth.audit")
 _STATE = "hth_principal"
 _READ_ONLY = {"GET", "HEAD", "OPTIONS"}
 
@@ -71,9 +74,15 @@ async def audit_call(request: Request, route: APIRoute, response: Response) -> N
         params["body"] = body
     target = "/".join(str(value) for value in request.path_params.values())
     action = f"{route.tags[0] if route.tags else 'api'}.{route.name}"
-    db = auth_runtime(request).db()
     status = response.status_code
-    await run_in_threadpool(audit.record_quietly, db, action, target, params=params, status=status)
+    try:
+        await auth_runtime(request).with_db(_record, action, target, params, status)
+    except SQLAlchemyError as exc:  # the call itself happened: answer it all the same
+        log.error("audit record %s %s not written: %s", action, target, exc)
+
+
+def _record(db: Database, action: str, target: str, params: dict[str, Any], status: int) -> None:
+    audit.record_quietly(db, action, target, params=params, status=status)
 
 
 async def _json_body(request: Request) -> Any:

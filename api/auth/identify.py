@@ -78,7 +78,7 @@ async def login(connection: HTTPConnection, username: str, secret: str) -> Princ
         error = TooManyRequests(f"too many failed logins; retry in {wait} seconds")
         error.headers["Retry-After"] = str(wait)
         raise error
-    principal = await run_in_threadpool(check_credentials, runtime.db(), username, secret)
+    principal = await runtime.with_db(check_credentials, username, secret)
     if principal is None:
         runtime.limiter.failed(address, username)
         log.warning("failed login for %r from %s", username[:64], address)
@@ -95,7 +95,7 @@ async def _bearer(connection: HTTPConnection, token: str) -> Identity:
             error = TooManyRequests(f"too many failed logins; retry in {wait} seconds")
             error.headers["Retry-After"] = str(wait)
             raise error
-        principal = await run_in_threadpool(check_bearer_token, runtime.db(), token)
+        principal = await runtime.with_db(check_bearer_token, token)
         if principal is None:
             runtime.limiter.failed(address, "(token)")
             log.warning("invalid or revoked access token from %s", address)

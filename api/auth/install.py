@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.routing import BaseRoute
 
 from api.auth import token_endpoint
 from api.auth.limits import BodyLimitMiddleware
@@ -35,6 +38,7 @@ def install_auth(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimitMiddleware, limit=settings.auth.api_body_limit)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     _check_guarded(app)
+    _document_errors_as_json(app)
     log.info(describe_mode(settings))
     bootstrap_admin(settings, runtime.enabled)
 
@@ -75,14 +79,44 @@ def bootstrap_admin(settings: Settings, enabled: bool) -> None:
         log.error("could not check the initial admin (database unavailable?): %s", exc)
 
 
+def flat_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, BaseRoute]]:
+    """(full path, route) of every route, including those of included routers (which
+    FastAPI keeps as one entry per router)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            yield from flat_routes(included.routes, prefix + getattr(context, "prefix", ""))
+        else:
+            yield prefix + getattr(route, "path", ""), route
+
+
 def _check_guarded(app: FastAPI) -> None:
     """Fail closed: an /api/v1 route that bypasses the admin check stops the start."""
     from api.v1.errors import V1Route
 
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path.startswith("/api/v1/"):
+    for path, route in flat_routes(app.routes):
+        if isinstance(route, APIRoute) and path.startswith("/api/v1/"):
             if not isinstance(route, V1Route):
-                raise RuntimeError(f"{route.path} must use api.v1.errors.V1Route (admin check)")
+                raise RuntimeError(f"{path} must use api.v1.errors.V1Route (admin check)")
+
+
+def _document_errors_as_json(app: FastAPI) -> None:
+    """Error answers are JSON even on a route whose success is text (FastAPI documents
+    them with the route's media type; schemathesis found the mismatch)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for operations in build().get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status.isdigit() and int(status) >= 400 and "text/plain" in content:
+                            content["application/json"] = content.pop("text/plain")
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from registry.auth.mode import auth_enabled
@@ -11,6 +14,8 @@ from registry.auth.ratelimit import LoginLimiter
 from registry.config import Settings
 from registry.durations import parse_duration
 from registry.tasks.db import Database, open_database
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,6 +41,10 @@ class AuthRuntime:
     def db(self) -> Database:
         """The database (opened and migrated on first use; call it in a worker thread)."""
         return open_database(self.settings)
+
+    async def with_db(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(db, *args)` in a worker thread: the database is blocking I/O."""
+        return await run_in_threadpool(lambda: call(self.db(), *args))
 
 
 def auth_runtime(connection: HTTPConnection) -> AuthRuntime:

@@ -84,7 +84,7 @@ async def _grant_principal(request: Request, form: dict[str, str]) -> Principal:
     if grant == "refresh_token":
         runtime = auth_runtime(request)
         token = form.get("refresh_token", "")
-        principal = await run_in_threadpool(check_bearer_token, runtime.db(), token)
+        principal = await runtime.with_db(check_bearer_token, token)
         if principal is None:
             raise Unauthorized("invalid, expired or revoked refresh token")
         return principal

@@ -5,10 +5,11 @@ scope the request needs, or 403 DENIED when the user may not do it at all."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,7 +21,9 @@ from registry.auth.credentials import ANONYMOUS
 from registry.auth.permissions import allowed_actions
 from registry.content.errors import Denied, Unauthorized
 from registry.content.names import is_digest
+from registry.tasks.db import Database
 
+log = logging.getLogger("hth.audit")
 _STATE = "hth_identity"
 
 
@@ -120,8 +123,8 @@ async def allows(request: Request, identity: Identity, name: str, action: str) -
 async def _live_actions(request: Request, identity: Identity, name: str) -> set[str]:
     principal = identity.principal
     username = principal.username if principal.authenticated else None
-    db = auth_runtime(request).db()
-    return await run_in_threadpool(allowed_actions, db, username, principal.admin, name)
+    runtime = auth_runtime(request)
+    return await runtime.with_db(allowed_actions, username, principal.admin, name)
 
 
 async def _refuse(request: Request, identity: Identity, need: Need, name: str | None) -> None:
@@ -149,12 +152,12 @@ async def _could(request: Request, identity: Identity, need: Need, name: str | N
     return need.action in await _live_actions(request, Identity(identity.principal), name)
 
 
-def _detail(need: Need, name: str | None) -> list[dict[str, str]]:
+def _detail(need: Need, name: str | None) -> list[dict[str, str]] | None:
     if need.kind == "catalog":
         return [{"Type": "registry", "Name": "catalog", "Action": "*"}]
     if need.kind == "repository" and name:
         return [{"Type": "repository", "Name": name, "Action": need.action}]
-    return []
+    return None
 
 
 async def may_mount_from(request: Request, source: str) -> bool:
@@ -182,6 +185,11 @@ async def audit_v2(
         action, target = "blob.delete", f"{name}@{params['digest']}"
     else:
         return
-    db = auth_runtime(request).db()
-    status = response.status_code
-    await run_in_threadpool(audit.record_quietly, db, action, target, status=status)
+    try:
+        await auth_runtime(request).with_db(_record, action, target, response.status_code)
+    except SQLAlchemyError as exc:  # the delete happened: answer it all the same
+        log.error("audit record %s %s not written: %s", action, target, exc)
+
+
+def _record(db: Database, action: str, target: str, status: int) -> None:
+    audit.record_quietly(db, action, target, status=status)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from fastapi import Security
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -13,13 +14,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.auth.admin import CREDENTIALS, admit_admin, audit_call
 from registry.content.errors import RegistryError
 
 log = logging.getLogger("hth.api")
 
 
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
 class ErrorBody(BaseModel):
-    detail: str
+    # A message, or (422 from request validation) the list of what is wrong where.
+    detail: str | list[ValidationIssue]
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
@@ -28,19 +37,28 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
 
 
 class V1Route(APIRoute):
-    """Maps the core's typed errors to their status, and a database outage to 503."""
+    """Maps the core's typed errors to their status, and a database outage to 503.
+    Admits only admins when auth is on, and audits changing calls (api/auth/admin.py)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), Security(CREDENTIALS)]
+        kwargs["responses"] = {**error_responses(401, 403), **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
             try:
-                return await handler(request)
+                await admit_admin(request)
+                response = await handler(request)
             except RegistryError as exc:
-                return JSONResponse({"detail": exc.message}, exc.status, headers=exc.headers)
+                response = JSONResponse({"detail": exc.message}, exc.status, headers=exc.headers)
             except SQLAlchemyError as exc:
                 log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
                 detail = "the task database is unavailable; try again shortly"
-                return JSONResponse({"detail": detail}, 503, headers={"Retry-After": "5"})
+                response = JSONResponse({"detail": detail}, 503, headers={"Retry-After": "5"})
+            await audit_call(request, self, response)
+            return response
 
         return guarded

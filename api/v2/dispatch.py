@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.auth.v2_access import audit_v2, authorize_v2
 from api.state import app_state, get_driver
 from api.v2 import base, blobs, catalog, manifests, referrers, tags, uploads
 from api.v2.responses import error_response
@@ -115,10 +116,13 @@ async def _dispatch(request: Request) -> Response:
     handler = route.methods.get(request.method)
     if handler is None:
         raise Unsupported(f"method {request.method} not allowed on this endpoint")
+    await authorize_v2(request, route.label, params)  # 401/403 before anything is read
     if "name" in params:
         validate_name(params["name"])
         await _refuse_deleted(request, params["name"])
-    return await handler(request, params)
+    response = await handler(request, params)
+    await audit_v2(request, route.label, params, response)
+    return response
 
 
 async def _refuse_deleted(request: Request, name: str) -> None:

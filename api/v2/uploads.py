@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from api.auth.v2_access import may_mount_from
 from api.state import get_driver
 from api.v2.responses import empty
 from api.v2.streaming import cleanup_in_thread, receive_body
@@ -38,7 +39,7 @@ async def start_upload(request: Request, params: dict[str, str]) -> Response:
     """POST: a cross-repository mount, a whole blob (`?digest=`), or a new upload session."""
     name, query, driver = params["name"], request.query_params, get_driver(request)
     mount, source = query.get("mount"), query.get("from")
-    if mount and source:
+    if mount and source and await may_mount_from(request, source):
         mounted = await run_in_threadpool(uploads.mount_blob, driver, name, mount, source)
         if mounted:
             return _created(name, mount)

@@ -39,6 +39,8 @@ class TaskKind:
     # What registry instances must refuse while it runs (DESIGN §5); "none": no storage lease.
     storage_lease: LeaseMode = "none"
     description: str = ""
+    # Changes storage wholesale: refused (409) while another exclusive task is unfinished.
+    exclusive: bool = False
 
     def params_model(self) -> type[BaseModel]:
         module_name, _, class_name = self.params.partition(":")
@@ -53,6 +55,14 @@ KINDS: dict[str, TaskKind] = {
         time_limit=6 * 3600 + 300,
         description="remove upload sessions older than docker_registry.upload_purging.age",
     ),
+    # gc takes the storage lease itself: its mode (readonly or stop) is a parameter.
+    "gc": TaskKind(
+        "registry.maintenance.gc:Params",
+        soft_time_limit=12 * 3600,
+        time_limit=12 * 3600 + 300,
+        description="mark and sweep: free blobs, manifests and repositories nothing references",
+        exclusive=True,
+    ),
     "noop": TaskKind(
         "registry.maintenance.noop:Params",
         soft_time_limit=3600,
@@ -65,12 +75,14 @@ KINDS: dict[str, TaskKind] = {
         soft_time_limit=24 * 3600,
         time_limit=24 * 3600 + 300,
         description="back up a filesystem registry into docker_registry.backups.directory",
+        exclusive=True,
     ),
     "restore": TaskKind(
         "registry.maintenance.restore:Params",
         soft_time_limit=24 * 3600,
         time_limit=24 * 3600 + 300,
         description="rebuild the storage from a backup (by id or exported file) and swap it in",
+        exclusive=True,
     ),
     "backup_verify": TaskKind(
         "registry.maintenance.backup_verify:Params",
@@ -83,6 +95,13 @@ KINDS: dict[str, TaskKind] = {
         soft_time_limit=24 * 3600,
         time_limit=24 * 3600 + 300,
         description="write a backup as one self-contained .tar.zst file",
+    ),
+    # reconfigure takes the storage lease itself, for the final pass of a migration only.
+    "reconfigure": TaskKind(
+        "registry.maintenance.reconfigure:Params",
+        soft_time_limit=24 * 3600,
+        time_limit=24 * 3600 + 300,
+        description="apply hth.json to every instance (probe, optional migration, rollback)",
     ),
     "backup_prune": TaskKind(
         "registry.maintenance.backup_prune:Params",
@@ -112,3 +131,7 @@ def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         )
         raise InvalidParams(problems) from None
     return validated.model_dump(mode="json", exclude_unset=True)
+
+
+def exclusive_kinds() -> list[str]:
+    return sorted(name for name, kind in KINDS.items() if kind.exclusive)

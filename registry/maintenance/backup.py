@@ -1,8 +1,9 @@
 """`backup`: a consistent, incremental, verified backup of a filesystem-driver registry.
 
 Metadata (links, tags, /hth/v1) is captured under a short `readonly` storage lease; blobs,
-which are immutable, are then copied with no freeze into a content-addressed store shared by
-every backup, so a blob already backed up is never copied again (docs/backups.md).
+which are immutable, are then copied under the `shared` lease (no freeze, GC kept out) into a
+content-addressed store shared by every backup, so a blob already backed up is never copied
+again (docs/backups.md).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from registry.config import Settings
 from registry.maintenance.backup_copy import copy_file, run_parallel, sync_filesystem
 from registry.maintenance.backup_manifest import BackupManifest, BlobEntry
 from registry.maintenance.backup_prune import prune_backups
-from registry.maintenance.backup_snapshot import capture, complete, write_archive
+from registry.maintenance.backup_snapshot import Snapshot, capture, complete, write_archive
 from registry.maintenance.backup_space import check_free_space
 from registry.maintenance.backup_store import METADATA, BackupStore, new_backup_id
 from registry.maintenance.backup_verify import verify_backup
@@ -40,7 +41,8 @@ COPY_WORKERS = 4  # parallel copies: enough to keep a disk busy, few enough for 
 LeaseMode = Literal["shared", "readonly", "stop"]
 Lease = Callable[[LeaseMode], AbstractContextManager[None]]
 """Take the storage lease in a mode for the duration of a `with` block (DESIGN §5):
-"shared" excludes GC only, "readonly" freezes writes, "stop" stops every instance."""
+"shared" excludes GC only, "readonly" freezes writes, "stop" stops every instance. Blocks are
+never nested: one holding per phase."""
 
 
 def no_lease(mode: LeaseMode) -> AbstractContextManager[None]:
@@ -127,7 +129,7 @@ def create_backup(
     driver: StorageDriver, options: BackupOptions, lease: Lease, progress: Progress
 ) -> BackupResult:
     store = options.store
-    with store.shared(), lease("shared"):
+    with store.shared():
         result = _write_backup(driver, options, lease, progress)
     if options.verify:
         started = time.monotonic()
@@ -143,31 +145,18 @@ def _write_backup(
     driver: StorageDriver, options: BackupOptions, lease: Lease, progress: Progress
 ) -> BackupResult:
     store, clock = options.store, _Clock()
-    live = scan_blobs(driver, progress)
-    new = {digest: size for digest, size in live.items() if not store.has_blob(digest, size)}
-    check_free_space(store.directory, sum(new.values()), len(new))
-    progress.log(
-        f"{len(live)} blobs ({sum(live.values())} bytes) in storage, "
-        f"{len(new)} ({sum(new.values())} bytes) not backed up yet"
-    )
+    live = _blobs_to_back_up(driver, store, progress)
     clock.lap("scan")
     created = utcnow()
     backup_id = new_backup_id(created)
     folder = store.start(backup_id)
     try:
-        with lease("readonly"):
-            snapshot = capture(driver, progress)
-        clock.lap("metadata")
-        added = complete(driver, snapshot)
-        progress.log(
-            f"metadata: {len(snapshot.files)} files of {len(snapshot.repositories())} "
-            f"repositories read under the readonly lease in {clock.seconds['metadata']:.2f}s"
-            + (f"; {added} files written meanwhile added" if added else "")
-        )
+        snapshot = _read_metadata(driver, lease, progress, clock)
         metadata = write_archive(snapshot, folder / METADATA)
         clock.lap("archive")
         wanted = snapshot.blob_digests()
-        blobs, missing, copied = _copy_blobs(driver, options, wanted, live, progress)
+        with lease("shared"):  # immutable blobs: only GC must stay out while they are read
+            blobs, missing, copied = _copy_blobs(driver, options, wanted, live, progress)
         copied.report(progress, clock.lap("copy"))
         sync_filesystem(store.directory)  # copies are durable before the manifest is
         manifest = BackupManifest(
@@ -196,11 +185,40 @@ def _write_backup(
         bytes=manifest.size,
         repositories=manifest.repositories,
         metadata_files=metadata.files,
-        completed_files=added,
+        completed_files=snapshot.completed,
         missing_blobs=missing,
         dangling=snapshot.dangling,
         seconds=clock.seconds,
     )
+
+
+def _blobs_to_back_up(
+    driver: StorageDriver, store: BackupStore, progress: Progress
+) -> dict[str, int]:
+    """Every blob in storage (digest -> size), once the new ones are known to fit."""
+    live = scan_blobs(driver, progress)
+    new = {digest: size for digest, size in live.items() if not store.has_blob(digest, size)}
+    check_free_space(store.directory, sum(new.values()), len(new))
+    progress.log(
+        f"{len(live)} blobs ({sum(live.values())} bytes) in storage, "
+        f"{len(new)} ({sum(new.values())} bytes) not backed up yet"
+    )
+    return live
+
+
+def _read_metadata(
+    driver: StorageDriver, lease: Lease, progress: Progress, clock: _Clock
+) -> Snapshot:
+    with lease("readonly"):
+        snapshot = capture(driver, progress)
+    seconds = clock.lap("metadata")
+    complete(driver, snapshot)
+    progress.log(
+        f"metadata: {len(snapshot.files)} files of {len(snapshot.repositories())} "
+        f"repositories read under the readonly lease in {seconds:.2f}s"
+        + (f"; {snapshot.completed} files written meanwhile added" if snapshot.completed else "")
+    )
+    return snapshot
 
 
 def scan_blobs(driver: StorageDriver, progress: Progress) -> dict[str, int]:

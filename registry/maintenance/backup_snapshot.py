@@ -49,6 +49,7 @@ class Snapshot:
     files: dict[str, MetaFile] = field(default_factory=dict)
     # Dependencies found missing in live storage too (the live tree itself is torn there).
     dangling: list[str] = field(default_factory=list)
+    completed: int = 0  # files complete() added: written while the capture ran
 
     def add(self, file: MetaFile) -> None:
         self.files[file.path] = file
@@ -106,8 +107,8 @@ def _read_order(info: FileInfo) -> tuple[int, str]:
     return rank, path
 
 
-def complete(driver: StorageDriver, snapshot: Snapshot) -> int:
-    """Add what captured tags and manifests need but the capture missed; files added."""
+def complete(driver: StorageDriver, snapshot: Snapshot) -> None:
+    """Add what captured tags and manifests need but the capture missed (`completed`)."""
     before = len(snapshot.files)
     queue = [(m.group(1), f"{m.group(2)}:{m.group(3)}") for m in _matches(snapshot, _REVISION)]
     for match in _matches(snapshot, _TAG):
@@ -129,7 +130,7 @@ def complete(driver: StorageDriver, snapshot: Snapshot) -> int:
         for key in refs.blobs:
             _ensure(driver, snapshot, layout.layer_link(name, key_digest(key)))
         queue += [(name, key_digest(key)) for key in refs.children]
-    return len(snapshot.files) - before
+    snapshot.completed += len(snapshot.files) - before
 
 
 def _matches(snapshot: Snapshot, pattern: re.Pattern[str]) -> list[re.Match[str]]:

@@ -39,6 +39,10 @@ class BackupNotFound(RegistryError):
     code, status, default_message = "NOT_FOUND", 404, "backup not found"
 
 
+class StoreUnreadable(RegistryError):
+    code, status, default_message = "UNAVAILABLE", 503, "the backup directory cannot be read"
+
+
 class StoreBusy(Exception):
     """Another process holds the backup directory's lock in a conflicting mode."""
 
@@ -137,11 +141,15 @@ class BackupStore:
 
     def backup_ids(self) -> list[str]:
         """Complete backups, oldest first."""
-        if not self.backups.is_dir():
+        try:
+            entries = list(os.scandir(self.backups))
+        except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise StoreUnreadable(f"cannot read {self.backups}: {exc.strerror}") from None
         return sorted(
             entry.name
-            for entry in os.scandir(self.backups)
+            for entry in entries
             if is_backup_id(entry.name) and os.path.isfile(os.path.join(entry.path, MANIFEST))
         )
 

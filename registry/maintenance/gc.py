@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -33,6 +34,8 @@ class Params(BaseModel):
     delete_untagged: bool | None = None
     grace_period: str | None = None
     purge_uploads: bool = True
+    # What registry instances refuse meanwhile: readonly (pulls go on) or stop (everything).
+    cluster_mode: Literal["readonly", "stop"] | None = None
 
     @field_validator("grace_period")
     @classmethod

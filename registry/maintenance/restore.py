@@ -1,8 +1,9 @@
 """`restore`: rebuild the storage tree from a backup (by id, or from an exported archive).
 
-The tree is built in a fresh folder next to the live root, every blob re-hashed on the way;
-only then, under the `stop` storage lease, is it swapped with the live root in one atomic
-exchange. A restore that fails before the swap leaves the live data exactly as it was.
+Under the `stop` storage lease (instances refuse every request: nothing written meanwhile
+would survive the restore), the tree is built in a fresh folder next to the live root, every
+blob re-hashed on the way, then swapped with the live root in one atomic exchange. A restore
+that fails before the swap leaves the live data exactly as it was.
 """
 
 from __future__ import annotations
@@ -93,14 +94,15 @@ def restore_from_store(
     with store.shared():
         manifest = store.manifest(backup_id)
         builder = _Builder(root, manifest, progress)
-        with builder.building():
+        with builder.building(lease):
             try:
                 with open(store.metadata_path(backup_id), "rb") as handle:
                     builder.write_metadata(read_archive(handle))
             except _DAMAGED as exc:
                 raise RestoreError(f"backup {backup_id}: metadata archive damaged: {exc}") from exc
             builder.copy_blobs(store)
-            return builder.swap(lease, keep_previous)
+            builder.swap()
+    return builder.finish(keep_previous)
 
 
 def restore_from_archive(
@@ -111,12 +113,13 @@ def restore_from_archive(
     try:
         with ArchiveSource(path) as source:
             builder = _Builder(root, source.manifest, progress)
-            with builder.building():
+            with builder.building(lease):
                 builder.write_metadata(source.metadata())
                 builder.stream_blobs(source)
-                return builder.swap(lease, keep_previous)
+                builder.swap()
     except _DAMAGED as exc:
         raise RestoreError(f"{path}: not a readable backup archive: {exc}") from exc
+    return builder.finish(keep_previous)
 
 
 # What a truncated, corrupted or foreign archive raises while it is read.
@@ -131,10 +134,12 @@ class _Builder:
         self.fresh = root.parent / f".{root.name}.restore-{manifest.id}"
         self.started = time.monotonic()
         self.metadata_files = 0
+        self.had_root = False
 
     @contextmanager
-    def building(self) -> Iterator[None]:
-        """Check, prepare the fresh folder, and remove it again unless the build succeeds."""
+    def building(self, lease: Lease) -> Iterator[None]:
+        """Check; then, under the `stop` lease, prepare the fresh folder, removed again unless
+        the build and the swap succeed."""
         if os.path.ismount(self.root):
             raise RestoreError(
                 f"the storage root {self.root} is a mount point; a restore swaps it with a "
@@ -142,15 +147,16 @@ class _Builder:
             )
         files = len(self.manifest.blobs) + self.manifest.metadata.files
         check_free_space(self.root.parent, self.manifest.size, files, "restore", "files")
-        _remove(self.fresh)  # left by an interrupted attempt
-        self.fresh.mkdir(parents=True)
-        if self.root.is_dir():
-            os.chmod(self.fresh, self.root.stat().st_mode)
-        try:
-            yield
-        except BaseException:
-            _remove(self.fresh)
-            raise
+        with lease("stop"):
+            _remove(self.fresh)  # left by an interrupted attempt
+            self.fresh.mkdir(parents=True)
+            if self.root.is_dir():
+                os.chmod(self.fresh, self.root.stat().st_mode)
+            try:
+                yield
+            except BaseException:
+                _remove(self.fresh)
+                raise
 
     def write_metadata(self, files: Iterable[MetaFile]) -> None:
         total = self.manifest.metadata.files
@@ -195,17 +201,19 @@ class _Builder:
             missing = sorted(expected - seen)
             raise RestoreError(f"{source.path}: {len(missing)} blobs missing, e.g. {missing[0]}")
 
-    def swap(self, lease: Lease, keep_previous: bool) -> RestoreResult:
+    def swap(self) -> None:
         sync_filesystem(self.fresh)  # the new tree is on disk before it becomes the live one
-        with lease("stop"):
-            had_root = exchange_dirs(self.fresh, self.root)
+        self.had_root = exchange_dirs(self.fresh, self.root)
+
+    def finish(self, keep_previous: bool) -> RestoreResult:
+        """After the lease ended: delete (or keep) the replaced tree, now at `fresh`."""
         previous = None
-        if had_root and keep_previous:
+        if self.had_root and keep_previous:
             previous = self.root.parent / f".{self.root.name}.before-{self.manifest.id}"
             _remove(previous)
             os.rename(self.fresh, previous)
-        elif had_root:
-            _remove(self.fresh)  # now the replaced tree
+        elif self.had_root:
+            _remove(self.fresh)
         self.progress.log(
             f"restored backup {self.manifest.id}: {self.manifest.repositories} repositories, "
             f"{len(self.manifest.blobs)} blobs into {self.root}"

@@ -19,6 +19,12 @@ class IllegalTransition(RegistryError):
     code, status, default_message = "CONFLICT", 409, "illegal state transition"
 
 
+class TaskConflict(RegistryError):
+    """Another task that changes storage is unfinished: only one runs at a time."""
+
+    code, status, default_message = "CONFLICT", 409, "another maintenance task is running"
+
+
 class UnknownTaskKind(RegistryError):
     code, status, default_message = "UNKNOWN_KIND", 422, "unknown task kind"
 

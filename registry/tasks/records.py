@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -140,3 +141,15 @@ def unsent_since(db: Database, before: datetime) -> list[TaskRow]:
     )
     with Session(db.engine, expire_on_commit=False) as session:
         return list(session.exec(query.limit(500)).all())
+
+
+def unfinished_of_kinds(db: Database, kinds: Iterable[str]) -> TaskRow | None:
+    """The oldest unfinished task of any of `kinds`, if there is one."""
+    with Session(db.engine, expire_on_commit=False) as session:
+        stmt = (
+            select(TaskRow)
+            .where(col(TaskRow.kind).in_(list(kinds)), col(TaskRow.state).in_(UNFINISHED))
+            .order_by(col(TaskRow.created_at))
+            .limit(1)
+        )
+        return session.exec(stmt).first()

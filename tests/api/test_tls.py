@@ -144,7 +144,8 @@ def test_plain_http_beyond_loopback_is_refused_with_a_clear_message(tmp_path: Pa
 def test_allow_insecure_serves_plain_http_beyond_loopback(tmp_path: Path) -> None:
     port = free_port()
     http = {"addr": f"0.0.0.0:{port}", "allow_insecure": True}
-    server = RegistryProcess(tmp_path, {"docker_registry": {"http": http}}, port=port).start()
+    config = {"docker_registry": {"http": http}, "auth": {"enabled": False}}  # transport only
+    server = RegistryProcess(tmp_path, config, port=port).start()
     try:
         response = httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=10)
         assert response.status_code == 200
@@ -156,6 +157,7 @@ def test_tls_serves_beyond_loopback(tmp_path: Path, certificate: Certificate) ->
     port = free_port()
     config = tls_config(certificate)
     config["docker_registry"]["http"]["addr"] = f"0.0.0.0:{port}"
+    config["auth"] = {"enabled": False}  # transport only (auth is on beyond loopback)
     server = RegistryProcess(tmp_path, config, port=port).start()
     try:
         response = httpx.get(f"https://127.0.0.1:{port}/v2/", verify=certificate.client_context())

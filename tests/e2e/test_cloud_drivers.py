@@ -43,7 +43,9 @@ def small_images(tmp_path_factory: pytest.TempPathFactory) -> SmallImages:
     path = tmp_path_factory.mktemp("cloud-source") / "layout"
     layout = OciLayout(path)
     single = layout.write_image("single", [MiB, MiB, 256 * 1024], seed=11)
-    multi = layout.write_index("multi", [("linux", "amd64"), ("linux", "arm64")], [512 * 1024, 4096], seed=12)
+    multi = layout.write_index(
+        "multi", [("linux", "amd64"), ("linux", "arm64")], [512 * 1024, 4096], seed=12
+    )
     return SmallImages(path, single, multi)
 
 

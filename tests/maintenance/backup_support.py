@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry import layout
-from registry.maintenance.backup import BackupOptions, BackupResult, create_backup, no_lease
+from registry.maintenance.backup import (
+    BackupOptions,
+    BackupResult,
+    LeaseMode,
+    create_backup,
+    no_lease,
+)
 from registry.maintenance.backup_store import BackupStore
 from registry.maintenance.digestset import key_digest
 from registry.maintenance.gc_refs import parse_refs
@@ -29,9 +37,12 @@ class Recorder:
     cancel_after: int | None = None
     reports: list[ProgressState] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    events: list[str] | None = None  # shared with a LeaseLog to see what ran under a lease
 
     def report(self, state: ProgressState) -> None:
         self.reports.append(state)
+        if self.events is not None:
+            self.events.append(state.phase)
 
     def log(self, line: str) -> None:
         self.lines.append(line)
@@ -44,6 +55,29 @@ class Recorder:
 
     def text(self) -> str:
         return "\n".join(self.lines)
+
+
+@dataclass
+class LeaseLog:
+    """A Lease that records when each mode is taken and ended."""
+
+    events: list[str] = field(default_factory=list)
+
+    def __call__(self, mode: LeaseMode) -> AbstractContextManager[None]:
+        return self._held(mode)
+
+    @contextmanager
+    def _held(self, mode: LeaseMode) -> Iterator[None]:
+        self.events.append(f"take {mode}")
+        try:
+            yield
+        finally:
+            self.events.append(f"end {mode}")
+
+    def during(self, mode: LeaseMode) -> list[str]:
+        """The distinct events seen while `mode` was held, in order."""
+        start, end = self.events.index(f"take {mode}"), self.events.index(f"end {mode}")
+        return list(dict.fromkeys(self.events[start + 1 : end]))
 
 
 def filesystem(root: Path) -> StorageDriver:

@@ -30,6 +30,7 @@ from registry.maintenance.restore import restore_from_store
 from registry.storage import FileInfo, StorageDriver
 from registry.storage.base import CheckedDriver
 from tests.maintenance.backup_support import (
+    LeaseLog,
     Recorder,
     backup,
     fingerprint,
@@ -254,3 +255,17 @@ def test_a_backup_changes_nothing_in_the_registry(tree: Tree, store: BackupStore
     before = fingerprint(tree.root)
     backup(tree.root, store)
     assert fingerprint(tree.root) == before
+
+
+def test_metadata_is_read_under_readonly_and_blobs_copied_under_shared(
+    tree: Tree, store: BackupStore
+) -> None:
+    populate(tree)
+    leases = LeaseLog()
+    recorder = Recorder(events=leases.events)
+    create_backup(tree.driver, BackupOptions(tree.root, store, keep=7), leases, recorder.progress())
+    assert leases.during("readonly") == ["metadata"]
+    assert leases.during("shared") == ["copy"]
+    events = leases.events
+    assert events.index("end readonly") < events.index("take shared")  # never nested
+    assert events.index("end shared") < events.index("verify")

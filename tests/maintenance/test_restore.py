@@ -14,6 +14,7 @@ from registry.maintenance.backup_store import BackupNotFound, BackupStore
 from registry.maintenance.progress import TaskCancelled
 from registry.maintenance.restore import RestoreError, restore_from_store
 from tests.maintenance.backup_support import (
+    LeaseLog,
     Recorder,
     backup,
     fingerprint,
@@ -134,3 +135,13 @@ def test_restored_blobs_are_re_hashed_against_their_digests(tree: Tree, store: B
     with pytest.raises(RestoreError, match="is damaged"):
         restore(store, backup_id, tree.root)
     assert (tree.root / layout.blob_data(image.config).lstrip("/")).is_file()
+
+
+def test_the_tree_is_built_and_swapped_under_the_stop_lease(tree: Tree, store: BackupStore) -> None:
+    tree.image("team/app", "v1")
+    backup_id = backup(tree.root, store).backup_id
+    leases = LeaseLog()
+    recorder = Recorder(events=leases.events)
+    restore_from_store(store, backup_id, tree.root, leases, recorder.progress())
+    assert leases.events[0] == "take stop" and leases.events[-1] == "end stop"
+    assert leases.during("stop") == ["metadata", "blobs"]

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,9 @@ from typing import Any
 from registry import layout
 from registry.content.links import write_link
 from registry.content.referrers import add_referrer, referrer_descriptor
+from registry.content.repositories import mark_deleted
+from registry.maintenance.gc import GCOptions, collect_garbage
+from registry.maintenance.gc_result import GCResult
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -21,6 +25,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar"
+NO_GRACE = timedelta(0)
 
 
 @dataclass
@@ -179,3 +184,21 @@ class Tree:
     def copy_to(self, root: Path) -> Tree:
         shutil.copytree(self.root, root, symlinks=True)
         return Tree(root)
+
+
+def collect(tree: Tree, should_stop: Callable[[], bool] | None = None, **options: Any) -> GCResult:
+    """Our GC on `tree`, with no grace period unless one is given."""
+    options.setdefault("grace_period", NO_GRACE)
+    return collect_garbage(tree.driver, GCOptions(**options), should_stop=should_stop)
+
+
+def garbage_tree(tree: Tree) -> None:
+    """Overwritten tags in three repositories, a soft-deleted one, a stale upload."""
+    base = tree.blob(b"base")
+    for n in range(3):
+        tree.image(f"repo{n}", "1.0", shared=(base,))
+        tree.image(f"repo{n}", "1.0", shared=(base,))
+    tree.image("gone", "1.0")
+    mark_deleted(tree.driver, "gone")
+    tree.upload("repo0", datetime.now(UTC) - timedelta(days=2))
+    tree.age_all(timedelta(days=2))

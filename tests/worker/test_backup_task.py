@@ -3,6 +3,7 @@ backup_export, restore; GET /api/v1/backups; the refusal of any driver but files
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,10 @@ def test_a_backup_task_names_the_backup_and_what_it_added(backups: TaskPlatform)
     assert result["verification"] == "verified"
     log = backups.api().get(f"/api/v1/tasks/{task['id']}/log").text
     assert "read under the readonly lease" in log and "verified" in log
+    # The registry instance acknowledged the freeze; blobs were copied under `shared`.
+    assert re.search(r"storage lease \(readonly, token \d+\): instances readonly: \S+", log)
+    assert log.index("storage lease (readonly) released") < log.index("copied ")
+    assert "storage lease (shared) released" in log
 
     listed = backups.api().get("/api/v1/backups").json()
     assert listed["directory"] == str(store_of(backups).directory)
@@ -119,8 +124,10 @@ def test_restore_by_id_and_from_an_exported_file(backups: TaskPlatform, tmp_path
 
     tree.untag("team/restore", "v1")
     tree.image("team/restore", "v2")
-    restored = succeeded(backups, "restore", backup_id=backup_id)
-    assert restored["backup_id"] == backup_id
+    task = run(backups, "restore", backup_id=backup_id)
+    assert task["state"] == "succeeded" and task["result"]["backup_id"] == backup_id
+    log = backups.api().get(f"/api/v1/tasks/{task['id']}/log").text
+    assert re.search(r"storage lease \(stop, token \d+\): instances stopped: \S+", log)
     assert metadata_and_blobs(tree.root) == expected
 
     tree.image("team/restore", "v3")

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 
 import registry.audit  # noqa: F401 - registers the tables on SQLModel.metadata
 import registry.auth.models  # noqa: F401
+import registry.cluster.generations  # noqa: F401
 import registry.cluster.models  # noqa: F401
 import registry.tasks.models  # noqa: F401
 

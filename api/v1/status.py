@@ -1,0 +1,103 @@
+"""GET /api/v1/status: one look at the platform for operators (`hth-ctl status`, `/ui/`):
+instances, workers, queue depth, running and recent tasks, last GC and backup."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from api.v1.deps import DbDep, SettingsDep
+from api.v1.errors import V1Route, error_responses
+from api.v1.instances import InstanceOut, LeaseOut
+from api.v1.schemas import TaskOut
+from registry.cluster import instances
+from registry.config import Settings
+from registry.durations import parse_duration
+from registry.metrics_tasks import WATCHED_KINDS, snapshot
+from registry.tasks.db import Database
+from registry.tasks.records import list_tasks
+from registry.tasks.states import ACTIVE
+from worker.client import celery_for
+
+router = APIRouter(prefix="/api/v1/status", tags=["status"], route_class=V1Route)
+
+PING_TIMEOUT = 0.5  # seconds a status call waits for workers to answer a ping
+PING_CACHE = 5.0  # seconds a ping answer is reused (the UI polls often)
+RECENT = 10
+
+
+class WorkersOut(BaseModel):
+    names: list[str]  # Celery workers that answered a ping
+    error: str | None = None  # why the workers could not be asked (broker down, ...)
+
+
+class LastRun(BaseModel):
+    task: TaskOut | None  # the newest task of the kind, whatever its state
+    last_success_at: datetime | None
+
+
+class StatusOut(BaseModel):
+    instances: list[InstanceOut]
+    storage_lease: LeaseOut | None
+    workers: WorkersOut
+    queue_depth: int
+    running: list[TaskOut]
+    recent: list[TaskOut]
+    last: dict[str, LastRun]  # "gc", "backup"
+
+
+@router.get("", responses=error_responses(503))
+async def status(db: DbDep, settings: SettingsDep) -> StatusOut:
+    """The platform at a glance (workers are asked with a short ping, answers cached briefly)."""
+    workers = await run_in_threadpool(ping_workers, settings)
+    return await run_in_threadpool(_read, db, settings, workers)
+
+
+def _read(db: Database, settings: Settings, workers: WorkersOut) -> StatusOut:
+    ttl = parse_duration(settings.cluster.instance_ttl)
+    snap = snapshot(db, ttl)
+    live = {row.id for row in instances.live_instances(db, ttl)}
+    running = [row for state in ACTIVE for row in list_tasks(db, state=state, limit=50)[0]]
+    last = {}
+    for kind in WATCHED_KINDS:
+        newest = list_tasks(db, kind=kind, limit=1)[0]
+        last[kind] = LastRun(
+            task=TaskOut.of(newest[0]) if newest else None,
+            last_success_at=snap.last_success.get(kind),
+        )
+    lease = snap.lease
+    return StatusOut(
+        instances=[
+            InstanceOut(**row.model_dump(), live=row.id in live) for row in instances.instances(db)
+        ],
+        storage_lease=LeaseOut(**vars(lease)) if lease else None,
+        workers=workers,
+        queue_depth=snap.queue_depth,
+        running=[TaskOut.of(row) for row in sorted(running, key=lambda r: r.id, reverse=True)],
+        recent=[TaskOut.of(row) for row in list_tasks(db, limit=RECENT)[0]],
+        last=last,
+    )
+
+
+_ping_lock = threading.Lock()
+_ping_cache: dict[int, tuple[float, WorkersOut]] = {}
+
+
+def ping_workers(settings: Settings) -> WorkersOut:
+    """Names of the Celery workers answering a broadcast ping (cached a few seconds)."""
+    with _ping_lock:
+        cached = _ping_cache.get(id(settings))
+        if cached and time.monotonic() - cached[0] < PING_CACHE:
+            return cached[1]
+        try:
+            replies = celery_for(settings).control.ping(timeout=PING_TIMEOUT) or []
+            answer = WorkersOut(names=sorted(name for reply in replies for name in reply))
+        except Exception as exc:  # noqa: BLE001 - reported in the answer, not raised
+            answer = WorkersOut(names=[], error=str(exc) or type(exc).__name__)
+        _ping_cache[id(settings)] = (time.monotonic(), answer)
+        return answer

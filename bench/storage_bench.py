@@ -1,0 +1,423 @@
+"""Cloud storage drivers benchmark: push (monolithic and chunked) and pull of one big blob per
+driver against its emulator, ours vs Distribution 2.8 on the same emulator, ratios printed.
+
+Debian's `docker-registry` 2.8.2 is built with the s3 and swift drivers only (no azure, gcs or
+oss), so those three are measured for ours alone. Quick run:
+
+    .venv/bin/python bench/storage_bench.py --size-mib 64 --drivers s3
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from registry.storage import PathNotFoundError, create_driver  # noqa: E402
+from tests.support.cloud_registry import CloudRegistryProcess, CloudStorage  # noqa: E402
+from tests.support.emulators import (  # noqa: E402
+    Azurite,
+    FakeGCSServer,
+    MotoS3,
+    write_gcs_keyfile,
+)
+from tests.support.oss_server import OSSServerProcess  # noqa: E402
+from tests.support.processes import free_port, wait_http  # noqa: E402
+from tests.support.swift_node import SwiftNode  # noqa: E402
+
+MiB = 1 << 20
+REPO = "bench/blob"
+DRIVERS = ["s3", "swift", "azure", "gcs", "oss"]
+
+
+# --- the registries under test -------------------------------------------------------------------
+
+
+@dataclass
+class Registry:
+    """One registry process; `forget` deletes a blob behind its back so every push is new."""
+
+    name: str
+    port: int
+    forget: Callable[[str], None]
+    results: dict[str, list[float]] = field(default_factory=dict)
+
+    def connection(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
+
+    def record(self, metric: str, value: float) -> None:
+        self.results.setdefault(metric, []).append(value)
+
+
+def blob_forgetter(driver_name: str, settings: dict[str, Any]) -> Callable[[str], None]:
+    """Deletes `<root>/docker/registry/v2/blobs/sha256/xx/<hex>` through our own driver (the
+    layout is Distribution's, so this works on either registry's tree)."""
+    driver = create_driver(driver_name, settings)
+
+    def forget(digest: str) -> None:
+        hex_ = digest.removeprefix("sha256:")
+        try:
+            driver.delete(f"/docker/registry/v2/blobs/sha256/{hex_[:2]}/{hex_}")
+        except PathNotFoundError:
+            pass
+
+    return forget
+
+
+def start_ours(stack: ExitStack, workdir: Path, storage: CloudStorage) -> int:
+    server = CloudRegistryProcess(workdir, storage.registry_config())
+    server.config["logging"] = {"level": "warning", "format": "json"}
+    stack.callback(server.stop)
+    server.start()
+    return server.port
+
+
+def start_distribution(stack: ExitStack, workdir: Path, storage: dict[str, Any]) -> int:
+    """`docker-registry serve` on `storage` (its own config keys), minus AWS_CA_BUNDLE, with
+    which its S3 driver panics."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = {
+        "version": 0.1,
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+        "storage": {**storage, "maintenance": {"uploadpurging": {"enabled": False}}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+    }
+    (workdir / "config.yml").write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    with open(workdir / "distribution.log", "ab") as log:
+        proc = subprocess.Popen(
+            ["docker-registry", "serve", str(workdir / "config.yml")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    stack.callback(_stop, proc)
+    wait_http(f"http://127.0.0.1:{port}/v2/", proc=proc)
+    return port
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# --- one backend per driver: the emulator, our settings, Distribution's ---------------------------
+
+
+@dataclass
+class Backend:
+    ours: CloudStorage
+    theirs: dict[str, Any] | None  # Distribution's `storage` section, None: no such driver
+    theirs_driver: tuple[str, dict[str, Any]] | None = None  # our driver on Distribution's tree
+
+
+def s3_backend(stack: ExitStack, workdir: Path) -> Backend:
+    moto = MotoS3(workdir / "moto").start()
+    stack.callback(moto.stop)
+    bucket = moto.new_bucket()
+    # Both sides with Distribution's default part size (10 MiB).
+    ours = moto.settings(bucket, rootdirectory="/ours", chunksize=10 * MiB)
+    theirs = {
+        "accesskey": moto.access_key,
+        "secretkey": moto.secret_key,
+        "region": "us-east-1",
+        "regionendpoint": moto.endpoint,
+        "bucket": bucket,
+        "secure": False,
+        "v4auth": True,
+        "rootdirectory": "/distribution",
+    }
+    mirror = {**ours, "rootdirectory": "/distribution"}
+    return Backend(CloudStorage("s3", ours, moto.endpoint), {"s3": theirs}, ("s3", mirror))
+
+
+def swift_backend(stack: ExitStack, workdir: Path) -> Backend:
+    node = SwiftNode(workdir / "swift").start()
+    stack.callback(node.stop)
+    ours = node.settings(node.new_container())  # default 20 MiB segments, like Distribution
+    theirs_container = node.new_container()
+    theirs = {
+        "authurl": node.auth_url,
+        "username": ours["username"],
+        "password": ours["password"],
+        "container": theirs_container,
+    }
+    mirror = node.settings(theirs_container)
+    return Backend(
+        CloudStorage("swift", ours, node.proxy_url), {"swift": theirs}, ("swift", mirror)
+    )
+
+
+def azure_backend(stack: ExitStack, workdir: Path) -> Backend:
+    azurite = Azurite(workdir / "azurite").start()
+    stack.callback(azurite.stop)
+    ours = azurite.settings(azurite.new_container())
+    return Backend(CloudStorage("azure", ours, azurite.endpoint), None)
+
+
+def gcs_backend(stack: ExitStack, workdir: Path) -> Backend:
+    server = FakeGCSServer(workdir / "fake-gcs").start()
+    stack.callback(server.stop)
+    keyfile = write_gcs_keyfile(workdir / "gcs-key.json")  # to sign redirect URLs
+    ours = server.settings(server.new_bucket(), keyfile=str(keyfile), chunksize=16 * MiB)
+    return Backend(CloudStorage("gcs", ours, server.endpoint), None)
+
+
+def oss_backend(stack: ExitStack, workdir: Path) -> Backend:
+    (workdir / "oss").mkdir(parents=True, exist_ok=True)
+    server = OSSServerProcess(workdir / "oss")
+    stack.callback(server.stop)
+    ours = server.settings(server.new_bucket())
+    return Backend(CloudStorage("oss", ours, server.spec.endpoint), None)
+
+
+BACKENDS: dict[str, Callable[[ExitStack, Path], Backend]] = {
+    "s3": s3_backend,
+    "swift": swift_backend,
+    "azure": azure_backend,
+    "gcs": gcs_backend,
+    "oss": oss_backend,
+}
+
+
+# --- HTTP: bodies go out with sendfile and come back into one buffer --------------------------
+
+
+def _send(
+    conn: http.client.HTTPConnection,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: tuple[int, int, int] | None = None,
+) -> http.client.HTTPResponse:
+    conn.putrequest(method, url, skip_accept_encoding=True)
+    for key, value in {**headers, "Content-Length": str(body[2] if body else 0)}.items():
+        conn.putheader(key, value)
+    conn.endheaders()
+    if body is not None:
+        fd, offset, count = body
+        assert conn.sock is not None
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            conn.sock.sendfile(handle, offset, count)
+    return conn.getresponse()
+
+
+def _expect(response: http.client.HTTPResponse, status: int, what: str) -> None:
+    data = response.read()
+    if response.status != status:
+        raise RuntimeError(f"{what}: expected {status}, got {response.status}: {data[:300]!r}")
+
+
+def _path(location: str) -> str:
+    parts = urlsplit(location)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _with_digest(location: str, digest: str) -> str:
+    return f"{location}{'&' if '?' in location else '?'}digest={digest}"
+
+
+def push(registry: Registry, fd: int, size: int, digest: str, chunk: int | None) -> None:
+    """POST, then one PUT with the whole blob (`chunk` None) or PATCHes of `chunk` and a PUT."""
+    conn = registry.connection()
+    response = _send(conn, "POST", f"/v2/{REPO}/blobs/uploads/", {})
+    _expect(response, 202, "POST upload")
+    location = _path(response.headers["Location"])
+    octet = {"Content-Type": "application/octet-stream"}
+    if chunk is None:
+        response = _send(conn, "PUT", _with_digest(location, digest), octet, (fd, 0, size))
+        _expect(response, 201, "PUT monolithic")
+        return conn.close()
+    for start in range(0, size, chunk):
+        count = min(chunk, size - start)
+        headers = {**octet, "Content-Range": f"{start}-{start + count - 1}"}
+        response = _send(conn, "PATCH", location, headers, (fd, start, count))
+        _expect(response, 202, f"PATCH at {start}")
+        location = _path(response.headers["Location"])
+    _expect(_send(conn, "PUT", _with_digest(location, digest), {}), 201, "PUT chunked")
+    conn.close()
+
+
+def pull(registry: Registry, size: int, digest: str) -> bool:
+    """GET the blob, following a 307 to the backend; returns whether it was redirected."""
+    conn = registry.connection()
+    conn.request("GET", f"/v2/{REPO}/blobs/{digest}")
+    response = conn.getresponse()
+    redirected = response.status == 307
+    if redirected:
+        response.read()
+        conn.close()
+        url = urlsplit(response.headers["Location"])
+        conn = http.client.HTTPConnection(url.hostname or "", url.port or 80, timeout=900)
+        conn.request("GET", _path(response.headers["Location"]))
+        response = conn.getresponse()
+    if response.status != 200:
+        raise RuntimeError(f"GET blob: {response.status} {response.read()[:300]!r}")
+    buffer, received = memoryview(bytearray(4 * MiB)), 0
+    while count := response.readinto(buffer):
+        received += count
+    conn.close()
+    if received != size:
+        raise RuntimeError(f"GET blob: received {received} bytes, expected {size}")
+    return redirected
+
+
+def timed(registry: Registry, metric: str, size: int, run: Callable[[], object]) -> None:
+    started = time.perf_counter()
+    run()
+    registry.record(metric, size / MiB / (time.perf_counter() - started))
+
+
+# --- one driver ----------------------------------------------------------------------------
+
+
+@dataclass
+class Blob:
+    fd: int
+    size: int
+    digest: str
+
+
+@contextmanager
+def random_blob(workdir: Path, size: int) -> Iterator[Blob]:
+    path, digest = workdir / "blob.bin", hashlib.sha256()
+    with path.open("wb") as handle:
+        for offset in range(0, size, 16 * MiB):
+            piece = os.urandom(min(16 * MiB, size - offset))
+            digest.update(piece)
+            handle.write(piece)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield Blob(fd, size, "sha256:" + digest.hexdigest())
+    finally:
+        os.close(fd)
+        path.unlink()
+
+
+def bench_driver(name: str, workdir: Path, blob: Blob, args: argparse.Namespace) -> dict[str, Any]:
+    """Ours (and Distribution, where it has the driver) on one emulator: every round pushes
+    through the redirecting registry and pulls through both it and its `redirect: off` twin."""
+    with ExitStack() as stack:
+        backend = BACKENDS[name](stack, workdir)
+        pairs = [start_our_pair(stack, workdir, name, backend.ours)]
+        if backend.theirs is not None and backend.theirs_driver is not None:
+            pairs.append(start_their_pair(stack, workdir, backend.theirs, backend.theirs_driver))
+        for number in range(1, args.repeat + 1):
+            for registry, streaming in pairs:
+                run_round(registry, streaming, blob, args.chunk_mib * MiB)
+                print(f"  round {number} {registry.name}: {_latest(registry)}", flush=True)
+        return {registry.name: registry.results for registry, _ in pairs}
+
+
+def start_our_pair(
+    stack: ExitStack, workdir: Path, name: str, storage: CloudStorage
+) -> tuple[Registry, Registry]:
+    forget = blob_forgetter(name, storage.settings)
+    ours = Registry("ours", start_ours(stack, workdir / "ours", storage), forget)
+    plain = storage.with_settings(redirect=False)
+    streaming = Registry(
+        "ours", start_ours(stack, workdir / "ours-nr", plain), forget, ours.results
+    )
+    return ours, streaming
+
+
+def start_their_pair(
+    stack: ExitStack, workdir: Path, storage: dict[str, Any], mirror: tuple[str, dict[str, Any]]
+) -> tuple[Registry, Registry]:
+    forget = blob_forgetter(*mirror)
+    theirs = Registry(
+        "Distribution", start_distribution(stack, workdir / "theirs", storage), forget
+    )
+    plain = {**storage, "redirect": {"disable": True}}
+    port = start_distribution(stack, workdir / "theirs-nr", plain)
+    return theirs, Registry("Distribution", port, forget, theirs.results)
+
+
+def run_round(registry: Registry, streaming: Registry, blob: Blob, chunk: int) -> None:
+    for metric, chunking in (("monolithic push", None), ("chunked push", chunk)):
+        registry.forget(blob.digest)
+        send = partial(push, registry, blob.fd, blob.size, blob.digest, chunking)
+        timed(registry, f"{metric} MiB/s", blob.size, send)
+    started = time.perf_counter()
+    redirected = pull(registry, blob.size, blob.digest)
+    label = "pull, follows 307" if redirected else "pull (no redirect offered)"
+    registry.record(f"{label} MiB/s", blob.size / MiB / (time.perf_counter() - started))
+    through = partial(pull, streaming, blob.size, blob.digest)
+    timed(streaming, "pull through the registry MiB/s", blob.size, through)
+
+
+def _latest(registry: Registry) -> str:
+    return ", ".join(f"{k.removesuffix(' MiB/s')} {v[-1]:.0f}" for k, v in registry.results.items())
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def report(name: str, results: dict[str, dict[str, list[float]]]) -> None:
+    ours, theirs = results["ours"], results.get("Distribution")
+    print(f"\n{name} (MiB/s, median)")
+    print(f"  {'metric':34} {'ours':>8} {'Distribution':>13} {'ratio':>7}")
+    metrics = list(ours) + [m for m in (theirs or {}) if m not in ours]
+    for metric in metrics:
+        mine = statistics.median(ours[metric]) if metric in ours else None
+        other = statistics.median(theirs[metric]) if theirs and metric in theirs else None
+        ratio = f"{mine / other:.2f}x" if mine and other else "n/a"
+        print(f"  {metric.removesuffix(' MiB/s'):34} {_fmt(mine):>8} {_fmt(other):>13} {ratio:>7}")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024, help="blob size (default 1 GiB)")
+    parser.add_argument("--chunk-mib", type=int, default=16, help="PATCH size of chunked pushes")
+    parser.add_argument("--drivers", default=",".join(DRIVERS), help="comma-separated")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per driver (medians)")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="write every sample here")
+    args = parser.parse_args()
+    if shutil.which("docker-registry") is None:
+        sys.exit("docker-registry (Distribution) is not installed: apt-get install docker-registry")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="storage-bench-"))
+    all_results = {}
+    with random_blob(workdir, args.size_mib * MiB) as blob:
+        for name in args.drivers.split(","):
+            print(f"== {name}: {args.size_mib} MiB blob, {args.chunk_mib} MiB chunks", flush=True)
+            started = time.monotonic()
+            all_results[name] = bench_driver(name, workdir / name, blob, args)
+            print(f"  ({time.monotonic() - started:.0f}s)", flush=True)
+            report(name, all_results[name])
+    if args.json:
+        args.json.write_text(json.dumps(all_results, indent=2))
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

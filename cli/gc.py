@@ -1,0 +1,80 @@
+"""`hth-ctl docker-registry-garbage-collect` and `hth-ctl repositories ...` (REST API)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import click
+
+from cli.backup import run_task
+from cli.tasks import api_client
+
+
+@click.command("docker-registry-garbage-collect")
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted and freed.")
+@click.option(
+    "--delete-untagged/--keep-untagged",
+    default=None,
+    help="Also delete manifests no tag points at (default: docker_registry.gc).",
+)
+@click.option("--grace-period", help="Never delete blobs younger than this (e.g. 1h, 0).")
+@click.option(
+    "--mode",
+    type=click.Choice(["readonly", "stop"]),
+    help="What registry instances refuse meanwhile (default: docker_registry.gc.cluster_mode).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the task's result as JSON.")
+def garbage_collect(
+    dry_run: bool,
+    delete_untagged: bool | None,
+    grace_period: str | None,
+    mode: str | None,
+    as_json: bool,
+) -> None:
+    """Free the storage of deleted manifests and repositories, cluster-wide and safely."""
+    params: dict[str, Any] = {"dry_run": dry_run}
+    optional = {"delete_untagged": delete_untagged, "grace_period": grace_period}
+    params.update({key: value for key, value in optional.items() if value is not None})
+    if mode:
+        params["cluster_mode"] = mode
+    result = run_task("gc", params)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    verb = "would free" if dry_run else "freed"
+    freed = result["bytes_freed"] + result["upload_bytes_freed"]
+    click.echo(
+        f"{result['blobs_deleted']} blobs, {result['manifests_deleted']} manifests, "
+        f"{len(result['repositories_deleted'])} repositories, {result['uploads_purged']} "
+        f"uploads: {verb} {freed} bytes in {result['seconds']:.1f}s"
+    )
+
+
+@click.group()
+def repositories() -> None:
+    """Repositories: list them, soft-delete one (the next GC frees its storage)."""
+
+
+@repositories.command("list")
+@click.option("--deleted", "include_deleted", is_flag=True, help="Include soft-deleted ones.")
+def list_repositories(include_deleted: bool) -> None:
+    client, cursor = api_client(), None
+    while True:
+        page = client.get(
+            "/api/v1/repositories", cursor=cursor, include_deleted=include_deleted or None
+        )
+        for item in page["items"]:
+            click.echo(item["name"] + ("  (deleted)" if item["deleted"] else ""))
+        cursor = page["next_cursor"]
+        if not cursor:
+            return
+
+
+@repositories.command("delete")
+@click.argument("name")
+def delete_repository(name: str) -> None:
+    """Stop serving NAME at once; `hth-ctl docker-registry-garbage-collect` frees it."""
+    answer = api_client().request("DELETE", f"/api/v1/repositories/{quote(name, safe='/')}")
+    click.echo(f"{name}: {answer.json()['detail']}")

@@ -1,0 +1,141 @@
+"""The reconfigure task on a real platform (registry/API with two processes, a worker):
+bad files and failed probes change nothing; other changes apply everywhere; rollback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from registry.cluster import generations
+from registry.tasks.db import Database, create_db_engine
+from tests.support.emulators import MotoS3
+from tests.support.processes import deep_merge
+from tests.support.task_platform import RedisNamespace, TaskPlatform
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaskPlatform]:
+    namespace = RedisNamespace()
+    platform = TaskPlatform(
+        tmp_path_factory.mktemp("reconfigure"),
+        config={
+            "queue": {"broker_url": namespace.url, "key_prefix": namespace.prefix},
+            "cluster": {"heartbeat_interval": "0.2s"},
+        },
+    )
+    try:
+        platform.start("registry", "worker")
+        yield platform
+    finally:
+        platform.stop()
+        namespace.cleanup()
+
+
+def _db(platform: TaskPlatform) -> Database:
+    return Database(create_db_engine(f"sqlite:///{platform.workdir / 'var' / 'hth.db'}"))
+
+
+def _write(path: Path, document: Any) -> str:
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    return str(path)
+
+
+def _reconfigure(platform: TaskPlatform, timeout: float = 60, **params: Any) -> dict[str, Any]:
+    task = platform.enqueue("reconfigure", **params)
+    return platform.wait_finished(task["id"], timeout)
+
+
+def _changed(platform: TaskPlatform, extra: dict[str, Any]) -> dict[str, Any]:
+    return deep_merge(platform.full_config(), extra)
+
+
+S3_WITHOUT_BUCKET = {"accesskey": "a", "secretkey": "b", "region": "us-east-1"}
+
+INVALID = {
+    "missing key": (
+        {"docker_registry": {"storage_driver": "s3", "storage_settings": S3_WITHOUT_BUCKET}},
+        "docker_registry.storage_settings.bucket: field required",
+    ),
+    "wrong type": (
+        {"docker_registry": {"gc": {"delete_untagged": "sometimes"}}},
+        "docker_registry.gc.delete_untagged: Input should be a valid boolean",
+    ),
+    "unknown driver": (
+        {"docker_registry": {"storage_driver": "floppy"}},
+        "docker_registry.storage_driver: unknown storage driver 'floppy'",
+    ),
+    "unknown key": ({"docker_registry": {"colour": "blue"}}, "docker_registry.colour: unknown key"),
+    "bad JSON": (
+        '{"docker_registry": {',
+        "invalid JSON at line 1 column 22: Expecting property name",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(INVALID))
+def test_an_invalid_file_fails_with_its_key_path_and_changes_nothing(
+    platform: TaskPlatform, tmp_path: Path, case: str
+) -> None:
+    document, message = INVALID[case]
+    if isinstance(document, dict):
+        document = deep_merge({"docker_registry": {}}, document)
+    before = generations.current_number(_db(platform))
+    task = _reconfigure(platform, file=_write(tmp_path / "hth.json", document))
+    assert task["state"] == "failed"
+    assert message in task["error"], task["error"]
+    assert generations.current_number(_db(platform)) == before
+
+
+def test_a_probe_against_a_stopped_backend_fails_and_changes_nothing(
+    platform: TaskPlatform, tmp_path: Path
+) -> None:
+    moto = MotoS3(tmp_path / "moto")
+    moto.start()
+    settings = moto.settings(moto.new_bucket())
+    moto.stop()
+    extra = {"docker_registry": {"storage_driver": "s3", "storage_settings": settings}}
+    document = _changed(platform, extra)
+    document["docker_registry"]["storage_settings"] = settings
+    before = generations.current_number(_db(platform))
+    task = _reconfigure(platform, file=_write(tmp_path / "hth.json", document))
+    assert task["state"] == "failed"
+    assert "storage probe failed at 'write'" in task["error"], task["error"]
+    assert generations.current_number(_db(platform)) == before
+
+
+def test_a_change_without_storage_switch_reaches_every_instance(
+    platform: TaskPlatform, tmp_path: Path
+) -> None:
+    extra = {"logging": {"level": "debug"}, "docker_registry": {"gc": {"grace_period": "2h"}}}
+    task = _reconfigure(platform, file=_write(tmp_path / "hth.json", _changed(platform, extra)))
+    assert task["state"] == "succeeded", task["error"]
+    result = task["result"]
+    assert result["storage_switch"] is False
+    assert len(result["instances"]) == 2  # http.workers = 2: two registry processes
+    assert {row["generation"] for row in result["instances"]} == {result["generation"]}
+    current = generations.current(_db(platform))
+    assert current is not None and current.number == result["generation"]
+    assert current.settings().docker_registry.gc.grace_period == "2h"
+
+
+def test_rollback_returns_to_the_previous_generation(
+    platform: TaskPlatform, tmp_path: Path
+) -> None:
+    extra = {"docker_registry": {"upload_purging": {"age": "12h"}}}
+    first = _reconfigure(platform, file=_write(tmp_path / "a.json", _changed(platform, extra)))
+    assert first["state"] == "succeeded", first["error"]
+    applied = generations.current(_db(platform))
+    assert applied is not None
+    before = generations.get(_db(platform), applied.number - 1)
+    assert before is not None
+    back = _reconfigure(platform, rollback=True)
+    assert back["state"] == "succeeded", back["error"]
+    now = generations.current(_db(platform))
+    assert now is not None and now.number == applied.number + 1
+    assert now.document == before.document
+    assert now.settings().docker_registry.upload_purging.age != "12h"
+    assert {row["generation"] for row in back["result"]["instances"]} == {now.number}

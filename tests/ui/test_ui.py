@@ -1,0 +1,114 @@
+"""/ui/ rendered by headless Chromium against a real registry/API and a real worker running
+a task. Set HTH_UI_SCREENSHOT=docs/ui.png to refresh the screenshot in the docs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.processes import REPO_ROOT
+from tests.support.task_platform import RedisNamespace, TaskPlatform
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--window-size=1280,800",
+    # Lets the page's fetch of /api/v1/status finish before the DOM is dumped.
+    "--virtual-time-budget=4000",
+]
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaskPlatform]:
+    namespace = RedisNamespace()
+    platform = TaskPlatform(
+        tmp_path_factory.mktemp("ui"),
+        config={
+            "queue": {"broker_url": namespace.url, "key_prefix": namespace.prefix},
+            "docker_registry": {"http": {"workers": 1}},
+        },
+    )
+    try:
+        platform.start("registry", "worker")
+        yield platform
+    finally:
+        platform.stop()
+        namespace.cleanup()
+
+
+def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("chromium") or "chromium"
+    return subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    )
+
+
+def running_task(platform: TaskPlatform) -> dict[str, Any]:
+    task = platform.enqueue("noop", steps=600, step_seconds=0.05)
+    return platform.wait_task(
+        task["id"], lambda t: t["state"] == "running" and (t["progress"] or {}).get("done", 0) > 0
+    )
+
+
+@pytest.mark.e2e
+def test_ui_renders_the_instance_the_worker_and_a_running_task_with_progress(
+    platform: TaskPlatform, tmp_path: Path
+) -> None:
+    task = running_task(platform)
+    try:
+        dom = chromium(tmp_path / "profile", "--dump-dom", f"{platform.url}/ui/").stdout
+        instance = platform.api().get("/api/v1/instances").json()["instances"][0]
+
+        assert instance["id"] in dom
+        assert task["id"] in dom
+        running = dom[dom.index('id="running"') : dom.index('id="recent"')]
+        assert task["id"] in running and "noop" in running and "<progress" in running
+        assert "no task is running" not in running
+        assert 'id="worker-count">1<' in dom
+    finally:
+        platform.api().post(f"/api/v1/tasks/{task['id']}/cancel")
+        platform.wait_finished(task["id"])
+
+
+@pytest.mark.e2e
+def test_ui_screenshot_while_a_task_runs(platform: TaskPlatform, tmp_path: Path) -> None:
+    platform.wait_finished(platform.enqueue("noop", steps=3)["id"])
+    task = running_task(platform)
+    shot = tmp_path / "ui.png"
+    try:
+        chromium(tmp_path / "profile", f"--screenshot={shot}", f"{platform.url}/ui/")
+    finally:
+        platform.api().post(f"/api/v1/tasks/{task['id']}/cancel")
+        platform.wait_finished(task["id"])
+
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    target = os.environ.get("HTH_UI_SCREENSHOT")
+    if target:
+        shutil.copyfile(shot, REPO_ROOT / target)
+
+
+def test_ui_serves_only_its_own_files(platform: TaskPlatform) -> None:
+    api = platform.api()
+
+    assert api.get("/ui", follow_redirects=False).headers["location"] == "/ui/"
+    page = api.get("/ui/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert api.get("/ui/app.js").headers["content-type"].startswith("text/javascript")
+    assert api.get("/ui/..%2Fapp.py").status_code == 404
+    assert api.get("/ui/__init__.py").status_code == 404
