@@ -9,23 +9,9 @@ from typing import Any
 
 import click
 
-from cli.tasks import api_client, wait_for
+from cli.tasks import api_client, run_task
 from registry.maintenance.backup_space import human
 from registry.maintenance.backup_store import is_backup_id
-
-
-def run_task(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Enqueue, follow, and return the result; exit 1 with the task's error if it fails."""
-    client = api_client()
-    task = client.post("/api/v1/tasks", {"kind": kind, "params": params, "trigger": "cli"})
-    click.echo(f"task {task['id']} ({kind})", err=True)
-    done = wait_for(client, task["id"], timeout=None)
-    if done["state"] != "succeeded":
-        reason = f": {done['error']}" if done.get("error") else ""
-        raise click.ClickException(f"task {done['id']} {done['state']}{reason}")
-    result: dict[str, Any] = done["result"] or {}
-    return result
-
 
 _no_verify = click.option("--no-verify", is_flag=True, help="Skip re-hashing the new blobs.")
 _no_prune = click.option("--no-prune", is_flag=True, help="Keep every older backup this time.")

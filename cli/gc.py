@@ -8,8 +8,7 @@ from urllib.parse import quote
 
 import click
 
-from cli.backup import run_task
-from cli.tasks import api_client
+from cli.tasks import api_client, run_task
 
 
 @click.command("docker-registry-garbage-collect")

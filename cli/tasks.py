@@ -170,6 +170,19 @@ def wait_for(
         bar.close()
 
 
+def run_task(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Enqueue, follow, and return the result; exit 1 with the task's error if it fails."""
+    client = api_client()
+    task = client.post("/api/v1/tasks", {"kind": kind, "params": params, "trigger": "cli"})
+    click.echo(f"task {task['id']} ({kind})", err=True)
+    done = wait_for(client, task["id"], timeout=None)
+    if done["state"] != "succeeded":
+        reason = f": {done['error']}" if done.get("error") else ""
+        raise click.ClickException(f"task {done['id']} {done['state']}{reason}")
+    result: dict[str, Any] = done["result"] or {}
+    return result
+
+
 def _draw(bar: tqdm[Any], task: dict[str, Any]) -> None:
     progress = task.get("progress") or {}
     bar.set_description(f"{task['state']} {progress.get('phase', '')}".strip())
