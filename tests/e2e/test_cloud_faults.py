@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.state import STORAGE_PROBE_TIMEOUT as PROBE_DEADLINE
 from tests.support.clients import Skopeo
 from tests.support.cloud_registry import (
     FAULTY_STORAGE,
@@ -23,6 +24,7 @@ from tests.support.cloud_registry import (
     s3_storage,
     swift_storage,
 )
+from tests.support.emulators import MotoS3
 from tests.support.images import Image, OciLayout, read_dir_copy
 from tests.support.processes import RegistryProcess
 
@@ -88,6 +90,23 @@ def assert_logged_unavailable(registry: RegistryProcess, driver: str) -> None:
     line = re.compile(rf"storage {driver} [a-z_]+ /\S* unavailable: ")
     found = [r["msg"] for r in log_records(registry) if line.match(str(r.get("msg")))]
     assert found, f"no storage-unavailable line for {driver} in:\n{registry.log_text()[-3000:]}"
+
+
+def test_frozen_backend_fails_readiness_at_the_probe_deadline_not_the_driver_timeouts(
+    request: pytest.FixtureRequest, start_cloud_registry: StartRegistry, tmp_path: Path
+) -> None:
+    """A backend that accepts connections and never answers (SIGSTOP) would hold a driver call
+    for its read timeouts and retries; /readyz gives up at its own deadline instead."""
+    moto = MotoS3(tmp_path / "moto")
+    request.addfinalizer(moto.stop)  # resumes the frozen process before stopping it
+    registry = start_cloud_registry(s3_storage(moto.start()))
+    moto.freeze()
+
+    with httpx.Client(base_url=registry.url, timeout=CLIENT_TIMEOUT) as http:
+        ready = http.get("/readyz")
+
+    assert ready.status_code == 503, ready.text
+    assert ready.json()["checks"]["storage"] == f"failed: s3: no answer within {PROBE_DEADLINE:g}s"
 
 
 # --- refused credentials -----------------------------------------------------------------------
