@@ -21,8 +21,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 echo "== installing the project with its test extras"
-.venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING" || true
-.venv/bin/python -m pip install --quiet -e ".[cloud,postgres,test]" 2>&1 | grep -v "^WARNING" || true
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[cloud,postgres,test]"
 
 # Azurite (the Azure Blob emulator) comes from npm, into a folder git ignores.
 if [ ! -x .cache/azurite/node_modules/.bin/azurite-blob ]; then
