@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 V2 = "docker/registry/v2"
-GC_WORKERS = 16  # GCOptions' default
+GC_WORKERS = 8  # GCOptions' default
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,10 @@ def run_distribution(root: Path, workdir: Path) -> tuple[float, int]:
     return _timed(command, env={k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"})
 
 
-def run_ours(root: Path, workers: int) -> tuple[float, int, dict[str, object]]:
+def run_ours(root: Path, workers: int, links: bool) -> tuple[float, int, dict[str, object]]:
     out = root.parent / "ours.json"
     command = [sys.executable, __file__, "--run-ours", str(root), "--workers", str(workers)]
+    command += ["--remove-layer-links"] if links else []
     seconds, rss = _timed([*command, "--result", str(out)], env=dict(os.environ))
     return seconds, rss, json.loads(out.read_text())
 
@@ -140,13 +141,15 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
     return seconds, usage.ru_maxrss
 
 
-def _ours_in_process(root: Path, workers: int, result_file: Path) -> None:
+def _ours_in_process(root: Path, workers: int, links: bool, result_file: Path) -> None:
     sys.path.insert(0, str(REPO_ROOT))
     from registry.maintenance.gc import GCOptions, collect_garbage
     from registry.storage import create_driver
 
     driver = create_driver("filesystem", {"rootdirectory": str(root)})
-    options = GCOptions(delete_untagged=True, grace_period=timedelta(0), workers=workers)
+    options = GCOptions(
+        delete_untagged=True, grace_period=timedelta(0), workers=workers, remove_layer_links=links
+    )
     result = collect_garbage(driver, options)
     result_file.write_text(json.dumps(result.to_dict()))
 
@@ -173,22 +176,26 @@ def main() -> None:
     parser.add_argument("--blobs", type=int, default=100_000)
     parser.add_argument("--manifests", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=GC_WORKERS, help="our GC's threads")
+    parser.add_argument(
+        "--remove-layer-links", action="store_true", help="ours also removes deleted blobs' links"
+    )
     parser.add_argument("--workdir", type=Path, help="keep the trees here (default: a temp dir)")
     parser.add_argument("--run-ours", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_ours:
-        _ours_in_process(args.run_ours, args.workers, args.result)
+        _ours_in_process(args.run_ours, args.workers, args.remove_layer_links, args.result)
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gc-bench-"))
     try:
-        bench(workdir, Shape(args.repos, args.blobs, args.manifests), args.workers)
+        shape = Shape(args.repos, args.blobs, args.manifests)
+        bench(workdir, shape, args.workers, args.remove_layer_links)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def bench(workdir: Path, shape: Shape, workers: int) -> None:
+def bench(workdir: Path, shape: Shape, workers: int, links: bool) -> None:
     original, theirs, ours = workdir / "original", workdir / "theirs", workdir / "ours"
     started = time.monotonic()
     blobs = build(original, shape)
@@ -200,14 +207,15 @@ def bench(workdir: Path, shape: Shape, workers: int) -> None:
     _copy(original, theirs)
     _copy(original, ours)
     theirs_s, theirs_rss = run_distribution(theirs, workdir)
-    ours_s, ours_rss, result = run_ours(ours, workers)
+    ours_s, ours_rss, result = run_ours(ours, workers, links)
     same = kept(theirs) == kept(ours)
     print(
         f"distribution garbage-collect --delete-untagged: {theirs_s:8.2f}s "
         f"(peak RSS {theirs_rss / 1024:.0f} MiB)"
     )
     print(
-        f"hth-registry gc, delete_untagged, {workers} workers: {ours_s:8.2f}s "
+        f"hth-registry gc, delete_untagged, {workers} workers"
+        f"{', remove_layer_links' if links else ''}: {ours_s:8.2f}s "
         f"(GC itself {result['seconds']:.2f}s; peak RSS {ours_rss / 1024:.0f} MiB)"
     )
     print(

@@ -34,6 +34,7 @@ class Params(BaseModel):
     delete_untagged: bool | None = None
     grace_period: str | None = None
     purge_uploads: bool = True
+    remove_layer_links: bool = False
     # What registry instances refuse meanwhile: readonly (pulls go on) or stop (everything).
     cluster_mode: Literal["readonly", "stop"] | None = None
 
@@ -52,6 +53,7 @@ def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
         delete_untagged=defaults.delete_untagged if delete_untagged is None else delete_untagged,
         grace_period=parse_duration(params.grace_period or defaults.grace_period),
         purge_uploads=params.purge_uploads,
+        remove_layer_links=params.remove_layer_links,
     )
 
 

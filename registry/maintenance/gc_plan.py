@@ -188,9 +188,10 @@ class Planner:
             known = key in self.plan.marking.marked or key in self._young_blobs
             dangling = not garbage and not known
             digest = f"{algorithm}:{encoded}"
-            if garbage or dangling:
+            if (garbage or dangling) and self.ctx.options.remove_layer_links:
                 linked.append(digest)
-            if dangling or check_all or (garbage and self.ctx.grace):
+            dated = dangling and self.ctx.options.remove_layer_links
+            if dated or check_all or (garbage and self.ctx.grace):
                 if self.ctx.young(stat_or_none(self.driver, layout.layer_link(repo.name, digest))):
                     young.add(key)
         return repo.name, len(entries), linked, young

@@ -27,8 +27,12 @@ class GCOptions:
     # Blobs, manifests, links and uploads written more recently than this are never deleted.
     grace_period: timedelta = timedelta(hours=1)
     purge_uploads: bool = True
-    # Threads for storage calls: they mostly wait on I/O (disk or network), not on the CPU.
-    workers: int = 16
+    # Also remove the `_layers` links of deleted blobs and dangling links. Distribution 2.8
+    # leaves them (harmless: a blob is only served when its data exists); removing them
+    # costs as many deletes again as the blobs themselves.
+    remove_layer_links: bool = False
+    # Threads for storage calls; past about 8 the filesystem driver's deletes contend.
+    workers: int = 8
 
 
 class RunContext:

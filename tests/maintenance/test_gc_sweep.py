@@ -97,14 +97,24 @@ def test_repository_pushing_its_first_blobs_is_kept(tree: Tree) -> None:
     assert result.repositories_deleted == [] and tree.exists(layout.layers_root("new"))
 
 
-def test_dangling_links_are_removed(tree: Tree) -> None:
+def test_links_of_deleted_blobs_stay_unless_asked(tree: Tree) -> None:
+    gone = tree.image("app", "1.0")
+    tree.image("app", "1.0")
+
+    result = gc(tree, delete_untagged=True)
+
+    assert not tree.has_blob(gone.layers[0]) and tree.has_link("app", gone.layers[0])
+    assert result.layer_links_deleted == 0
+
+
+def test_dangling_links_are_removed_when_asked(tree: Tree) -> None:
     image = tree.image("app", "1.0")
     gone = tree.blob(b"deleted by an earlier Distribution GC")
     tree.link("app", gone)
     tree.driver.delete(layout.blob_dir(gone))
     tree.age_all()
 
-    result = gc(tree, grace_period=NO_GRACE)
+    result = gc(tree, grace_period=NO_GRACE, remove_layer_links=True)
 
     assert not tree.has_link("app", gone) and result.layer_links_deleted == 1
     assert all(tree.has_link("app", d) for d in image.blobs)
@@ -221,16 +231,14 @@ def test_cancelled_run_leaves_a_tree_the_next_run_finishes(
         tree.blob(f"orphan {n}".encode())
     tree.age_all(timedelta(days=2))
     reference = tree.copy_to(tmp_path / "reference")
-    gc(reference, delete_untagged=True, workers=1)
+    options = GCOptions(
+        delete_untagged=True, grace_period=NO_GRACE, workers=1, remove_layer_links=True
+    )
+    collect_garbage(reference.driver, options)
     stop = StopIn(phase, checks)
 
-    first = collect_garbage(
-        tree.driver,
-        GCOptions(delete_untagged=True, grace_period=NO_GRACE, workers=1),
-        should_stop=stop,
-        progress=stop.progress,
-    )
-    second = gc(tree, delete_untagged=True, workers=1)
+    first = collect_garbage(tree.driver, options, should_stop=stop, progress=stop.progress)
+    second = collect_garbage(tree.driver, options)
 
     assert first.cancelled and not second.cancelled
     assert first.phases[-1].name == phase
