@@ -24,6 +24,7 @@ from registry.storage.cloud import (
     KeySpace,
     PartWriter,
     directory,
+    nonempty,
     walk_files,
 )
 from registry.storage.driver import (
@@ -172,13 +173,7 @@ class OSSDriver(StorageDriver):
         return sorted({self.keys.path(name) for name in names})
 
     def walk(self, path: str) -> Iterator[FileInfo]:
-        files = self._files(path)
-        first = next(files, None)
-        if first is None:
-            if path != "/":
-                raise PathNotFoundError(path)
-            return
-        yield from walk_files(path, _chain(first, files))
+        yield from walk_files(path, nonempty(self._files(path), path, self.name))
 
     def _files(self, path: str) -> Iterator[FileInfo]:
         for page in self.pages(self.keys.prefix(path)):
@@ -356,11 +351,6 @@ def _chunks(result: Any, path: str, whole: bool) -> Iterator[bytes]:
         yield chunk
     if whole:
         _check_crc(result, path)
-
-
-def _chain(first: FileInfo, rest: Iterator[FileInfo]) -> Iterator[FileInfo]:
-    yield first
-    yield from rest
 
 
 def _check_crc(result: Any, path: str) -> None:

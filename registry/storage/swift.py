@@ -30,6 +30,7 @@ from registry.storage.cloud import (
     KeySpace,
     PartWriter,
     directory,
+    nonempty,
     walk_files,
 )
 from registry.storage.driver import (
@@ -165,13 +166,7 @@ class SwiftDriver(StorageDriver):
         return sorted({self.keys.path(name) for name in names})
 
     def walk(self, path: str) -> Iterator[FileInfo]:
-        files = self._files(path)
-        first = next(files, None)
-        if first is None:
-            if path != "/":
-                raise PathNotFoundError(path)
-            return
-        yield from walk_files(path, _chain(first, files))
+        yield from walk_files(path, nonempty(self._files(path), path, self.name))
 
     def _files(self, path: str) -> Iterator[FileInfo]:
         for entry in self.entries(self.keys.prefix(path)):
@@ -365,11 +360,6 @@ class SwiftWriter(PartWriter):
                 raise StorageUnavailableError(f"segments of {self.path} did not show up")
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
-
-
-def _chain(first: FileInfo, rest: Iterator[FileInfo]) -> Iterator[FileInfo]:
-    yield first
-    yield from rest
 
 
 def _timestamp(headers: dict[str, str]) -> datetime:
