@@ -158,6 +158,8 @@ def test_worker_killed_mid_sweep_instances_resume_and_redelivered_gc_finishes(
     assert done["attempts"] >= 2
     assert not any(blob_exists(storage, digest) for digest in garbage)
     for url in cluster.urls:
+        # The released lease is seen on each instance's next heartbeat.
+        wait_until(lambda u=url: httpx.get(f"{u}/v2/").status_code == 200, 30, "serving again")
         with httpx.Client(base_url=url, timeout=30) as http:
             for image in kept:
                 pull_image(http, image)
