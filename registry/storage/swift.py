@@ -48,6 +48,7 @@ from registry.storage.swift_session import SwiftSession, http_status, translated
 CONTENT_TYPE = "application/octet-stream"
 MANIFEST = "x-object-manifest"
 PAGE = 10000  # Swift's largest listing page
+_RACE_RETRY_SECONDS = 0.05
 _READ_CHUNK = 1024 * 1024
 _HEAD_THREADS = 8
 
@@ -93,6 +94,15 @@ class SwiftDriver(StorageDriver):
     # -- reads ------------------------------------------------------------------------
 
     def get_content(self, path: str) -> bytes:
+        try:
+            return self._get(path)
+        except PathNotFoundError:
+            # A GET racing two PUTs of the same object can see neither for an instant (the
+            # object server swaps its .data files): ask once more before calling it missing.
+            time.sleep(_RACE_RETRY_SECONDS)
+            return self._get(path)
+
+    def _get(self, path: str) -> bytes:
         with translated(path):
             _, body = self.conn().get_object(self.container, self.object_name(path))
         return bytes(body)
