@@ -11,7 +11,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.concurrency import run_in_threadpool
 
 from api.metrics_tasks import platform_exposition
-from api.state import app_state
+from api.metrics_uploads import UploadSessions, uploads_exposition
+from api.state import AppState, app_state
 
 router = APIRouter(tags=["health"])
 
@@ -24,9 +25,22 @@ def _registry() -> CollectorRegistry:
     return REGISTRY
 
 
+def _upload_sessions(request: Request) -> UploadSessions:
+    """This process's cached count, made on its first scrape (processes never scraped
+    never list the storage)."""
+    sessions: UploadSessions | None = getattr(request.app.state, "upload_sessions", None)
+    if sessions is None:
+        state: AppState = app_state(request)
+        sessions = UploadSessions(lambda: state.driver)  # the driver in use at each count
+        request.app.state.upload_sessions = sessions
+    return sessions
+
+
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics of this instance, then the platform's (read from the database)."""
+    """Prometheus metrics of this instance, the open upload sessions (counted in storage),
+    then the platform's (read from the database)."""
     platform = await run_in_threadpool(platform_exposition, app_state(request).settings)
-    body = generate_latest(_registry()) + platform
+    uploads = await run_in_threadpool(uploads_exposition, _upload_sessions(request))
+    body = generate_latest(_registry()) + uploads + platform
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -133,6 +133,9 @@ class QueueSettings(Section):
     resend_after: str = "30s"
     # Redis re-delivers an unacknowledged message after this; raised to the longest time limit.
     visibility_timeout: str = "12h"
+    # Each worker serves Prometheus /metrics on this port, bound to the host of
+    # docker_registry.http.addr (loopback by default, every interface in compose); 0: off.
+    worker_metrics_port: int = Field(default=9808, ge=0, le=65535)
 
     _durations = field_validator(
         "retry_backoff",

@@ -15,6 +15,7 @@ from celery import Celery
 from registry.config import Settings
 from registry.durations import parse_duration
 from registry.maintenance import KINDS
+from worker import fs_transport
 
 QUEUE = "hth"
 
@@ -34,7 +35,7 @@ def queue_folder(settings: Settings) -> Path:
 
 
 def broker_url(settings: Settings) -> str:
-    return settings.queue.broker_url or "filesystem://"
+    return settings.queue.broker_url or fs_transport.register()
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:

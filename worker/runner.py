@@ -25,6 +25,7 @@ from worker.celery_app import HthCelery
 from worker.client import send_message
 from worker.context import Heartbeat, RecordSink, Superseded, TaskContext
 from worker.lease import storage_lease
+from worker.metrics import attempt as metered_attempt
 from worker.retries import backoff, describe, is_transient
 
 log = logging.getLogger("hth.tasks")
@@ -47,6 +48,12 @@ def run_task(task: Task, task_id: str) -> None:
 
 
 def _execute(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> None:
+    with metered_attempt(row.kind) as metered:
+        metered.outcome = _run(app, db, row, attempt)
+
+
+def _run(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> str:
+    """Runs one attempt; how it ended (worker.metrics.OUTCOMES)."""
     settings = app.settings
     kind = task_kind(row.kind)
     execute: Execute = importlib.import_module(f"worker.tasks.{row.kind}").execute
@@ -59,26 +66,29 @@ def _execute(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> None:
             ctx.progress.flush()
     except TaskCancelled:
         finish_cancelled(db, row.id, attempt)
+        return "cancelled"
     except Superseded:
         log.warning("task %s: attempt %d was superseded; stopping", row.id, attempt)
+        return "superseded"
     except SoftTimeLimitExceeded:
         error = f"stopped: exceeded its time limit of {kind.soft_time_limit:.0f}s"
         fail(db, row.id, attempt, error)
+        return "failed"
     except Exception as exc:  # noqa: BLE001 - every failure ends in the record
-        _after_error(app, db, row, attempt, exc)
-    else:
-        succeed(db, row.id, attempt, result)
+        return _after_error(app, db, row, attempt, exc)
+    succeed(db, row.id, attempt, result)
+    return "succeeded"
 
 
-def _after_error(app: HthCelery, db: Database, row: TaskRow, attempt: int, exc: Exception) -> None:
+def _after_error(app: HthCelery, db: Database, row: TaskRow, attempt: int, exc: Exception) -> str:
     error = describe(exc)
     if not is_transient(exc):
         log.exception("task %s (%s) failed", row.id, row.kind)
         fail(db, row.id, attempt, error)
-        return
+        return "failed"
     if attempt >= row.max_attempts:
         fail(db, row.id, attempt, f"gave up after {attempt} attempts: {error}")
-        return
+        return "failed"
     queue = app.settings.queue
     base = parse_duration(queue.retry_backoff).total_seconds()
     cap = parse_duration(queue.retry_backoff_max).total_seconds()
@@ -88,6 +98,7 @@ def _after_error(app: HthCelery, db: Database, row: TaskRow, attempt: int, exc: 
     celery_id = to_retrying(db, row.id, attempt, error, retry_at, line)
     if celery_id is None:  # a cancel was asked meanwhile (or another attempt took over)
         finish_cancelled(db, row.id, attempt)
-        return
+        return "cancelled"
     log.warning("task %s: %s; retrying in %.1fs", row.id, error, delay)
     send_message(db, app.settings, row, celery_id, countdown=delay)
+    return "retried"

@@ -139,6 +139,18 @@ def test_ports_are_published_by_nginx_only_and_match_its_config(compose: dict[st
     assert f"proxy_pass http://127.0.0.1:{port};" in conf
 
 
+def test_worker_metrics_port_is_exposed_and_scraped(compose: dict[str, Any]) -> None:
+    port = read_settings_file(REPO_ROOT / "deploy" / "hth.json").queue.worker_metrics_port
+    assert port and services(compose)["worker"]["expose"] == [str(port)]
+    scrape = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    assert jobs["hth-worker"]["dns_sd_configs"] == [
+        {"names": ["worker"], "type": "A", "port": port}
+    ]
+    registries = jobs["hth-registry"]["static_configs"][0]["targets"]
+    assert registries == ["registry1:5000", "registry2:5000"]
+
+
 def test_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
     nginx = Nginx(tmp_path, upstreams=[5001, 5002])
     nginx.write()

@@ -1,9 +1,12 @@
 """/ui/ rendered by headless Chromium against a real registry/API and a real worker running
-a task. Set HTH_UI_SCREENSHOT=docs/ui.png to refresh the screenshot in the docs."""
+a task, and shot during a real GC. Set HTH_UI_SCREENSHOT=docs/ui.png to refresh the
+screenshot in the docs."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -13,7 +16,9 @@ from typing import Any
 import pytest
 
 from tests.support.processes import REPO_ROOT
-from tests.support.task_platform import RedisNamespace, TaskPlatform
+from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
+from tests.ui.devtools import Browser
+from tests.ui.garbage import build_garbage
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -86,17 +91,49 @@ def test_ui_renders_the_instance_the_worker_and_a_running_task_with_progress(
         platform.wait_finished(task["id"])
 
 
-@pytest.mark.e2e
-def test_ui_screenshot_while_a_task_runs(platform: TaskPlatform, tmp_path: Path) -> None:
-    platform.wait_finished(platform.enqueue("noop", steps=3)["id"])
-    task = running_task(platform)
-    shot = tmp_path / "ui.png"
-    try:
-        chromium(tmp_path / "profile", f"--screenshot={shot}", f"{platform.url}/ui/")
-    finally:
-        platform.api().post(f"/api/v1/tasks/{task['id']}/cancel")
-        platform.wait_finished(task["id"])
+# GC phases of mark and sweep with a known total (registry/maintenance/gc_plan.py, gc_sweep.py).
+GC_PHASES = {
+    "read_manifests", "scan_blobs", "scan_layer_links", "scan_uploads", "delete_repositories",
+    "delete_manifests", "delete_layer_links", "delete_blobs", "delete_empty_repositories",
+}  # fmt: skip
+RUNNING_ROW = """(() => {
+  for (const tr of document.querySelectorAll("#running tbody tr"))
+    if (tr.cells[0].innerText.trim() === %s) return [...tr.cells].map((td) => td.innerText.trim());
+  return null;
+})()"""
 
+
+def gc_progress_shown(browser: Browser, task_id: str) -> tuple[str, int, int] | None:
+    """(phase, done, total) while the page shows the GC running in a phase with progress."""
+    cells = browser.evaluate(RUNNING_ROW % json.dumps(task_id))
+    if not cells or cells[1:3] != ["gc", "running"]:
+        return None
+    found = re.fullmatch(r"(\w+) (\d+)/(\d+)", cells[3])
+    if not found or found[1] not in GC_PHASES or int(found[2]) == 0:
+        return None
+    return found[1], int(found[2]), int(found[3])
+
+
+@pytest.mark.e2e
+def test_ui_screenshot_during_a_running_gc(platform: TaskPlatform, tmp_path: Path) -> None:
+    """A GC over a tree with 20,000 garbage blobs (of 40,000), shot mid-phase."""
+    root = Path(platform.full_config()["docker_registry"]["storage_settings"]["rootdirectory"])
+    assert build_garbage(root, repos=400, manifests=20, layers=3) == 40_000
+    platform.wait_finished(platform.enqueue("noop", steps=3)["id"])  # a finished task to list
+    shot = tmp_path / "ui.png"
+    with Browser(tmp_path / "profile") as browser:
+        browser.open(f"{platform.url}/ui/")
+        task = platform.enqueue("gc", delete_untagged=True, grace_period="0s")
+        try:
+            shown = wait_until(lambda: gc_progress_shown(browser, task["id"]), 60, "GC shown")
+            browser.screenshot(shot)
+        finally:
+            platform.api().post(f"/api/v1/tasks/{task['id']}/cancel")
+            platform.wait_finished(task["id"], timeout=120)
+            shutil.rmtree(root / "docker", ignore_errors=True)  # 100,000 files: not left behind
+
+    phase, done, total = shown
+    assert phase in GC_PHASES and 0 < done <= total
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     target = os.environ.get("HTH_UI_SCREENSHOT")
     if target:

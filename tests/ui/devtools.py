@@ -1,0 +1,102 @@
+"""Headless Chromium driven over the DevTools protocol: open a page, read its DOM while it
+polls, and capture a screenshot at the moment the test chooses (not when Chromium is done
+starting, as `--screenshot` does)."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.sync.client import ClientConnection, connect
+
+from tests.support.task_platform import wait_until
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--hide-scrollbars",
+    "--remote-debugging-address=127.0.0.1",
+    "--remote-debugging-port=0",
+]
+
+
+class Browser:
+    """One Chromium process and a connection to its first page."""
+
+    def __init__(self, profile: Path, width: int = 1280, height: int = 800) -> None:
+        self.profile = profile
+        self.size = (width, height)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ws: ClientConnection | None = None
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> Browser:
+        binary = shutil.which("chromium") or "chromium"
+        width, height = self.size
+        self.proc = subprocess.Popen(
+            [binary, *FLAGS, f"--window-size={width},{height}", f"--user-data-dir={self.profile}"]
+            + ["about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        active = self.profile / "DevToolsActivePort"
+        wait_until(lambda: active.exists() and active.read_text().strip(), 60, "Chromium up")
+        port = int(active.read_text().split()[0])
+        pages = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
+        page = next(p for p in pages if p["type"] == "page")
+        self.ws = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        self.call("Page.enable")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.ws is not None:
+            self.ws.close()
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def call(self, method: str, timeout: float = 30.0, **params: Any) -> dict[str, Any]:
+        """Sends one command and returns its result (events arriving meanwhile are skipped)."""
+        assert self.ws is not None
+        message_id = next(self._ids)
+        self.ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if answer.get("id") != message_id:
+                continue
+            if "error" in answer:
+                raise RuntimeError(f"{method}: {answer['error']}")
+            result: dict[str, Any] = answer["result"]
+            return result
+
+    def open(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+        wait_until(lambda: self.evaluate("document.readyState") == "complete", 30, "page loaded")
+
+    def evaluate(self, expression: str) -> Any:
+        answer = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in answer:
+            raise RuntimeError(f"{expression}: {answer['exceptionDetails']}")
+        return answer["result"].get("value")
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
