@@ -320,16 +320,22 @@ def random_blob(workdir: Path, size: int) -> Iterator[Blob]:
 
 def bench_driver(name: str, workdir: Path, blob: Blob, args: argparse.Namespace) -> dict[str, Any]:
     """Ours (and Distribution, where it has the driver) on one emulator: every round pushes
-    through the redirecting registry and pulls through both it and its `redirect: off` twin."""
+    through each redirecting registry, then pulls `--pulls` times through each of them and its
+    `redirect: off` twin, taking turns so that both registries meet the same machine load."""
     with ExitStack() as stack:
         backend = BACKENDS[name](stack, workdir)
         pairs = [start_our_pair(stack, workdir, name, backend.ours)]
         if backend.theirs is not None and backend.theirs_driver is not None:
             pairs.append(start_their_pair(stack, workdir, backend.theirs, backend.theirs_driver))
         for number in range(1, args.repeat + 1):
-            for registry, streaming in pairs:
-                run_round(registry, streaming, blob, args.chunk_mib * MiB)
-                print(f"  round {number} {registry.name}: {_latest(registry)}", flush=True)
+            for registry, _ in pairs:
+                push_round(registry, blob, args.chunk_mib * MiB)
+            for _ in range(args.pulls):
+                for registry, streaming in pairs:
+                    pull_round(registry, streaming, blob)
+            for registry, _ in pairs:
+                figures = _latest(registry, args.pulls)
+                print(f"  round {number} {registry.name}: {figures}", flush=True)
         return {registry.name: registry.results for registry, _ in pairs}
 
 
@@ -357,11 +363,14 @@ def start_their_pair(
     return theirs, Registry("Distribution", port, forget, theirs.results)
 
 
-def run_round(registry: Registry, streaming: Registry, blob: Blob, chunk: int) -> None:
+def push_round(registry: Registry, blob: Blob, chunk: int) -> None:
     for metric, chunking in (("monolithic push", None), ("chunked push", chunk)):
         registry.forget(blob.digest)
         send = partial(push, registry, blob.fd, blob.size, blob.digest, chunking)
         timed(registry, f"{metric} MiB/s", blob.size, send)
+
+
+def pull_round(registry: Registry, streaming: Registry, blob: Blob) -> None:
     started = time.perf_counter()
     redirected = pull(registry, blob.size, blob.digest)
     label = "pull, follows 307" if redirected else "pull (no redirect offered)"
@@ -370,8 +379,15 @@ def run_round(registry: Registry, streaming: Registry, blob: Blob, chunk: int) -
     timed(streaming, "pull through the registry MiB/s", blob.size, through)
 
 
-def _latest(registry: Registry) -> str:
-    return ", ".join(f"{k.removesuffix(' MiB/s')} {v[-1]:.0f}" for k, v in registry.results.items())
+def _latest(registry: Registry, pulls: int) -> str:
+    """This round's figures: its pushes, and every one of its pulls."""
+    parts = []
+    for metric, values in registry.results.items():
+        count = pulls if metric.startswith("pull") else 1
+        parts.append(
+            f"{metric.removesuffix(' MiB/s')} {'/'.join(f'{v:.0f}' for v in values[-count:])}"
+        )
+    return ", ".join(parts)
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -399,6 +415,7 @@ def main() -> None:
     parser.add_argument("--chunk-mib", type=int, default=16, help="PATCH size of chunked pushes")
     parser.add_argument("--drivers", default=",".join(DRIVERS), help="comma-separated")
     parser.add_argument("--repeat", type=int, default=1, help="rounds per driver (medians)")
+    parser.add_argument("--pulls", type=int, default=3, help="pulls of each kind per round")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every sample here")
     args = parser.parse_args()

@@ -2,7 +2,9 @@
 
 A thread hop costs more than the I/O it wraps at the ASGI server's 64 KiB, so bodies are
 gathered into 1 MiB pieces (measured: less CPU than 4 MiB, whose copies fall out of cache)
-and reads go 1 MiB at a time; each side runs one piece ahead of the other.
+and reads go 2 MiB at a time (measured: 10-15% faster than 1 MiB from the filesystem and
+from S3, where a piece is one SDK chunk handed on uncopied; 4 MiB is slower again); each
+side runs one piece ahead of the other.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 WRITE_PIECE = 1 << 20
-READ_PIECE = 1 << 20
+READ_PIECE = 2 << 20
 
 
 async def receive_body(request: Request, sink: Callable[[bytes], None]) -> int:

@@ -1,28 +1,26 @@
 """Aliyun OSS driver: objects under `rootdirectory`; a streamed write is a multipart upload
-completed at commit, and an appending writer first copies the committed object in server-side.
+completed at commit and kept open until then, across writers and processes (oss_writer.py).
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import oss2
 from oss2.exceptions import NoSuchBucket, NotFound, OssError, RequestError, ServerError
-from oss2.models import PartInfo
 from requests import RequestException
 from urllib3.exceptions import HTTPError
 
 from registry.durations import parse_duration
-from registry.storage.chunked import chunk_reader, empty_reader
+from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
 from registry.storage.cloud import (
     CONNECT_TIMEOUT,
     READ_TIMEOUT,
     KeySpace,
-    PartWriter,
     directory,
     nonempty,
     walk_files,
@@ -40,7 +38,6 @@ from registry.storage.settings import OSSSettings
 
 MIN_PART_SIZE = 100 * 1024  # OSS refuses smaller parts, except the last one
 PAGE = 1000  # the most keys OSS lists or deletes in one request
-_READ_CHUNK = 1024 * 1024
 
 
 @contextmanager
@@ -115,7 +112,7 @@ class OSSDriver(StorageDriver):
         with translated(path):
             result = self.bucket.get_object(self.key(path))
             data: bytes = result.read()
-        _check_crc(result, path)
+        check_crc(result, path)
         return data
 
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
@@ -188,16 +185,9 @@ class OSSDriver(StorageDriver):
             self.bucket.put_object(self.key(path), data, headers=self.write_headers)
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
-        existing = 0
-        if append:
-            try:
-                existing = self.stat(path).size
-            except PathNotFoundError:
-                pass
-        # A committed object too small to be a part is read back and written again.
-        pending = self.get_content(path) if 0 < existing < MIN_PART_SIZE else b""
-        copied = existing if existing >= MIN_PART_SIZE else 0
-        return OSSWriter(self, path, size=existing, pending=pending, copied=copied)
+        from registry.storage.oss_writer import open_writer
+
+        return open_writer(self, path, append)
 
     def move(self, source: str, dest: str) -> None:
         size = self.stat(source).size
@@ -207,7 +197,9 @@ class OSSDriver(StorageDriver):
                     self.settings.bucket, self.key(source), self.key(dest), self.write_headers
                 )
         else:
-            upload = MultipartUpload(self, dest)
+            from registry.storage.oss_writer import MultipartUpload
+
+            upload = MultipartUpload.start(self, dest)
             upload.copy_from(source, size)
             upload.complete()
         with translated(source):
@@ -246,114 +238,14 @@ class OSSDriver(StorageDriver):
         self.bucket.session.session.close()
 
 
-class MultipartUpload:
-    """One multipart upload of `path`: numbered parts, server-side part copies, completion."""
-
-    def __init__(self, oss: OSSDriver, path: str) -> None:
-        self._oss, self._path, self._key = oss, path, oss.key(path)
-        with translated(path):
-            init = oss.bucket.init_multipart_upload(self._key, headers=oss.write_headers)
-        self.upload_id: str = init.upload_id
-        self.parts: list[PartInfo] = []
-
-    def put(self, data: bytes) -> None:
-        number = len(self.parts) + 1
-        with translated(self._path):
-            result = self._oss.bucket.upload_part(self._key, self.upload_id, number, data)
-        self.parts.append(PartInfo(number, result.etag, len(data), part_crc=result.crc))
-
-    def copy_from(self, source: str, size: int) -> None:
-        """Copy the object at `source` in as the next parts, none smaller than MIN_PART_SIZE."""
-        starts = list(range(0, size, self._oss.copy_part_size))
-        if len(starts) > 1 and size - starts[-1] < MIN_PART_SIZE:
-            starts.pop()  # fold a too-small tail into the part before it
-        for start, end in zip(starts, [*starts[1:], size], strict=True):
-            number = len(self.parts) + 1
-            with translated(source):
-                result = self._oss.bucket.upload_part_copy(
-                    self._oss.settings.bucket,
-                    self._oss.key(source),
-                    (start, end - 1),
-                    self._key,
-                    self.upload_id,
-                    number,
-                )
-            self.parts.append(PartInfo(number, result.etag, end - start, part_crc=result.crc))
-
-    def complete(self) -> None:
-        with translated(self._path):
-            self._oss.bucket.complete_multipart_upload(self._key, self.upload_id, self.parts)
-
-    def abort(self) -> None:
-        try:
-            with translated(self._path):
-                self._oss.bucket.abort_multipart_upload(self._key, self.upload_id)
-        except PathNotFoundError:
-            pass  # already completed or aborted
-
-
-class OSSWriter(PartWriter):
-    """Full chunks go up as parts; commit (or close) completes the upload into the object.
-
-    Resuming starts from the committed object: copied in as the first parts when it is big
-    enough to be a part, otherwise read back as the first pending bytes.
-    """
-
-    driver = "oss"
-
-    def __init__(self, oss: OSSDriver, path: str, *, size: int, pending: bytes, copied: int):
-        # Every OSS call maps its own errors: the writer needs no extra guard.
-        super().__init__(path, oss.chunksize, nullcontext, size=size, pending=pending)
-        self._oss = oss
-        self._copied = copied  # bytes of the committed object still to copy in
-        self._upload: MultipartUpload | None = None
-        self._touched = not size  # False until an append writer adds something
-
-    def write(self, data: bytes) -> int:
-        self._touched = self._touched or bool(data)
-        return super().write(data)
-
-    def _start(self) -> MultipartUpload:
-        if self._upload is None:
-            self._upload = MultipartUpload(self._oss, self.path)
-            if self._copied:
-                self._upload.copy_from(self.path, self._copied)
-        return self._upload
-
-    def _upload_part(self, data: bytes) -> None:
-        self._start().put(data)
-
-    def _finish(self, tail: bytes) -> None:
-        if not self._touched:
-            return  # an append writer that added nothing leaves the object as it is
-        if self._upload is None and not self._copied:
-            self._oss.put_content(self.path, tail)  # it all fits one request
-            return
-        upload = self._start()
-        if tail:
-            upload.put(tail)
-        upload.complete()
-
-    def _persist(self, tail: bytes) -> None:
-        self._finish(tail)  # uncommitted parts cannot be read back: keep them as the object
-
-    def _discard(self) -> None:
-        if self._upload is not None:
-            self._upload.abort()
-        try:
-            self._oss.delete(self.path)
-        except PathNotFoundError:
-            pass
-
-
 def _chunks(result: Any, path: str, whole: bool) -> Iterator[bytes]:
-    while chunk := result.read(_READ_CHUNK):
+    while chunk := result.read(READ_CHUNK):
         yield chunk
     if whole:
-        _check_crc(result, path)
+        check_crc(result, path)
 
 
-def _check_crc(result: Any, path: str) -> None:
+def check_crc(result: Any, path: str) -> None:
     """Compare the CRC-64 of what was read with the server's, when both are known."""
     client, server = result.client_crc, result.server_crc
     if client is not None and server is not None and client != server:

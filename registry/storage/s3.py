@@ -20,7 +20,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from registry.durations import parse_duration
 from registry.storage import cloud
-from registry.storage.chunked import byte_ranges, chunk_reader, empty_reader
+from registry.storage.chunked import READ_CHUNK, byte_ranges, chunk_reader, empty_reader
 from registry.storage.driver import (
     FileInfo,
     FileWriter,
@@ -101,7 +101,7 @@ class S3Driver(StorageDriver):
                 if offset == self.stat(path).size:
                     return empty_reader()
                 raise InvalidOffsetError(path, offset, driver=self.name) from None
-        return chunk_reader(body.iter_chunks(1024 * 1024), body.close, lambda: self.errors(path))
+        return chunk_reader(body.iter_chunks(READ_CHUNK), body.close, lambda: self.errors(path))
 
     def stat(self, path: str) -> FileInfo:
         key = self.keys.key(path)

@@ -21,7 +21,7 @@ from swiftclient.client import Connection
 from swiftclient.utils import generate_temp_url
 
 from registry.durations import parse_duration
-from registry.storage.chunked import chunk_reader, empty_reader
+from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
 from registry.storage.cloud import (
     CONNECT_TIMEOUT,
     DIRECTORY_TIME,
@@ -49,7 +49,6 @@ CONTENT_TYPE = "application/octet-stream"
 MANIFEST = "x-object-manifest"
 PAGE = 10000  # Swift's largest listing page
 _RACE_RETRY_SECONDS = 0.05
-_READ_CHUNK = 1024 * 1024
 _HEAD_THREADS = 8
 
 
@@ -108,11 +107,16 @@ class SwiftDriver(StorageDriver):
         return bytes(body)
 
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
+        prefix = self.manifest_prefix(path)
+        if prefix is not None:  # segments read directly: see swift_reader.py
+            from registry.storage.swift_reader import segments_reader
+
+            return segments_reader(self, path, prefix, offset)
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         try:
             with translated(path):
                 _, body = self.conn().get_object(
-                    self.container, self.object_name(path), _READ_CHUNK, headers=headers
+                    self.container, self.object_name(path), READ_CHUNK, headers=headers
                 )
         except StorageError as exc:
             if http_status(exc) != 416:

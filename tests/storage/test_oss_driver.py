@@ -93,17 +93,20 @@ def test_streamed_write_holds_a_few_parts_in_memory_never_the_file(
     driver.close()
 
 
-def write_in_child(settings: dict[str, Any], path: str, data: bytes) -> None:
+def write_in_child(
+    settings: dict[str, Any], path: str, data: bytes, *, append: bool = False
+) -> None:
     """Write `data` to `path` from another process and close the writer without commit."""
     script = (
         "import json, sys\n"
         "from registry.storage import create_driver\n"
         "driver = create_driver(sys.argv[1], json.loads(sys.argv[2]))\n"
-        "with driver.writer(sys.argv[3]) as writer:\n"
+        "with driver.writer(sys.argv[3], append=sys.argv[4] == 'append') as writer:\n"
         "    writer.write(sys.stdin.buffer.read())\n"
     )
+    mode = "append" if append else "new"
     subprocess.run(
-        [sys.executable, "-c", script, "oss", json.dumps(settings), path],
+        [sys.executable, "-c", script, "oss", json.dumps(settings), path, mode],
         input=data,
         cwd=REPO_ROOT,
         check=True,
@@ -111,20 +114,84 @@ def write_in_child(settings: dict[str, Any], path: str, data: bytes) -> None:
     )
 
 
-def test_append_writer_resumes_what_another_process_wrote_by_server_side_copy(
+def test_close_keeps_the_upload_open_and_a_resume_in_another_process_copies_nothing(
     oss: StorageDriver, oss_server: OSSServer, bucket: str
 ) -> None:
     first, second = os.urandom(6 * MiB + 7), os.urandom(2 * MiB)
     write_in_child(oss_server.settings(bucket, chunksize=5 * MiB), "/_uploads/u/data", first)
-    start = len(oss_server.requests)
+    (upload,) = oss_server.uploads(bucket)
+    assert sorted(len(part.data) for part in upload.parts.values()) == [MiB + 7, 5 * MiB]
+    marker = oss_server.buckets[bucket].objects["_uploads/u/data"]
+    assert (marker.data, marker.meta) == (b"", {"x-oss-meta-hth-upload": upload.upload_id})
+    start, copies = len(oss_server.requests), len(oss_server.copies)
     with oss.writer("/_uploads/u/data", append=True) as writer:
         assert writer.size == len(first)
         writer.write(second)
         writer.commit()
-    seen = calls(oss_server, start)
-    assert ("GET", frozenset()) not in seen  # the committed bytes never came back to us
-    assert seen.count(("PUT", frozenset({"uploadId", "partNumber"}))) == 2  # copy + new part
+    assert calls(oss_server, start) == [
+        ("GET", frozenset()),  # the marker (empty here)
+        ("GET", frozenset({"uploadId"})),  # ListParts
+        ("PUT", frozenset({"uploadId", "partNumber"})),  # the new 2 MiB
+        ("POST", frozenset({"uploadId"})),  # complete
+    ]
+    assert oss_server.copies[copies:] == []
     assert oss.get_content("/_uploads/u/data") == first + second
+    assert oss_server.buckets[bucket].objects["_uploads/u/data"].meta == {}
+
+
+def test_a_chunked_upload_never_copies_or_reads_back_what_it_wrote(
+    oss_server: OSSServer, bucket: str
+) -> None:
+    """PATCH after PATCH (a writer each, as the registry does): parts stay in one upload, tails
+    under OSS's 100 KiB minimum wait in the marker, and the object so far is never copied."""
+    settings = oss_server.settings(bucket, chunksize=256 * KiB)
+    chunks = [os.urandom(size) for size in (300 * KiB, 30 * KiB, 90 * KiB, 700 * KiB, 5, 1)]
+    driver, copies = create_driver("oss", settings), len(oss_server.copies)
+    with driver.writer("/up/data") as writer:
+        writer.write(chunks[0])
+    for index, chunk in enumerate(chunks[1:]):
+        if index == 2:
+            write_in_child(settings, "/up/data", b"", append=True)  # another process: no-op
+        with driver.writer("/up/data", append=True) as writer:
+            assert writer.size == sum(map(len, chunks[: index + 1]))
+            writer.write(chunk)
+        (upload,) = oss_server.uploads(bucket)
+        assert len(oss_server.buckets[bucket].objects["up/data"].data) < 100 * KiB
+    with driver.writer("/up/data", append=True) as writer:
+        writer.commit()
+    assert driver.get_content("/up/data") == b"".join(chunks)
+    assert oss_server.copies[copies:] == []
+    assert oss_server.uploads(bucket) == []
+    driver.close()
+
+
+def test_a_fresh_writer_abandons_an_upload_left_open_at_its_path(
+    oss: StorageDriver, oss_server: OSSServer, bucket: str
+) -> None:
+    with oss.writer("/f") as writer:
+        writer.write(os.urandom(200 * KiB))
+    with oss.writer("/f") as writer:
+        writer.write(b"new")
+    assert oss_server.uploads(bucket) == []
+    with oss.writer("/f", append=True) as writer:
+        assert writer.size == 3
+        writer.commit()
+    assert oss.get_content("/f") == b"new"
+
+
+def test_append_to_a_committed_object_copies_it_in_server_side_once(
+    oss: StorageDriver, oss_server: OSSServer
+) -> None:
+    first = os.urandom(300 * KiB)
+    oss.put_content("/file", first)
+    copies = len(oss_server.copies)
+    with oss.writer("/file", append=True) as writer:
+        writer.write(b"more")
+    with oss.writer("/file", append=True) as writer:
+        writer.write(b" and more")
+        writer.commit()
+    assert oss_server.copies[copies:] == [("file", 300 * KiB)]
+    assert oss.get_content("/file") == first + b"more and more"
 
 
 def test_append_to_an_object_smaller_than_a_part_reads_it_back(
@@ -144,10 +211,11 @@ def test_append_writer_that_adds_nothing_changes_nothing(
 ) -> None:
     with oss.writer("/file") as writer:
         writer.write(os.urandom(200 * KiB))
+        writer.commit()
     start = len(oss_server.requests)
     with oss.writer("/file", append=True) as writer:
         writer.commit()
-    assert [method for method, _ in calls(oss_server, start)] == ["HEAD"]
+    assert [method for method, _ in calls(oss_server, start)] == ["GET"]  # dropped unread
 
 
 def test_move_is_a_server_side_copy(oss: StorageDriver, oss_server: OSSServer) -> None:
@@ -206,6 +274,7 @@ def test_encrypt_asks_for_server_side_encryption_on_every_write(
     driver.put_content("/put", b"x")
     with driver.writer("/multipart") as writer:
         writer.write(os.urandom(300 * KiB))
+        writer.commit()
     driver.move("/put", "/moved")
     objects = oss_server.buckets[bucket].objects
     assert {key: objects[key].encryption for key in objects} == {

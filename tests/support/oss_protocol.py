@@ -47,13 +47,17 @@ class Blob:
     content_type: str = "application/octet-stream"
     encryption: str = ""
     mtime: float = field(default_factory=time.time)
+    meta: dict[str, str] = field(default_factory=dict)  # x-oss-meta-* headers, lowercase
+    _crc: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.etag = self.etag or hashlib.md5(self.data).hexdigest().upper()
 
     @property
     def crc(self) -> str:
-        return str(_crc64(self.data))
+        if not self._crc:  # computed once: objects never change in place
+            self._crc = str(_crc64(self.data))
+        return self._crc
 
 
 @dataclass
@@ -63,6 +67,7 @@ class Upload:
     encryption: str
     initiated: float = field(default_factory=time.time)
     parts: dict[int, Blob] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)  # given to the completed object
 
 
 @dataclass
@@ -133,6 +138,11 @@ def _encryption(req: Request) -> str:
     return value
 
 
+def _user_meta(req: Request) -> dict[str, str]:
+    """The request's user metadata: OSS keeps `x-oss-meta-*` headers with the object."""
+    return {k: v for k, v in req.headers.items() if k.startswith("x-oss-meta-")}
+
+
 def _blob_headers(blob: Blob) -> dict[str, str]:
     headers = {"ETag": f'"{blob.etag}"', "x-oss-hash-crc64ecma": blob.crc}
     if blob.encryption:
@@ -145,7 +155,9 @@ def _blob_headers(blob: Blob) -> dict[str, str]:
 
 def put_object(req: Request, bucket: Bucket) -> tuple[int, dict[str, str], bytes]:
     content_type = req.headers.get("content-type", "application/octet-stream")
-    blob = Blob(req.body, content_type=content_type, encryption=_encryption(req))
+    blob = Blob(
+        req.body, content_type=content_type, encryption=_encryption(req), meta=_user_meta(req)
+    )
     bucket.objects[req.key] = blob
     return 200, _blob_headers(blob), b""
 
@@ -153,6 +165,7 @@ def put_object(req: Request, bucket: Bucket) -> tuple[int, dict[str, str], bytes
 def get_object(req: Request, blob: Blob) -> tuple[int, dict[str, str], bytes]:
     headers = {
         **_blob_headers(blob),
+        **blob.meta,
         "Content-Type": blob.content_type,
         "Last-Modified": formatdate(blob.mtime, usegmt=True),
         "x-oss-object-type": blob.kind,
@@ -185,6 +198,10 @@ def byte_range(value: str, size: int) -> tuple[int, int] | None:
 
 def copy_object(req: Request, bucket: Bucket, source: Blob) -> tuple[int, dict[str, str], bytes]:
     blob = Blob(source.data, source.kind, source.etag, source.content_type, _encryption(req))
+    # x-oss-metadata-directive: COPY (the default) keeps the source's metadata, REPLACE
+    # takes the request's.
+    replace = req.headers.get("x-oss-metadata-directive", "COPY").upper() == "REPLACE"
+    blob.meta = _user_meta(req) if replace else dict(source.meta)
     bucket.objects[req.key] = blob
     body = xml_document(
         "CopyObjectResult", [("LastModified", _iso(blob.mtime)), ("ETag", f'"{blob.etag}"')]
@@ -321,7 +338,7 @@ def list_uploads(req: Request, bucket: Bucket) -> bytes:
 
 
 def initiate_upload(req: Request, bucket: Bucket) -> tuple[int, dict[str, str], bytes]:
-    upload = Upload(req.key, uuid.uuid4().hex.upper(), _encryption(req))
+    upload = Upload(req.key, uuid.uuid4().hex.upper(), _encryption(req), meta=_user_meta(req))
     bucket.uploads[upload.upload_id] = upload
     fields = [("Bucket", req.bucket), ("Key", req.key), ("UploadId", upload.upload_id)]
     return 200, {}, xml_document("InitiateMultipartUploadResult", fields)
@@ -382,6 +399,7 @@ def complete_upload(
         "Multipart",
         f"{digest}-{len(parts)}",
         encryption=upload.encryption,
+        meta=upload.meta,
     )
     bucket.objects[req.key] = blob
     del bucket.uploads[upload.upload_id]
@@ -413,6 +431,7 @@ def list_parts(req: Request, upload: Upload) -> bytes:
                     ("PartNumber", str(n)),
                     ("LastModified", _iso(part.mtime)),
                     ("ETag", f'"{part.etag}"'),
+                    ("HashCrc64ecma", part.crc),
                     ("Size", str(len(part.data))),
                 ],
             )

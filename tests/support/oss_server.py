@@ -54,7 +54,9 @@ from tests.support.processes import REPO_ROOT, free_port, wait_http
 
 
 class OSSServer:
-    """The server in a background thread; `requests` records (method, key, subresources)."""
+    """The server in a background thread; `requests` records (method, key, subresources),
+    `copies` the (destination key, bytes) of every server-side copy (CopyObject, UploadPartCopy).
+    """
 
     def __init__(self, buckets: tuple[str, ...] = ("hth-test",), port: int = 0) -> None:
         self.access_key_id = "hth-test-key-id"
@@ -63,6 +65,7 @@ class OSSServer:
         self.port = port or free_port()
         self.copy_limit = 1024**3  # CopyObject refuses larger sources: use UploadPartCopy
         self.requests: list[tuple[str, str, frozenset[str]]] = []
+        self.copies: list[tuple[str, int]] = []
         self.lock = threading.RLock()
         self.connections: set[socket.socket] = set()
         self.thawed = threading.Event()
@@ -184,12 +187,15 @@ class OSSServer:
         if method == "PUT" and "uploadId" in q and "partNumber" in q:
             upload = find_upload(bucket, req)
             if "x-oss-copy-source" in req.headers:
-                return upload_part_copy(req, upload, self._copy_source(req))
+                status, headers, body = upload_part_copy(req, upload, self._copy_source(req))
+                self.copies.append((req.key, len(upload.parts[int(q["partNumber"])].data)))
+                return status, headers, body
             return put_part(upload, int(q["partNumber"]), req.body)
         if method == "PUT" and "x-oss-copy-source" in req.headers:
             source = self._copy_source(req)
             if len(source.data) > self.copy_limit:
                 raise OSSError(400, "InvalidRequest", "The source object is too large to copy.")
+            self.copies.append((req.key, len(source.data)))
             return copy_object(req, bucket, source)
         if method == "PUT" and not q.keys() & SUBRESOURCES:
             return put_object(req, bucket)

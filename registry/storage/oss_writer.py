@@ -1,0 +1,205 @@
+"""The OSS streamed writer: one multipart upload per file, kept open across writers and processes.
+
+close() without commit() leaves the upload in progress with every part at least OSS's minimum
+(100 KiB); a shorter tail is kept in a small marker object at the file's own key, tagged with the
+upload's id in its user metadata. writer(path, append=True) reads the marker, lists the upload's
+parts and goes on: nothing already written is copied or read back, however big the file is.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import TYPE_CHECKING
+
+import oss2
+from oss2.models import PartInfo
+
+from registry.storage.cloud import PartWriter
+from registry.storage.driver import PathNotFoundError
+from registry.storage.oss import MIN_PART_SIZE, check_crc, translated
+
+if TYPE_CHECKING:
+    from registry.storage.oss import OSSDriver
+
+# The marker's user metadata: which upload the bytes at the key are the tail of.
+UPLOAD_META = "x-oss-meta-hth-upload"
+
+
+def open_writer(oss: OSSDriver, path: str, append: bool) -> OSSWriter:
+    if not append:
+        _abort_uploads_of(oss, path)
+        return OSSWriter(oss, path, changed=True)
+    try:
+        with translated(path):
+            found = oss.bucket.get_object(oss.key(path))
+    except PathNotFoundError:
+        return OSSWriter(oss, path, changed=True)
+    try:
+        upload_id = found.headers.get(UPLOAD_META)
+        small = found.content_length < MIN_PART_SIZE
+        with translated(path):
+            pending = found.read() if upload_id or small else b""
+        if pending:
+            check_crc(found, path)
+    finally:
+        found.close()  # a big committed object is not read: its connection is dropped
+    if upload_id:  # a marker: the upload holds everything but its bytes
+        upload = MultipartUpload.resume(oss, path, upload_id)
+        return OSSWriter(oss, path, upload=upload, pending=pending)
+    # A committed object: read back when too small to be a part, else copied in server-side.
+    copied = 0 if small else found.content_length
+    return OSSWriter(oss, path, pending=pending, copied=copied)
+
+
+def _abort_uploads_of(oss: OSSDriver, path: str) -> None:
+    """A fresh file: earlier uploads to its key, and their marker, must not be resumed later."""
+    key = oss.key(path)
+    with translated(path):
+        stale = [u for u in oss2.MultipartUploadIterator(oss.bucket, prefix=key) if u.key == key]
+        for upload in stale:
+            oss.bucket.abort_multipart_upload(key, upload.upload_id)
+        if stale:
+            oss.bucket.delete_object(key)
+
+
+class MultipartUpload:
+    """One multipart upload of `path`: numbered parts, server-side part copies, completion."""
+
+    def __init__(self, oss: OSSDriver, path: str, upload_id: str, parts: list[PartInfo]) -> None:
+        self._oss, self._path, self._key = oss, path, oss.key(path)
+        self.upload_id = upload_id
+        self.parts = parts
+
+    @classmethod
+    def start(cls, oss: OSSDriver, path: str) -> MultipartUpload:
+        with translated(path):
+            init = oss.bucket.init_multipart_upload(oss.key(path), headers=oss.write_headers)
+        return cls(oss, path, init.upload_id, [])
+
+    @classmethod
+    def resume(cls, oss: OSSDriver, path: str, upload_id: str) -> MultipartUpload:
+        with translated(path):
+            parts = list(oss2.PartIterator(oss.bucket, oss.key(path), upload_id))
+        return cls(oss, path, upload_id, parts)
+
+    @property
+    def size(self) -> int:
+        return sum(part.size for part in self.parts)
+
+    def _next_number(self) -> int:
+        return self.parts[-1].part_number + 1 if self.parts else 1
+
+    def put(self, data: bytes) -> None:
+        number = self._next_number()
+        with translated(self._path):
+            result = self._oss.bucket.upload_part(self._key, self.upload_id, number, data)
+        self.parts.append(PartInfo(number, result.etag, len(data), part_crc=result.crc))
+
+    def copy_from(self, source: str, size: int) -> None:
+        """Copy the object at `source` in as the next parts, none smaller than MIN_PART_SIZE."""
+        starts = list(range(0, size, self._oss.copy_part_size))
+        if len(starts) > 1 and size - starts[-1] < MIN_PART_SIZE:
+            starts.pop()  # fold a too-small tail into the part before it
+        for start, end in zip(starts, [*starts[1:], size], strict=True):
+            number = self._next_number()
+            with translated(source):
+                result = self._oss.bucket.upload_part_copy(
+                    self._oss.settings.bucket,
+                    self._oss.key(source),
+                    (start, end - 1),
+                    self._key,
+                    self.upload_id,
+                    number,
+                )
+            self.parts.append(PartInfo(number, result.etag, end - start, part_crc=result.crc))
+
+    def keep_tail(self, tail: bytes) -> None:
+        """Store the bytes after the last part as the marker object at the key."""
+        headers = {**self._oss.write_headers, UPLOAD_META: self.upload_id}
+        with translated(self._path):
+            self._oss.bucket.put_object(self._key, tail, headers=headers)
+
+    def complete(self) -> None:
+        with translated(self._path):
+            self._oss.bucket.complete_multipart_upload(self._key, self.upload_id, self.parts)
+
+    def abort(self) -> None:
+        try:
+            with translated(self._path):
+                self._oss.bucket.abort_multipart_upload(self._key, self.upload_id)
+        except PathNotFoundError:
+            pass  # already completed or aborted
+
+
+class OSSWriter(PartWriter):
+    """Full chunks go up as parts of one upload; commit completes it into the object.
+
+    `changed` is whether the backend must be told anything at close: an appending writer that
+    adds nothing leaves the file as it found it.
+    """
+
+    driver = "oss"
+
+    def __init__(
+        self,
+        oss: OSSDriver,
+        path: str,
+        *,
+        upload: MultipartUpload | None = None,
+        pending: bytes = b"",
+        copied: int = 0,
+        changed: bool = False,
+    ) -> None:
+        size = (upload.size if upload else 0) + copied + len(pending)
+        # Every OSS call maps its own errors: the writer needs no extra guard.
+        super().__init__(path, oss.chunksize, nullcontext, size=size, pending=pending)
+        self._oss = oss
+        self._upload = upload
+        self._copied = copied  # bytes of a committed object still to copy in as the first parts
+        self._changed = changed
+
+    def write(self, data: bytes) -> int:
+        self._changed = self._changed or bool(data)
+        return super().write(data)
+
+    def _start(self) -> MultipartUpload:
+        if self._upload is None:
+            self._upload = MultipartUpload.start(self._oss, self.path)
+            if self._copied:
+                self._upload.copy_from(self.path, self._copied)
+                self._copied = 0
+        return self._upload
+
+    def _upload_part(self, data: bytes) -> None:
+        self._start().put(data)
+
+    def _finish(self, tail: bytes) -> None:
+        if self._upload is None and not self._changed:
+            return  # the committed object, as it was
+        if self._upload is None and not self._copied:
+            self._oss.put_content(self.path, tail)  # it all fits one request
+            return
+        upload = self._start()
+        if tail:
+            upload.put(tail)
+        upload.complete()
+
+    def _persist(self, tail: bytes) -> None:
+        if not self._changed:
+            return
+        if self._upload is None and not self._copied and len(tail) < MIN_PART_SIZE:
+            self._oss.put_content(self.path, tail)  # a small file: read back on resume
+            return
+        upload = self._start()
+        if len(tail) >= MIN_PART_SIZE:
+            upload.put(tail)
+            tail = b""
+        upload.keep_tail(tail)
+
+    def _discard(self) -> None:
+        if self._upload is not None:
+            self._upload.abort()
+        try:
+            self._oss.delete(self.path)  # the object or marker, and any other upload to it
+        except PathNotFoundError:
+            pass
