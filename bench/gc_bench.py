@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 V2 = "docker/registry/v2"
-GC_WORKERS = 8  # GCOptions' default
+GC_WORKERS = 32  # GCOptions' default
 
 
 @dataclass(frozen=True)

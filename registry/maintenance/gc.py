@@ -69,17 +69,21 @@ def collect_garbage(
     when the tree cannot be read safely. When should_stop() (or progress) cancels, it stops
     between units of work and returns the result so far with `cancelled` set."""
     options = options or GCOptions()
-    work = Work(options.workers, should_stop, progress)
-    ctx = RunContext(driver, options, work, log_line)
+    # Reads on as many threads as pay off for this driver; deletes on all of them: each one
+    # waits on the backend (an object store's round trip, the disk's block discard).
+    readers = min(options.workers, driver.read_concurrency)
+    ctx = RunContext(driver, options, Work(readers, should_stop, progress), log_line)
     started = time.monotonic()
     try:
         plan = Planner(ctx).make()
+        ctx.work.close()
+        ctx.work = Work(options.workers, should_stop, progress)
         Sweeper(ctx, plan).sweep()
     except TaskCancelled:
         ctx.result.cancelled = True
         ctx.say("cancelled between units of work: the next run finishes the job")
     finally:
-        work.close()
+        ctx.work.close()
         ctx.result.seconds = round(time.monotonic() - started, 3)
     ctx.say(ctx.result.summary())
     return ctx.result

@@ -151,6 +151,8 @@ class Planner:
         return len(names), garbage, protected
 
     def _scan_layer_links(self) -> None:
+        if not (self.ctx.grace or self.ctx.options.remove_layer_links):
+            return  # no link to date and none to remove: skip the listing
         repos = self._live()
         with self.ctx.phase("scan_layer_links", len(repos)) as stats:
             fresh: set[bytes] = set()

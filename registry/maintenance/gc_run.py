@@ -31,8 +31,9 @@ class GCOptions:
     # leaves them (harmless: a blob is only served when its data exists); removing them
     # costs as many deletes again as the blobs themselves.
     remove_layer_links: bool = False
-    # Threads for storage calls; past about 8 the filesystem driver's deletes contend.
-    workers: int = 8
+    # Threads for deletes, which wait on the backend (more barely help past 16-32 on a
+    # disk); reads use at most the driver's read_concurrency of them.
+    workers: int = 32
 
 
 class RunContext:

@@ -117,10 +117,14 @@ def scan_uploads(driver: StorageDriver, repo: RepositoryDir) -> list[UploadScan]
     return uploads
 
 
-def delete_quietly(driver: StorageDriver, path: str) -> bool:
-    """Delete `path`; False when it was already gone."""
+def delete_quietly(driver: StorageDriver, path: str, files: tuple[str, ...] = ()) -> bool:
+    """Delete `path`, a folder normally holding just `files` when they are given; False when
+    it was already gone."""
     try:
-        driver.delete(path)
+        if files:
+            driver.delete_dir(path, files)
+        else:
+            driver.delete(path)
     except PathNotFoundError:
         return False
     return True

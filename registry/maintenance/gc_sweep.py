@@ -20,6 +20,7 @@ from registry.maintenance.gc_workers import chunked
 from registry.storage import StorageDriver
 
 T = TypeVar("T")
+LINK = ("link",)  # what a revision, tag history or layer link folder holds
 
 
 def _parent(path: str) -> str:
@@ -31,27 +32,28 @@ def delete_revisions(
 ) -> None:
     """Remove manifest revisions (digest -> subject) from a repository, as Distribution's
     vacuum does: each tag's history entry first, then the revision itself."""
+    algorithms = {key_digest(key).partition(":")[0] for key in doomed}
     for tag in tags:
-        index = f"{layout.tag_dir(repo, tag)}/index"
-        for algorithm in children(driver, index):
-            for encoded in children(driver, f"{index}/{algorithm}"):
+        for algorithm in algorithms:
+            history = f"{layout.tag_dir(repo, tag)}/index/{algorithm}"
+            for encoded in children(driver, history):
                 if hex_key(algorithm, encoded) in doomed:
-                    delete_quietly(driver, f"{index}/{algorithm}/{encoded}")
+                    delete_quietly(driver, f"{history}/{encoded}", LINK)
     for key, subject in doomed.items():
         digest = key_digest(key)
         if subject is not None:
             entry = layout.referrer_link(repo, key_digest(subject), digest)
             delete_quietly(driver, entry)
             _delete_if_empty(driver, _parent(entry), layout.referrers_repo_root(repo))
-        delete_quietly(driver, _parent(layout.revision_link(repo, digest)))
+        delete_quietly(driver, _parent(layout.revision_link(repo, digest)), LINK)
 
 
 def delete_blob(driver: StorageDriver, key: bytes) -> bool:
-    return delete_quietly(driver, layout.blob_dir(key_digest(key)))
+    return delete_quietly(driver, layout.blob_dir(key_digest(key)), ("data",))
 
 
 def delete_layer_link(driver: StorageDriver, repo: str, digest: str) -> bool:
-    return delete_quietly(driver, _parent(layout.layer_link(repo, digest)))
+    return delete_quietly(driver, _parent(layout.layer_link(repo, digest)), LINK)
 
 
 def _delete_referrers(driver: StorageDriver, repo: str) -> None:

@@ -39,6 +39,7 @@ class CheckedDriver(StorageDriver):
     def __init__(self, inner: StorageDriver) -> None:
         self.inner = inner
         self.name = inner.name
+        self.read_concurrency = inner.read_concurrency
 
     def _call(self, op: str, path: str, fn: Callable[[], T]) -> T:
         started = time.monotonic()
@@ -91,6 +92,11 @@ class CheckedDriver(StorageDriver):
 
     def delete(self, path: str) -> None:
         self._call("delete", path, lambda: self.inner.delete(self._checked(path)))
+
+    def delete_dir(self, path: str, files: tuple[str, ...]) -> None:
+        for name in files:
+            check_path(f"/{name}", driver=self.name)
+        self._call("delete", path, lambda: self.inner.delete_dir(self._checked(path), files))
 
     def redirect_url(self, path: str, method: str = "GET") -> str | None:
         return self._call("redirect_url", path, lambda: self.inner.redirect_url(path, method))

@@ -89,6 +89,10 @@ class StorageDriver(abc.ABC):
     """Synchronous storage operations; drivers do I/O only (checks live in the wrapper)."""
 
     name: str = "abstract"
+    # Calls worth running at once when reading many small objects (GC's mark). Where each
+    # call waits on the network, many; the filesystem driver reads from the page cache, CPU
+    # work that more threads only fight over (the GIL), and says 2.
+    read_concurrency: int = 8
 
     @abc.abstractmethod
     def get_content(self, path: str) -> bytes: ...
@@ -117,6 +121,11 @@ class StorageDriver(abc.ABC):
     @abc.abstractmethod
     def delete(self, path: str) -> None:
         """Delete a file or a directory with everything below it."""
+
+    def delete_dir(self, path: str, files: tuple[str, ...]) -> None:
+        """delete(path) of a directory that normally holds just `files` (names), which lets a
+        driver skip listing it: GC deletes blob and link folders this way."""
+        self.delete(path)
 
     def redirect_url(self, path: str, method: str = "GET") -> str | None:
         """A URL the client may fetch directly, or None when the registry serves it."""

@@ -114,3 +114,16 @@ def test_walk_reports_file_sizes(storage: StorageDriver, root: str) -> None:
 def test_walk_of_missing_directory_raises_path_not_found(storage: StorageDriver, root: str) -> None:
     with pytest.raises(PathNotFoundError):
         list(storage.walk(f"{root}/missing"))
+
+
+def test_delete_dir_removes_the_folder_whatever_it_holds(storage: StorageDriver, root: str) -> None:
+    storage.put_content(f"{root}/usual/data", b"1")
+    storage.put_content(f"{root}/more/data", b"2")
+    storage.put_content(f"{root}/more/deeper/file", b"3")
+    storage.put_content(f"{root}/file", b"4")
+    storage.put_content(f"{root}/usual-sibling", b"kept")
+    for name in ("usual", "more", "file"):
+        storage.delete_dir(f"{root}/{name}", ("data",))
+    assert storage.list(root) == [f"{root}/usual-sibling"]
+    with pytest.raises(PathNotFoundError):
+        storage.delete_dir(f"{root}/usual", ("data",))
