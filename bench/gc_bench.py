@@ -12,7 +12,6 @@ times, the ratio and our peak RSS.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -25,7 +24,10 @@ from datetime import timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-V2 = "docker/registry/v2"
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support.synthetic_tree import V2, build_garbage  # noqa: E402
+
 GC_WORKERS = 32  # GCOptions' default
 
 
@@ -41,71 +43,9 @@ class Shape:
         return max(0, self.blobs // self.manifests - 2)
 
 
-def _write(path: str, data: bytes) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-
-
-class Builder:
-    """Writes the tree with plain file calls (tiny blobs, correct sha256 digests)."""
-
-    def __init__(self, root: Path) -> None:
-        self.v2 = f"{root}/{V2}"
-        self.count = 0
-
-    def blob(self, data: bytes) -> str:
-        hex_ = hashlib.sha256(data).hexdigest()
-        _write(f"{self.v2}/blobs/sha256/{hex_[:2]}/{hex_}/data", data)
-        self.count += 1
-        return hex_
-
-    def link(self, repo: str, kind: str, hex_: str) -> None:
-        _write(
-            f"{self.v2}/repositories/{repo}/{kind}/sha256/{hex_}/link", f"sha256:{hex_}".encode()
-        )
-
-    def manifest(self, repo: str, serial: int, layers: int) -> str:
-        config = self.blob(f'{{"repo":"{repo}","serial":{serial}}}'.encode())
-        digests = [self.blob(f"layer {repo} {serial} {n}".encode()) for n in range(layers)]
-        for hex_ in (config, *digests):
-            self.link(repo, "_layers", hex_)
-        document = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": _descriptor("application/vnd.oci.image.config.v1+json", config),
-            "layers": [_descriptor("application/vnd.oci.image.layer.v1.tar", d) for d in digests],
-        }
-        hex_ = self.blob(json.dumps(document).encode())
-        self.link(repo, "_layers", hex_)
-        self.link(repo, "_manifests/revisions", hex_)
-        return hex_
-
-    def tag(self, repo: str, tag: str, hex_: str) -> None:
-        tag_dir = f"{self.v2}/repositories/{repo}/_manifests/tags/{tag}"
-        _write(f"{tag_dir}/current/link", f"sha256:{hex_}".encode())
-        _write(f"{tag_dir}/index/sha256/{hex_}/link", f"sha256:{hex_}".encode())
-
-
-def _descriptor(media_type: str, hex_: str) -> dict[str, object]:
-    return {"mediaType": media_type, "digest": f"sha256:{hex_}", "size": 1}
-
-
 def build(root: Path, shape: Shape) -> int:
-    builder = Builder(root)
     per_repo = max(2, shape.manifests // shape.repos)
-    for r in range(shape.repos):
-        repo = f"team{r % 50}/app{r}"
-        for serial in range(per_repo):
-            hex_ = builder.manifest(repo, serial, shape.layers_per_manifest)
-            builder.tag(repo, f"v{serial // 2}", hex_)  # the second push overwrites the tag
-    return builder.count
+    return build_garbage(root, shape.repos, per_repo, shape.layers_per_manifest)
 
 
 def run_distribution(root: Path, workdir: Path) -> tuple[float, int]:
@@ -142,7 +82,6 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
 
 
 def _ours_in_process(root: Path, workers: int, links: bool, result_file: Path) -> None:
-    sys.path.insert(0, str(REPO_ROOT))
     from registry.maintenance.gc import GCOptions, collect_garbage
     from registry.storage import create_driver
 

@@ -18,7 +18,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.support.task_platform import wait_until
 
-FLAGS = [
+HEADLESS_FLAGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -27,6 +27,9 @@ FLAGS = [
     "--no-first-run",
     "--disable-sync",
     "--disable-quic",
+]
+FLAGS = [
+    *HEADLESS_FLAGS,
     "--hide-scrollbars",
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",

@@ -16,19 +16,12 @@ from typing import Any
 import pytest
 
 from tests.support.processes import REPO_ROOT
+from tests.support.synthetic_tree import build_garbage
 from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
-from tests.ui.devtools import Browser
-from tests.ui.garbage import build_garbage
+from tests.ui.devtools import HEADLESS_FLAGS, Browser
 
 CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
+    *HEADLESS_FLAGS,
     "--window-size=1280,800",
     # Lets the page's fetch of /api/v1/status finish before the DOM is dumped.
     "--virtual-time-budget=4000",

@@ -1,5 +1,5 @@
-"""A filesystem registry tree with a lot of garbage, written with plain file calls (tiny blobs,
-correct digests), so that a GC over it runs long enough to be watched in /ui/.
+"""A large filesystem registry tree with a lot of garbage, written with plain file calls (tiny
+blobs, correct digests): for the GC benchmark and for watching a running GC in /ui/.
 
 Every repository gets `manifests` manifests tagged in pairs (the second push of a tag
 overwrites the first), so with `delete_untagged` half of the manifests and blobs are garbage.
@@ -28,7 +28,7 @@ def _write(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-class GarbageTree:
+class SyntheticTree:
     def __init__(self, root: Path) -> None:
         self.v2 = f"{root}/{V2}"
         self.blobs = 0
@@ -75,7 +75,7 @@ def build_garbage(root: Path, repos: int, manifests: int, layers: int, threads: 
     Repositories are written in parallel: the time goes to file system calls, not Python."""
 
     def one_repository(r: int) -> int:
-        tree, repo = GarbageTree(root), f"team{r % 20}/app{r}"
+        tree, repo = SyntheticTree(root), f"team{r % 50}/app{r}"
         for serial in range(manifests):
             tree.tag(repo, f"v{serial // 2}", tree.manifest(repo, serial, layers))
         return tree.blobs
