@@ -8,13 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.clients import Skopeo
 from tests.support.images import OciLayout
+from tests.support.metrics import Samples, key, parse_samples
 from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +40,11 @@ def live_instances(platform: TaskPlatform) -> list[dict[str, object]]:
 def scrape(platform: TaskPlatform) -> Samples:
     response = platform.api().get("/metrics")
     assert response.status_code == 200
-    samples: Samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
+    return parse_samples(response.text)
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples[(name, tuple(sorted(labels.items())))]
+    return samples[key(name, **labels)]
 
 
 @pytest.mark.e2e

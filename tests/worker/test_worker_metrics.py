@@ -7,12 +7,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.metrics import Samples, key, parse_samples
 from tests.support.processes import free_port
 from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +38,11 @@ def scrape(platform: TaskPlatform) -> Samples:
     port = platform.full_config()["queue"]["worker_metrics_port"]
     response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
     assert response.status_code == 200
-    samples: Samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
+    return parse_samples(response.text)
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+    return samples.get(key(name, **labels), 0.0)
 
 
 def run(platform: TaskPlatform, **params: object) -> dict[str, object]:
