@@ -2,8 +2,9 @@
 
 Kombu writes a message by creating `<time>_<uuid>.<queue>.msg` and then writing into it, so
 a worker polling the folder in between moves and reads an empty file, fails to decode it
-and stops ("Unrecoverable error: JSONDecodeError"). Here the message is written under a
-hidden name that no queue matches and renamed into place once complete.
+and stops ("Unrecoverable error: JSONDecodeError"); the first bind of a queue creates the
+exchange table the same way, which a process starting at that moment reads empty. Here both
+are written under a hidden name and put in place only once complete.
 """
 
 from __future__ import annotations
@@ -31,6 +32,22 @@ class Channel(filesystem.Channel):
             os.replace(partial, final)
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        table = self._exchange_file(exchange)  # type: ignore[no-untyped-call]
+        self.control_folder.mkdir(exist_ok=True)
+        if not table.exists():
+            row = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+            partial = table.with_name(f".{table.name}.{uuid.uuid4()}.partial")
+            partial.write_bytes(dumps([row]).encode())  # type: ignore[no-untyped-call]
+            try:
+                os.link(partial, table)  # creates it whole, or fails if it exists
+                return
+            except FileExistsError:
+                pass  # another process bound first: add this queue to its table below
+            finally:
+                partial.unlink(missing_ok=True)
+        super()._queue_bind(exchange, routing_key, pattern, queue)  # type: ignore[no-untyped-call]
 
 
 class Transport(filesystem.Transport):

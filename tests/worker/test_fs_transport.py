@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from kombu import Connection
 
@@ -44,3 +47,32 @@ def test_a_polling_consumer_receives_every_message_whole(tmp_path: Path) -> None
     consumer.join(60)
     assert sorted(received) == list(range(MESSAGES))
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def bind_and_read(folder: Path, name: str, start: Any) -> None:
+    """In a process of its own: bind the queue when every process is ready, read the table.
+    (A new name each time: Kombu remembers bindings per process, forks included.)"""
+    with Connection(fs_transport.register(), transport_options=options(folder)) as conn:
+        start.wait()
+        conn.SimpleQueue(name)
+        tables = conn.default_channel.get_table(name)
+    sys.exit(0 if [row.queue for row in tables] == [name] else 3)
+
+
+def test_processes_binding_a_queue_at_once_never_see_an_empty_exchange_table(
+    tmp_path: Path,
+) -> None:
+    forked = multiprocessing.get_context("fork")
+    for round_ in range(10):
+        folder = tmp_path / str(round_)
+        folder.mkdir()
+        start = forked.Barrier(4)
+        processes = [
+            forked.Process(target=bind_and_read, args=(folder, f"bind{round_}", start))
+            for _ in range(4)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(30)
+        assert [process.exitcode for process in processes] == [0] * 4
