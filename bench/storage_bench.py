@@ -1,8 +1,10 @@
 """Cloud storage drivers benchmark: push (monolithic and chunked) and pull of one big blob per
 driver against its emulator, ours vs Distribution 2.8 on the same emulator, ratios printed.
 
-Debian's `docker-registry` 2.8.2 is built with the s3 and swift drivers only (no azure, gcs or
-oss), so those three are measured for ours alone. Quick run:
+Distribution: Debian's `docker-registry` 2.8.2 for s3 and swift; for azure and gcs, which
+Debian leaves out, 2.8.2 built by bench/build_distribution.sh (run when missing). No
+Distribution has oss, so it is measured for ours alone. Emulators and processes:
+bench/storage_backends.py. Quick run:
 
     .venv/bin/python bench/storage_bench.py --size-mib 64 --drivers s3
 """
@@ -16,7 +18,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,21 +29,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from registry.storage import PathNotFoundError, create_driver  # noqa: E402
-from tests.support.cloud_registry import CloudRegistryProcess, CloudStorage  # noqa: E402
-from tests.support.emulators import (  # noqa: E402
-    Azurite,
-    FakeGCSServer,
-    MotoS3,
-    write_gcs_keyfile,
+from storage_backends import (  # noqa: E402
+    BACKENDS,
+    blob_forgetter,
+    distribution_binaries,
+    start_distribution,
+    start_ours,
 )
-from tests.support.oss_server import OSSServerProcess  # noqa: E402
-from tests.support.processes import free_port, wait_http  # noqa: E402
-from tests.support.swift_node import SwiftNode  # noqa: E402
+
+from tests.support.cloud_registry import CloudStorage  # noqa: E402
 
 MiB = 1 << 20
 REPO = "bench/blob"
@@ -66,142 +63,6 @@ class Registry:
 
     def record(self, metric: str, value: float) -> None:
         self.results.setdefault(metric, []).append(value)
-
-
-def blob_forgetter(driver_name: str, settings: dict[str, Any]) -> Callable[[str], None]:
-    """Deletes `<root>/docker/registry/v2/blobs/sha256/xx/<hex>` through our own driver (the
-    layout is Distribution's, so this works on either registry's tree)."""
-    driver = create_driver(driver_name, settings)
-
-    def forget(digest: str) -> None:
-        hex_ = digest.removeprefix("sha256:")
-        try:
-            driver.delete(f"/docker/registry/v2/blobs/sha256/{hex_[:2]}/{hex_}")
-        except PathNotFoundError:
-            pass
-
-    return forget
-
-
-def start_ours(stack: ExitStack, workdir: Path, storage: CloudStorage) -> int:
-    server = CloudRegistryProcess(workdir, storage.registry_config())
-    server.config["logging"] = {"level": "warning", "format": "json"}
-    stack.callback(server.stop)
-    server.start()
-    return server.port
-
-
-def start_distribution(stack: ExitStack, workdir: Path, storage: dict[str, Any]) -> int:
-    """`docker-registry serve` on `storage` (its own config keys), minus AWS_CA_BUNDLE, with
-    which its S3 driver panics."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config = {
-        "version": 0.1,
-        "log": {"level": "warn", "accesslog": {"disabled": True}},
-        "storage": {**storage, "maintenance": {"uploadpurging": {"enabled": False}}},
-        "http": {"addr": f"127.0.0.1:{port}"},
-    }
-    (workdir / "config.yml").write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
-    with open(workdir / "distribution.log", "ab") as log:
-        proc = subprocess.Popen(
-            ["docker-registry", "serve", str(workdir / "config.yml")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    stack.callback(_stop, proc)
-    wait_http(f"http://127.0.0.1:{port}/v2/", proc=proc)
-    return port
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-# --- one backend per driver: the emulator, our settings, Distribution's ---------------------------
-
-
-@dataclass
-class Backend:
-    ours: CloudStorage
-    theirs: dict[str, Any] | None  # Distribution's `storage` section, None: no such driver
-    theirs_driver: tuple[str, dict[str, Any]] | None = None  # our driver on Distribution's tree
-
-
-def s3_backend(stack: ExitStack, workdir: Path) -> Backend:
-    moto = MotoS3(workdir / "moto").start()
-    stack.callback(moto.stop)
-    bucket = moto.new_bucket()
-    # Both sides with Distribution's default part size (10 MiB).
-    ours = moto.settings(bucket, rootdirectory="/ours", chunksize=10 * MiB)
-    theirs = {
-        "accesskey": moto.access_key,
-        "secretkey": moto.secret_key,
-        "region": "us-east-1",
-        "regionendpoint": moto.endpoint,
-        "bucket": bucket,
-        "secure": False,
-        "v4auth": True,
-        "rootdirectory": "/distribution",
-    }
-    mirror = {**ours, "rootdirectory": "/distribution"}
-    return Backend(CloudStorage("s3", ours, moto.endpoint), {"s3": theirs}, ("s3", mirror))
-
-
-def swift_backend(stack: ExitStack, workdir: Path) -> Backend:
-    node = SwiftNode(workdir / "swift").start()
-    stack.callback(node.stop)
-    ours = node.settings(node.new_container())  # default 20 MiB segments, like Distribution
-    theirs_container = node.new_container()
-    theirs = {
-        "authurl": node.auth_url,
-        "username": ours["username"],
-        "password": ours["password"],
-        "container": theirs_container,
-    }
-    mirror = node.settings(theirs_container)
-    return Backend(
-        CloudStorage("swift", ours, node.proxy_url), {"swift": theirs}, ("swift", mirror)
-    )
-
-
-def azure_backend(stack: ExitStack, workdir: Path) -> Backend:
-    azurite = Azurite(workdir / "azurite").start()
-    stack.callback(azurite.stop)
-    ours = azurite.settings(azurite.new_container())
-    return Backend(CloudStorage("azure", ours, azurite.endpoint), None)
-
-
-def gcs_backend(stack: ExitStack, workdir: Path) -> Backend:
-    server = FakeGCSServer(workdir / "fake-gcs").start()
-    stack.callback(server.stop)
-    keyfile = write_gcs_keyfile(workdir / "gcs-key.json")  # to sign redirect URLs
-    ours = server.settings(server.new_bucket(), keyfile=str(keyfile), chunksize=16 * MiB)
-    return Backend(CloudStorage("gcs", ours, server.endpoint), None)
-
-
-def oss_backend(stack: ExitStack, workdir: Path) -> Backend:
-    (workdir / "oss").mkdir(parents=True, exist_ok=True)
-    server = OSSServerProcess(workdir / "oss")
-    stack.callback(server.stop)
-    ours = server.settings(server.new_bucket())
-    return Backend(CloudStorage("oss", ours, server.spec.endpoint), None)
-
-
-BACKENDS: dict[str, Callable[[ExitStack, Path], Backend]] = {
-    "s3": s3_backend,
-    "swift": swift_backend,
-    "azure": azure_backend,
-    "gcs": gcs_backend,
-    "oss": oss_backend,
-}
 
 
 # --- HTTP: bodies go out with sendfile and come back into one buffer --------------------------
@@ -318,20 +179,27 @@ def random_blob(workdir: Path, size: int) -> Iterator[Blob]:
         path.unlink()
 
 
-def bench_driver(name: str, workdir: Path, blob: Blob, args: argparse.Namespace) -> dict[str, Any]:
-    """Ours (and Distribution, where it has the driver) on one emulator: every round pushes
-    through each redirecting registry, then pulls `--pulls` times through each of them and its
-    `redirect: off` twin, taking turns so that both registries meet the same machine load."""
+def bench_driver(
+    name: str, workdir: Path, blob: Blob, args: argparse.Namespace, binary: str | None
+) -> dict[str, Any]:
+    """Ours (and Distribution's `binary`, where it has the driver) on one emulator: every round
+    pushes through each redirecting registry, then pulls `--pulls` times through each of them
+    and its `redirect: off` twin, taking turns so that both registries meet the same load."""
     with ExitStack() as stack:
         backend = BACKENDS[name](stack, workdir)
         pairs = [start_our_pair(stack, workdir, name, backend.ours)]
-        if backend.theirs is not None and backend.theirs_driver is not None:
-            pairs.append(start_their_pair(stack, workdir, backend.theirs, backend.theirs_driver))
+        if binary and backend.theirs is not None and backend.theirs_forget is not None:
+            their_pair = start_their_pair(
+                stack, workdir, binary, backend.theirs, backend.theirs_forget
+            )
+            pairs.append(their_pair)
         for number in range(1, args.repeat + 1):
-            for registry, _ in pairs:
+            # Who goes first changes every round: an emulator warms up, or fills up.
+            turns = pairs if number % 2 else pairs[::-1]
+            for registry, _ in turns:
                 push_round(registry, blob, args.chunk_mib * MiB)
             for _ in range(args.pulls):
-                for registry, streaming in pairs:
+                for registry, streaming in turns:
                     pull_round(registry, streaming, blob)
             for registry, _ in pairs:
                 figures = _latest(registry, args.pulls)
@@ -352,14 +220,16 @@ def start_our_pair(
 
 
 def start_their_pair(
-    stack: ExitStack, workdir: Path, storage: dict[str, Any], mirror: tuple[str, dict[str, Any]]
+    stack: ExitStack,
+    workdir: Path,
+    binary: str,
+    storage: dict[str, Any],
+    forget: Callable[[str], None],
 ) -> tuple[Registry, Registry]:
-    forget = blob_forgetter(*mirror)
-    theirs = Registry(
-        "Distribution", start_distribution(stack, workdir / "theirs", storage), forget
-    )
+    port = start_distribution(stack, workdir / "theirs", binary, storage)
+    theirs = Registry("Distribution", port, forget)
     plain = {**storage, "redirect": {"disable": True}}
-    port = start_distribution(stack, workdir / "theirs-nr", plain)
+    port = start_distribution(stack, workdir / "theirs-nr", binary, plain)
     return theirs, Registry("Distribution", port, forget, theirs.results)
 
 
@@ -419,15 +289,16 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every sample here")
     args = parser.parse_args()
-    if shutil.which("docker-registry") is None:
-        sys.exit("docker-registry (Distribution) is not installed: apt-get install docker-registry")
+    drivers = args.drivers.split(",")
+    binaries = distribution_binaries(drivers)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="storage-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     all_results = {}
     with random_blob(workdir, args.size_mib * MiB) as blob:
-        for name in args.drivers.split(","):
+        for name in drivers:
             print(f"== {name}: {args.size_mib} MiB blob, {args.chunk_mib} MiB chunks", flush=True)
             started = time.monotonic()
-            all_results[name] = bench_driver(name, workdir / name, blob, args)
+            all_results[name] = bench_driver(name, workdir / name, blob, args, binaries[name])
             print(f"  ({time.monotonic() - started:.0f}s)", flush=True)
             report(name, all_results[name])
     if args.json:

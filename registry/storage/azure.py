@@ -30,7 +30,7 @@ from azure.storage.blob import (
 
 from registry.durations import parse_duration
 from registry.storage import cloud
-from registry.storage.chunked import byte_ranges, chunk_reader, empty_reader
+from registry.storage.chunked import READ_CHUNK, byte_ranges, chunk_reader, empty_reader
 from registry.storage.driver import (
     FileInfo,
     FileWriter,
@@ -44,7 +44,7 @@ from registry.storage.settings import AzureSettings
 
 BLOCK_SIZE = 4 * 1024 * 1024
 # The SDK briefly holds 8 bytes per byte of a download request (it sizes a list by the byte
-# count), so reads go in pieces of 1 MiB: 8 MiB at worst, not 32.
+# count), so its downloads (get_content, restaging) go in pieces of 1 MiB: 8 MiB at worst.
 GET_SIZE = 1024 * 1024
 DELETE_BATCH = 256  # the blob batch API's limit
 COPY_TIMEOUT = 3600.0  # a server-side copy of a large blob may take a while
@@ -72,6 +72,8 @@ class AzureDriver(StorageDriver):
             ),
             max_single_get_size=GET_SIZE,
             max_chunk_get_size=GET_SIZE,
+            # What a streamed GET (reader) yields at a time: the size blob GETs read.
+            connection_data_block_size=READ_CHUNK,
         )
         self.container = self.service.get_container_client(settings.container)
 
@@ -88,16 +90,23 @@ class AzureDriver(StorageDriver):
             self.blob(path).upload_blob(data, overwrite=True)
 
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
+        """One streamed GET from `offset` to the end, as Distribution does. The public
+        download_blob() sends one ranged GET per 1 MiB chunk, which made pulls through the
+        registry 8x slower than Distribution's on Azurite; the generated client's download
+        (same pipeline: auth, retries, timeouts) streams the body in READ_CHUNK pieces."""
         with self.errors(path):
             try:
-                download = self.blob(path).download_blob(offset=offset or None)
+                stream = self.blob(path)._client.blob.download(
+                    range=f"bytes={offset}-" if offset else None, decompress=False
+                )
             except HttpResponseError as exc:
                 if exc.status_code != 416:
                     raise
                 if offset == self.stat(path).size:
                     return empty_reader()
                 raise InvalidOffsetError(path, offset, driver=self.name) from None
-        return chunk_reader(download.chunks(), lambda: None, lambda: self.errors(path))
+        close = stream.response.internal_response.close
+        return chunk_reader(iter(stream), close, lambda: self.errors(path))
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
         blob = self.blob(path)
@@ -217,7 +226,7 @@ class AzureDriver(StorageDriver):
         try:
             yield
         except ResourceNotFoundError as exc:
-            if getattr(exc, "error_code", None) == "ContainerNotFound":
+            if _error_code(exc) == "ContainerNotFound":
                 message = f"container {self.settings.container!r} does not exist"
                 raise StorageError(message, driver=self.name) from exc
             raise PathNotFoundError(path, driver=self.name) from exc
@@ -271,6 +280,14 @@ class AzureWriter(cloud.PartWriter):
             self._blob.delete_blob()
         except ResourceNotFoundError:
             pass
+
+
+def _error_code(exc: HttpResponseError) -> str | None:
+    """The service's error code: parsed by the SDK's own calls, from the header otherwise."""
+    code = getattr(exc, "error_code", None)
+    if code is None:
+        code = (getattr(exc.response, "headers", None) or {}).get("x-ms-error-code")
+    return str(code) if code else None
 
 
 def _block_id() -> str:

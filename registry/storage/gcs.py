@@ -30,7 +30,7 @@ from google.oauth2 import service_account
 
 from registry.durations import parse_duration
 from registry.storage import cloud
-from registry.storage.chunked import chunk_reader, empty_reader
+from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
 from registry.storage.driver import (
     FileInfo,
     FileWriter,
@@ -100,7 +100,8 @@ class GCSDriver(StorageDriver):
         with self.errors(path):
             response = self.http.get(url, headers=headers, stream=True, timeout=self.timeout)
             self.check(response, path)
-        chunks = response.iter_content(1024 * 1024)
+        # Pieces of the size blob GETs read, so that each is handed on without a copy.
+        chunks = response.iter_content(READ_CHUNK)
         return chunk_reader(chunks, response.close, lambda: self.errors(path))
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
