@@ -1,14 +1,20 @@
-"""The embedded broker: a consumer polling while a producer writes never reads half a message."""
+"""The embedded broker (each test binds its own queue names: Kombu remembers bindings per
+process): a consumer polling while a producer writes never reads half a message."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import sys
 import threading
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kombu import Connection
+from kombu.simple import Empty
 
 from worker import fs_transport
 
@@ -26,22 +32,47 @@ def options(folder: Path) -> dict[str, object]:
     }
 
 
+def test_a_message_file_appears_under_its_queue_name_only_once_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    visible_before: list[list[str]] = []
+    rename = os.replace
+
+    def observed_rename(source: str, target: str) -> None:
+        queued = [p.name for p in tmp_path.iterdir() if p.name.endswith(".visible.msg")]
+        visible_before.append(queued)
+        assert json.loads(Path(source).read_bytes())["body"]  # written whole before it shows
+        rename(source, target)
+
+    with Connection(fs_transport.register(), transport_options=options(tmp_path)) as conn:
+        queue = conn.SimpleQueue("visible")
+        monkeypatch.setattr(fs_transport.os, "replace", observed_rename)
+        queue.put({"n": 1})
+    assert visible_before == [[]]
+    assert [p.name.endswith(".visible.msg") for p in tmp_path.iterdir() if p.is_file()] == [True]
+
+
 def test_a_polling_consumer_receives_every_message_whole(tmp_path: Path) -> None:
     url = fs_transport.register()
     received: list[int] = []
+    with Connection(url, transport_options=options(tmp_path)) as conn:
+        # Bound before the threads start: threads of one process share Kombu's record of
+        # bindings, and one could publish before another has written the table it recorded.
+        conn.SimpleQueue("polled")
 
     def consume() -> None:
         with Connection(url, transport_options=options(tmp_path)) as conn:
-            queue = conn.SimpleQueue("q")
-            while len(received) < MESSAGES:
-                message = queue.get(timeout=20)
-                received.append(message.payload["n"])
-                message.ack()
+            queue = conn.SimpleQueue("polled")
+            with suppress(Empty):  # a message lost: the assertion below says which
+                while len(received) < MESSAGES:
+                    message = queue.get(timeout=20)
+                    received.append(message.payload["n"])
+                    message.ack()
 
     consumer = threading.Thread(target=consume)
     consumer.start()
     with Connection(url, transport_options=options(tmp_path)) as conn:
-        queue = conn.SimpleQueue("q")
+        queue = conn.SimpleQueue("polled")
         for n in range(MESSAGES):
             queue.put({"n": n})
     consumer.join(60)
