@@ -91,7 +91,7 @@ GC_PHASES = {
 }  # fmt: skip
 RUNNING_ROW = """(() => {
   for (const tr of document.querySelectorAll("#running tbody tr"))
-    if (tr.cells[0].innerText.trim() === %s) return [...tr.cells].map((td) => td.innerText.trim());
+    if (tr.cells[0]?.innerText.trim() === %s) return [...tr.cells].map((td) => td.innerText.trim());
   return null;
 })()"""
 
