@@ -25,7 +25,7 @@ from tests.support.emulators import (
     write_gcs_keyfile,
 )
 from tests.support.oss_server import OSSServerProcess
-from tests.support.processes import free_port, wait_http
+from tests.support.processes import free_port, stop_process, wait_http
 from tests.support.swift_node import SwiftNode
 
 MiB = 1 << 20
@@ -88,18 +88,9 @@ def start_distribution(
             stderr=subprocess.STDOUT,
             env=env,
         )
-    stack.callback(_stop, proc)
+    stack.callback(stop_process, proc)
     wait_http(f"http://127.0.0.1:{port}/v2/", proc=proc)
     return port
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def start_ours(stack: ExitStack, workdir: Path, storage: CloudStorage) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.processes import free_port, wait_http
+from tests.support.processes import free_port, stop_process, wait_http
 
 DISTRIBUTION_BINARY = "docker-registry"
 
@@ -79,13 +79,8 @@ class DistributionProcess:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc)
 
     def log_text(self) -> str:
         path = self.workdir / "distribution.log"

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.support.processes import REPO_ROOT, free_port, wait_http
+from tests.support.processes import REPO_ROOT, free_port, stop_process, wait_http
 
 BIN = Path(sys.executable).parent
 AZURITE_BIN = REPO_ROOT / ".cache" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
@@ -72,12 +72,7 @@ class Emulator:
         if proc is None or proc.poll() is not None:
             return
         os.kill(proc.pid, signal.SIGCONT)  # a frozen process cannot act on SIGTERM
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
     def freeze(self) -> None:
         """Stop the process without closing its port: connections open, nothing answers."""

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
+from tests.support.processes import stop_process
 from tests.support.task_platform import wait_until
 
 HEADLESS_FLAGS = [
@@ -68,12 +69,7 @@ class Browser:
         if self.ws is not None:
             self.ws.close()
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
 
     def call(self, method: str, timeout: float = 30.0, **params: Any) -> dict[str, Any]:
         """Sends one command and returns its result (events arriving meanwhile are skipped)."""
