@@ -30,6 +30,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from registry.auth.mode import listen_host
 from registry.config import Settings
 
 log = logging.getLogger("hth.worker.metrics")
@@ -173,7 +174,7 @@ def start_exporter(settings: Settings, node: str, concurrency: int) -> Exporter 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PoolCollector(folder))
     registry.register(WorkerCollector(node, concurrency))
-    host = _bind_host(settings.docker_registry.http.addr)
+    host = listen_host(settings)
     try:
         server, _ = start_http_server(port, host, registry)
     except OSError as exc:
@@ -190,11 +191,6 @@ def _remove_stale_folders() -> None:
         pid = folder.name.removeprefix(FOLDER_PREFIX).partition("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _bind_host(addr: str) -> str:
-    host = addr.rpartition(":")[0].strip("[]")
-    return host or "0.0.0.0"
 
 
 def _close_in_pool_processes(listener: socket.socket) -> None:
