@@ -44,19 +44,31 @@ def resume_hasher(driver: StorageDriver, name: str, upload_id: str, size: int) -
 def _newest_state(
     driver: StorageDriver, name: str, upload_id: str, size: int
 ) -> tuple[Hasher, int]:
+    """The state saved at `size` (one GET: what the previous request left), else the newest
+    usable one below it (a write that failed after its state was saved, or lost states)."""
     if not RESUMABLE:
         return new_hasher(), 0
+    exact = _load_state(driver, name, upload_id, size)
+    if exact is not None:
+        return exact, size
     for offset in sorted(_state_offsets(driver, name, upload_id), reverse=True):
-        if offset > size:
-            continue  # a state beyond the data: the data write did not survive
-        try:
-            state = driver.get_content(layout.upload_hashstate(name, upload_id, "sha256", offset))
-            hasher = ResumableSha256.unmarshal(state)
-        except (PathNotFoundError, HashStateError):
-            continue
-        if hasher.length == offset:
+        if offset >= size:
+            continue  # beyond the data: the data write did not survive
+        hasher = _load_state(driver, name, upload_id, offset)
+        if hasher is not None:
             return hasher, offset
     return new_hasher(), 0
+
+
+def _load_state(
+    driver: StorageDriver, name: str, upload_id: str, offset: int
+) -> ResumableSha256 | None:
+    try:
+        state = driver.get_content(layout.upload_hashstate(name, upload_id, "sha256", offset))
+        hasher = ResumableSha256.unmarshal(state)
+    except (PathNotFoundError, HashStateError):
+        return None
+    return hasher if hasher.length == offset else None
 
 
 def _state_offsets(driver: StorageDriver, name: str, upload_id: str) -> list[int]:

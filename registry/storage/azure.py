@@ -8,6 +8,7 @@ import itertools
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
@@ -43,6 +44,10 @@ from registry.storage.driver import (
 from registry.storage.settings import AzureSettings
 
 BLOCK_SIZE = 4 * 1024 * 1024
+# Blocks one writer may have on the wire at once: the stream goes on while they are staged
+# (each Put Block waits on the service; Azurite also hashes every block it receives).
+BLOCKS_IN_FLIGHT = 2
+STAGING_THREADS = 16  # shared by every writer of a driver
 # The SDK briefly holds 8 bytes per byte of a download request (it sizes a list by the byte
 # count), so its downloads (get_content, restaging) go in pieces of 1 MiB: 8 MiB at worst.
 GET_SIZE = 1024 * 1024
@@ -76,6 +81,7 @@ class AzureDriver(StorageDriver):
             connection_data_block_size=READ_CHUNK,
         )
         self.container = self.service.get_container_client(settings.container)
+        self.staging = ThreadPoolExecutor(STAGING_THREADS, thread_name_prefix="azure-stage")
 
     def blob(self, path: str) -> BlobClient:
         return self.container.get_blob_client(self.keys.key(path))
@@ -114,12 +120,10 @@ class AzureDriver(StorageDriver):
             if not append:
                 return AzureWriter(self, path, blob, [], 0)
             try:
-                size = blob.get_blob_properties().size
+                ids, blocks_size, size = _committed_blocks(blob)
             except ResourceNotFoundError:
                 return AzureWriter(self, path, blob, [], 0)
-            committed, _ = blob.get_block_list("committed")
-            ids = [block.id for block in committed]
-            if sum(block.size for block in committed) != size or not all(map(_ours, ids)):
+            if blocks_size != size or not all(map(_ours, ids)):
                 ids = self._restage(blob, size)  # written in one Put Blob, or by another tool
             return AzureWriter(self, path, blob, ids, size)
 
@@ -248,11 +252,13 @@ class AzureDriver(StorageDriver):
         return StorageError(message, driver=self.name, path=path)
 
     def close(self) -> None:
+        self.staging.shutdown()
         self.service.close()
 
 
 class AzureWriter(cloud.PartWriter):
-    """Stages blocks; close() commits the block list so a resumed writer can extend it."""
+    """Stages blocks, a few at a time; close() commits the block list so a resumed writer can
+    extend it."""
 
     driver = "azure"
 
@@ -260,22 +266,31 @@ class AzureWriter(cloud.PartWriter):
         guard = lambda: az.errors(path)  # noqa: E731
         super().__init__(path, BLOCK_SIZE, guard, size=size, pending=b"")
         self._blob = blob
-        self._ids = ids
+        self._ids = ids  # in content order, whichever block is staged first
+        self._staging = cloud.InFlight(az.staging, BLOCKS_IN_FLIGHT)
+
+    def _make_room(self) -> None:
+        self._staging.make_room()  # before the next block's bytes are cut off the stream
 
     def _upload_part(self, data: bytes) -> None:
         block_id = _block_id()
-        self._blob.stage_block(block_id, data)
         self._ids.append(block_id)
+        self._staging.submit(lambda: self._blob.stage_block(block_id, data))
 
     def _finish(self, tail: bytes) -> None:
         if tail:
             self._upload_part(tail)
+        self._staging.drain()
         self._blob.commit_block_list([BlobBlock(block_id) for block_id in self._ids])
 
     def _persist(self, tail: bytes) -> None:
         self._finish(tail)
 
     def _discard(self) -> None:
+        try:
+            self._staging.drain()
+        except AzureError:
+            pass  # the blob goes anyway
         try:
             self._blob.delete_blob()
         except ResourceNotFoundError:
@@ -288,6 +303,26 @@ def _error_code(exc: HttpResponseError) -> str | None:
     if code is None:
         code = (getattr(exc.response, "headers", None) or {}).get("x-ms-error-code")
     return str(code) if code else None
+
+
+def _committed_blocks(blob: BlobClient) -> tuple[list[str], int, int]:
+    """The committed block ids, their total size and the blob's size: one Get Block List,
+    as every chunk of an upload reopens its blob. The public get_block_list() drops the
+    response's x-ms-blob-content-length, which would cost a Get Blob Properties more."""
+    block_list, headers = blob._client.block_blob.get_block_list(
+        list_type="committed", cls=lambda _response, body, headers: (body, headers)
+    )
+    committed = block_list.committed_blocks or []
+    ids = [_block_id_of(block.name) for block in committed]
+    return ids, sum(block.size for block in committed), int(headers["x-ms-blob-content-length"])
+
+
+def _block_id_of(wire_name: str) -> str:
+    """Block ids go base64-encoded on the wire (the SDK encodes ours once more)."""
+    try:
+        return base64.b64decode(wire_name, validate=True).decode()
+    except ValueError:
+        return wire_name  # not one of ours: the blob gets restaged
 
 
 def _block_id() -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -137,6 +139,7 @@ class PartWriter(FileWriter):
         self._size += len(data)
         with self._guard():
             while len(self._pending) >= self._part_size:
+                self._make_room()
                 self._upload_part(self._pending.take(self._part_size))
         return len(data)
 
@@ -166,6 +169,9 @@ class PartWriter(FileWriter):
                 f"{op} on a {self._state} writer", driver=self.driver, path=self.path
             )
 
+    def _make_room(self) -> None:
+        """Wait until another part may be sent (writers that send parts in the background)."""
+
     @abc.abstractmethod
     def _upload_part(self, data: bytes) -> None:
         """Send one full part."""
@@ -181,3 +187,34 @@ class PartWriter(FileWriter):
     @abc.abstractmethod
     def _discard(self) -> None:
         """Drop the write and the file."""
+
+
+class InFlight:
+    """Calls run on a shared pool, at most `limit` of them unfinished for one writer.
+
+    A writer keeps streaming while its previous parts are still on the wire; a failed call
+    raises from the submit or drain that follows it.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, limit: int) -> None:
+        self._pool = pool
+        self._limit = limit
+        self._pending: deque[Future[object]] = deque()
+
+    def make_room(self) -> None:
+        """Wait until fewer than `limit` calls are unfinished."""
+        while len(self._pending) >= self._limit:
+            self._pending.popleft().result()
+
+    def submit(self, call: Callable[[], object]) -> None:
+        self.make_room()
+        self._pending.append(self._pool.submit(call))
+
+    def drain(self) -> None:
+        """Wait for every call; raise the first failure once all have ended."""
+        failure: BaseException | None = None
+        while self._pending:
+            error = self._pending.popleft().exception()
+            failure = failure or error
+        if failure is not None:
+            raise failure

@@ -77,6 +77,19 @@ def test_chunks_sent_through_separate_handles_complete_to_the_blob(driver: Stora
     assert not exists(driver, layout.upload_dir(NAME, upload_id))
 
 
+def test_resume_reads_the_state_left_at_the_data_size_without_listing(
+    driver: StorageDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload_id = upload_chunks(driver, b"a" * 100, b"b" * 27)
+    listed: list[str] = []
+    real_list = driver.list
+    monkeypatch.setattr(driver, "list", lambda path: listed.append(path) or real_list(path))
+    upload = Upload.resume(driver, NAME, upload_id)
+    upload.write(b"c")
+    assert upload.complete(sha256(b"a" * 100 + b"b" * 27 + b"c")) == 128
+    assert not [path for path in listed if "/hashstates/" in path]
+
+
 def test_resume_rebuilds_the_hash_from_data_when_states_are_gone(driver: StorageDriver) -> None:
     upload_id = upload_chunks(driver, b"first-", b"second")
     driver.delete(layout.upload_dir(NAME, upload_id) + "/hashstates")

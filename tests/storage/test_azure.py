@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from registry.storage import StorageDriver, StorageError, create_driver
+from registry.storage.azure import BLOCK_SIZE
 from tests.storage.conftest import assert_unavailable
 from tests.support.emulators import Azurite
 
@@ -75,3 +76,19 @@ def test_frozen_backend_gives_storage_unavailable(tmp_path: Path, short_timeouts
         assert_unavailable(driver, every_call=False)
     finally:
         server.stop()
+
+
+def test_blocks_staged_at_once_keep_their_order(azure_driver: StorageDriver) -> None:
+    # 7 blocks and a tail: several on the wire at a time, committed in the order written.
+    pieces = [bytes([index]) * (BLOCK_SIZE // 2 + 1) for index in range(15)]
+    with azure_driver.writer("/ordered/data") as writer:
+        for piece in pieces:
+            writer.write(piece)
+        writer.commit()
+    assert azure_driver.get_content("/ordered/data") == b"".join(pieces)
+    with azure_driver.writer("/ordered/data", append=True) as writer:
+        writer.write(b"more" * BLOCK_SIZE)
+        writer.commit()
+    content = azure_driver.get_content("/ordered/data")
+    assert content == b"".join(pieces) + b"more" * BLOCK_SIZE
+    azure_driver.delete("/ordered")
