@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 from urllib.parse import quote, urlparse
 
 from swiftclient.client import Connection
-from swiftclient.utils import generate_temp_url
+from swiftclient.utils import LengthWrapper, generate_temp_url
 
 from registry.durations import parse_duration
 from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
@@ -27,6 +27,7 @@ from registry.storage.cloud import (
     DIRECTORY_TIME,
     READ_TIMEOUT,
     RETRY_ATTEMPTS,
+    InFlight,
     KeySpace,
     PartWriter,
     directory,
@@ -50,6 +51,10 @@ MANIFEST = "x-object-manifest"
 PAGE = 10000  # Swift's largest listing page
 _RACE_RETRY_SECONDS = 0.05
 _HEAD_THREADS = 8
+# Segments one writer may have on the wire at once (each PUT also waits on Swift's MD5 of it),
+# and the threads every writer of a driver shares for them.
+SEGMENTS_IN_FLIGHT = 2
+UPLOAD_THREADS = 16
 
 
 class SwiftDriver(StorageDriver):
@@ -73,6 +78,7 @@ class SwiftDriver(StorageDriver):
         prefix = settings.prefix.strip("/")
         self.keys = KeySpace.under(f"{prefix}/files")
         self.segments_root = f"{prefix}/segments".lstrip("/")
+        self.uploads = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="swift-segment")
 
     def conn(self) -> Connection:
         return self.session.conn()
@@ -202,16 +208,23 @@ class SwiftDriver(StorageDriver):
             self.delete_segments(old_prefix)
 
     def put_object(self, name: str, data: bytes, headers: dict[str, str] | None = None) -> None:
-        with translated(name):
-            self.conn().put_object(
+        # Seekable, so that swiftclient may retry the upload; closed afterwards because the
+        # connection keeps its last request, body included, until its next one. The MD5 is
+        # taken as the body goes out and checked against Swift's ETag after: hashing it first
+        # would hold every segment back by a full pass over it.
+        with translated(name), io.BytesIO(data) as body:
+            sent = LengthWrapper(body, len(data), md5=True)
+            etag = self.conn().put_object(
                 self.container,
                 name,
-                io.BytesIO(data),  # seekable, so that swiftclient may retry the upload
+                sent,
                 content_length=len(data),
-                etag=hashlib.md5(data).hexdigest(),
                 content_type=CONTENT_TYPE,
                 headers=headers,
             )
+        if etag and etag != sent.get_md5sum():
+            self.delete_names([name])
+            raise StorageUnavailableError(f"{name}: stored content differs from what was sent")
 
     def put_manifest(self, path: str, prefix: str) -> None:
         manifest = {"X-Object-Manifest": f"{self.container}/{prefix}"}
@@ -236,7 +249,10 @@ class SwiftDriver(StorageDriver):
             existing = self.segments(prefix)
             size = sum(int(s["bytes"]) for s in existing)
             last = int(existing[-1]["name"].rsplit("/", 1)[1]) if existing else 0
-            return SwiftWriter(self, path, prefix, size=size, next_number=last + 1, owned=last + 1)
+            number = last + 1
+            return SwiftWriter(
+                self, path, prefix, size=size, next_number=number, owned=number, in_place=True
+            )
         size = int(headers.get("content-length", 0))
         if size:  # a plain object becomes the first segment, copied server-side
             self.copy(self.object_name(path), self.segment_name(prefix, 1))
@@ -323,6 +339,7 @@ class SwiftDriver(StorageDriver):
         return f"{parsed.scheme}://{parsed.netloc}{signed}"
 
     def close(self) -> None:
+        self.uploads.shutdown()
         self.session.close()
 
 
@@ -332,23 +349,42 @@ class SwiftWriter(PartWriter):
     driver = "swift"
 
     def __init__(
-        self, swift: SwiftDriver, path: str, prefix: str, *, size: int, next_number: int, owned: int
+        self,
+        swift: SwiftDriver,
+        path: str,
+        prefix: str,
+        *,
+        size: int,
+        next_number: int,
+        owned: int,
+        in_place: bool = False,
     ) -> None:
         # Every Swift call maps its own errors: the writer needs no extra guard.
         super().__init__(path, swift.chunksize, nullcontext, size=size, pending=b"")
         self._swift, self._prefix = swift, prefix
         self._next = next_number
         self._owned = owned  # the first segment number that this writer created
+        # Resumed from the manifest at `path`, which already lists every segment under `prefix`.
+        self._manifest_in_place = in_place
+        self._uploads = InFlight(swift.uploads, SEGMENTS_IN_FLIGHT)
+
+    def _make_room(self) -> None:
+        self._uploads.make_room()  # before the next segment's bytes are cut off the stream
 
     def _upload_part(self, data: bytes) -> None:
-        self._swift.put_object(self._swift.segment_name(self._prefix, self._next), data)
+        name = self._swift.segment_name(self._prefix, self._next)
+        self._uploads.submit(lambda: self._swift.put_object(name, data))
         self._next += 1
 
     def _finish(self, tail: bytes) -> None:
         if tail:
             self._upload_part(tail)
+        self._uploads.drain()
         if self._next == 1:  # nothing at all: a plain empty object needs no manifest
             self._swift.put_content(self.path, b"")
+            return
+        if self._manifest_in_place:  # each chunk of an upload: no manifest to write
+            self._wait_for_segments()
             return
         old_prefix = self._swift.manifest_prefix(self.path)
         self._swift.put_manifest(self.path, self._prefix)
@@ -360,6 +396,10 @@ class SwiftWriter(PartWriter):
         self._finish(tail)  # a DLO's content is its segments: keeping them is committing
 
     def _discard(self) -> None:
+        try:
+            self._uploads.drain()
+        except StorageError:
+            pass  # the segments go anyway
         self._swift.delete_segments(self._prefix, first=self._owned)
         try:
             self._swift.delete(self.path)

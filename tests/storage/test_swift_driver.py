@@ -145,6 +145,37 @@ def test_append_writer_resumes_what_another_process_wrote(
     assert len(segments(swift_node, container)) == 3  # 4 MiB + the tail + the appended 3 MiB
 
 
+def test_each_resumed_chunk_adds_segments_without_rewriting_the_manifest(
+    swift: StorageDriver, swift_node: SwiftNode, container: str
+) -> None:
+    with swift.writer("/_uploads/u3/data") as writer:
+        writer.write(b"first;")
+    manifest = raw(swift_node, container, "files/_uploads/u3/data").headers
+    for chunk in (b"second;", b"third"):
+        with swift.writer("/_uploads/u3/data", append=True) as writer:
+            writer.write(chunk)
+    after = raw(swift_node, container, "files/_uploads/u3/data").headers
+    assert after["X-Timestamp"] == manifest["X-Timestamp"]  # the same manifest object
+    assert swift.get_content("/_uploads/u3/data") == b"first;second;third"
+    assert len(segments(swift_node, container)) == 3
+
+
+def test_a_segment_swift_stored_differently_is_deleted_and_the_write_fails(
+    swift: StorageDriver, swift_node: SwiftNode, container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Corruption on the wire cannot be produced here: Swift's answer is given a wrong ETag.
+    from swiftclient.client import Connection
+
+    real_put = Connection.put_object
+    monkeypatch.setattr(Connection, "put_object", lambda *a, **k: real_put(*a, **k) and "0" * 32)
+    writer = swift.writer("/_uploads/u4/data")
+    writer.write(os.urandom(4 * MiB))
+    with pytest.raises(StorageUnavailableError, match="stored content differs"):
+        writer.commit()
+    monkeypatch.undo()
+    assert segments(swift_node, container) == []
+
+
 def test_append_to_a_plain_object_copies_it_as_the_first_segment(
     swift: StorageDriver, swift_node: SwiftNode, container: str
 ) -> None:
