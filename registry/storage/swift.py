@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlparse
@@ -27,9 +26,7 @@ from registry.storage.cloud import (
     DIRECTORY_TIME,
     READ_TIMEOUT,
     RETRY_ATTEMPTS,
-    InFlight,
     KeySpace,
-    PartWriter,
     directory,
     nonempty,
     walk_files,
@@ -51,10 +48,7 @@ MANIFEST = "x-object-manifest"
 PAGE = 10000  # Swift's largest listing page
 _RACE_RETRY_SECONDS = 0.05
 _HEAD_THREADS = 8
-# Segments one writer may have on the wire at once (each PUT also waits on Swift's MD5 of it),
-# and the threads every writer of a driver shares for them.
-SEGMENTS_IN_FLIGHT = 2
-UPLOAD_THREADS = 16
+UPLOAD_THREADS = 16  # segment uploads, shared by every writer of a driver
 
 
 class SwiftDriver(StorageDriver):
@@ -238,25 +232,9 @@ class SwiftDriver(StorageDriver):
         return list(self.entries(prefix + "/"))
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
-        prefix = self.new_segments_prefix(path)
-        try:
-            headers = self.head(path) if append else {}
-        except PathNotFoundError:
-            headers = {}
-        manifest = headers.get(MANIFEST)
-        if manifest:  # resume: the next segments go after the committed ones
-            prefix = manifest.split("/", 1)[1]
-            existing = self.segments(prefix)
-            size = sum(int(s["bytes"]) for s in existing)
-            last = int(existing[-1]["name"].rsplit("/", 1)[1]) if existing else 0
-            number = last + 1
-            return SwiftWriter(
-                self, path, prefix, size=size, next_number=number, owned=number, in_place=True
-            )
-        size = int(headers.get("content-length", 0))
-        if size:  # a plain object becomes the first segment, copied server-side
-            self.copy(self.object_name(path), self.segment_name(prefix, 1))
-        return SwiftWriter(self, path, prefix, size=size, next_number=2 if size else 1, owned=1)
+        from registry.storage.swift_writer import open_writer
+
+        return open_writer(self, path, append)
 
     def move(self, source: str, dest: str) -> None:
         manifest = self.head(source).get(MANIFEST)
@@ -341,79 +319,6 @@ class SwiftDriver(StorageDriver):
     def close(self) -> None:
         self.uploads.shutdown()
         self.session.close()
-
-
-class SwiftWriter(PartWriter):
-    """Each full chunk becomes the next segment; commit (or close) writes the DLO manifest."""
-
-    driver = "swift"
-
-    def __init__(
-        self,
-        swift: SwiftDriver,
-        path: str,
-        prefix: str,
-        *,
-        size: int,
-        next_number: int,
-        owned: int,
-        in_place: bool = False,
-    ) -> None:
-        # Every Swift call maps its own errors: the writer needs no extra guard.
-        super().__init__(path, swift.chunksize, nullcontext, size=size, pending=b"")
-        self._swift, self._prefix = swift, prefix
-        self._next = next_number
-        self._owned = owned  # the first segment number that this writer created
-        # Resumed from the manifest at `path`, which already lists every segment under `prefix`.
-        self._manifest_in_place = in_place
-        self._uploads = InFlight(swift.uploads, SEGMENTS_IN_FLIGHT)
-
-    def _make_room(self) -> None:
-        self._uploads.make_room()  # before the next segment's bytes are cut off the stream
-
-    def _upload_part(self, data: bytes) -> None:
-        name = self._swift.segment_name(self._prefix, self._next)
-        self._uploads.submit(lambda: self._swift.put_object(name, data))
-        self._next += 1
-
-    def _finish(self, tail: bytes) -> None:
-        if tail:
-            self._upload_part(tail)
-        self._uploads.drain()
-        if self._next == 1:  # nothing at all: a plain empty object needs no manifest
-            self._swift.put_content(self.path, b"")
-            return
-        if self._manifest_in_place:  # each chunk of an upload: no manifest to write
-            self._wait_for_segments()
-            return
-        old_prefix = self._swift.manifest_prefix(self.path)
-        self._swift.put_manifest(self.path, self._prefix)
-        self._wait_for_segments()
-        if old_prefix and old_prefix != self._prefix:
-            self._swift.delete_segments(old_prefix)
-
-    def _persist(self, tail: bytes) -> None:
-        self._finish(tail)  # a DLO's content is its segments: keeping them is committing
-
-    def _discard(self) -> None:
-        try:
-            self._uploads.drain()
-        except StorageError:
-            pass  # the segments go anyway
-        self._swift.delete_segments(self._prefix, first=self._owned)
-        try:
-            self._swift.delete(self.path)
-        except PathNotFoundError:
-            pass
-
-    def _wait_for_segments(self) -> None:
-        deadline = time.monotonic() + self._swift.consistency_wait
-        delay = 0.05
-        while self._swift.stat(self.path).size != self._size:
-            if time.monotonic() > deadline:
-                raise StorageUnavailableError(f"segments of {self.path} did not show up")
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
 
 
 def _timestamp(headers: dict[str, str]) -> datetime:
