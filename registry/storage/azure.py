@@ -278,13 +278,16 @@ class AzureWriter(cloud.PartWriter):
         self._staging.submit(lambda: self._blob.stage_block(block_id, data))
 
     def _finish(self, tail: bytes) -> None:
+        if self._staging.failed:
+            raise StorageUnavailableError(f"a block of {self.path} failed; nothing was kept")
         if tail:
             self._upload_part(tail)
         self._staging.drain()
         self._blob.commit_block_list([BlobBlock(block_id) for block_id in self._ids])
 
     def _persist(self, tail: bytes) -> None:
-        self._finish(tail)
+        if not self._staging.failed:  # else the blob stays as committed before this writer
+            self._finish(tail)
 
     def _discard(self) -> None:
         try:

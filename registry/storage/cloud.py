@@ -193,18 +193,23 @@ class InFlight:
     """Calls run on a shared pool, at most `limit` of them unfinished for one writer.
 
     A writer keeps streaming while its previous parts are still on the wire; a failed call
-    raises from the submit or drain that follows it.
+    raises from the submit or drain that follows it, and sets `failed` for good (later parts
+    may have landed while an earlier one did not).
     """
 
     def __init__(self, pool: ThreadPoolExecutor, limit: int) -> None:
         self._pool = pool
         self._limit = limit
         self._pending: deque[Future[object]] = deque()
+        self.failed = False
 
     def make_room(self) -> None:
         """Wait until fewer than `limit` calls are unfinished."""
         while len(self._pending) >= self._limit:
-            self._pending.popleft().result()
+            error = self._pending.popleft().exception()
+            if error is not None:
+                self.failed = True
+                raise error
 
     def submit(self, call: Callable[[], object]) -> None:
         self.make_room()
@@ -217,4 +222,5 @@ class InFlight:
             error = self._pending.popleft().exception()
             failure = failure or error
         if failure is not None:
+            self.failed = True
             raise failure

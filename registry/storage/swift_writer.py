@@ -5,7 +5,8 @@ Distribution's swift driver; a resumed writer adds segments after the ones alrea
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext, suppress
 from typing import TYPE_CHECKING
 
 from registry.storage.cloud import InFlight, PartWriter
@@ -67,17 +68,31 @@ class SwiftWriter(PartWriter):
         self._uploads = InFlight(swift.uploads, SEGMENTS_IN_FLIGHT)
 
     def _make_room(self) -> None:
-        self._uploads.make_room()  # before the next segment's bytes are cut off the stream
+        self._settle(self._uploads.make_room)  # before the next segment is cut off the stream
 
     def _upload_part(self, data: bytes) -> None:
+        self._settle(self._uploads.make_room)
         name = self._swift.segment_name(self._prefix, self._next)
         self._uploads.submit(lambda: self._swift.put_object(name, data))
         self._next += 1
 
+    def _settle(self, wait: Callable[[], None]) -> None:
+        """Run `wait`; if a segment failed, drop every segment this writer sent, so that the
+        DLO never shows a later segment without the one before it (it lists what is there)."""
+        try:
+            wait()
+        except Exception:
+            with suppress(Exception):
+                self._uploads.drain()
+            self._swift.delete_segments(self._prefix, first=self._owned)
+            raise
+
     def _finish(self, tail: bytes) -> None:
+        if self._uploads.failed:
+            raise StorageUnavailableError(f"a segment of {self.path} failed; nothing was kept")
         if tail:
             self._upload_part(tail)
-        self._uploads.drain()
+        self._settle(self._uploads.drain)
         if self._next == 1:  # nothing at all: a plain empty object needs no manifest
             self._swift.put_content(self.path, b"")
             return
@@ -91,6 +106,8 @@ class SwiftWriter(PartWriter):
             self._swift.delete_segments(old_prefix)
 
     def _persist(self, tail: bytes) -> None:
+        if self._uploads.failed:
+            return  # the file is as this writer found it
         self._finish(tail)  # a DLO's content is its segments: keeping them is committing
 
     def _discard(self) -> None:

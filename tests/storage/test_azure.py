@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from registry.storage import StorageDriver, StorageError, create_driver
+from registry.storage import StorageDriver, StorageError, StorageUnavailableError, create_driver
 from registry.storage.azure import BLOCK_SIZE
 from tests.storage.conftest import assert_unavailable
 from tests.support.emulators import Azurite
@@ -92,3 +92,32 @@ def test_blocks_staged_at_once_keep_their_order(azure_driver: StorageDriver) -> 
     content = azure_driver.get_content("/ordered/data")
     assert content == b"".join(pieces) + b"more" * BLOCK_SIZE
     azure_driver.delete("/ordered")
+
+
+def test_a_failed_block_leaves_the_blob_as_the_writer_found_it(
+    azure_driver: StorageDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One block refused while the next is staged cannot be produced on a real emulator.
+    from azure.core.exceptions import ServiceResponseError
+    from azure.storage.blob import BlobClient
+
+    with azure_driver.writer("/upload/data") as writer:
+        writer.write(b"kept;")
+    real_stage, staged = BlobClient.stage_block, []
+
+    def second_block_refused(blob: BlobClient, block_id: str, data: bytes) -> object:
+        staged.append(block_id)
+        if len(staged) == 2:
+            raise ServiceResponseError("connection reset")
+        return real_stage(blob, block_id, data)
+
+    monkeypatch.setattr(BlobClient, "stage_block", second_block_refused)
+    writer = azure_driver.writer("/upload/data", append=True)
+    with pytest.raises(StorageUnavailableError):
+        for _ in range(4):
+            writer.write(b"x" * BLOCK_SIZE)
+        writer.commit()
+    writer.close()
+    monkeypatch.undo()
+    assert azure_driver.get_content("/upload/data") == b"kept;"
+    azure_driver.delete("/upload")

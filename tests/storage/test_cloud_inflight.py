@@ -49,9 +49,11 @@ def test_a_failed_call_raises_from_drain_after_the_others_finished() -> None:
         calls = InFlight(pool, 4)
         calls.submit(fail)
         calls.submit(slow)
+        assert not calls.failed
         with pytest.raises(OSError, match="part refused"):
             calls.drain()
         assert finished == ["slow"]
+        assert calls.failed
         calls.drain()  # nothing left: no second raise
 
 
@@ -64,4 +66,5 @@ def test_a_failed_call_raises_from_the_submit_that_waits_on_it() -> None:
         calls.submit(fail)
         with pytest.raises(OSError, match="part refused"):
             calls.submit(lambda: None)
+        assert calls.failed
         calls.drain()

@@ -176,6 +176,39 @@ def test_a_segment_swift_stored_differently_is_deleted_and_the_write_fails(
     assert segments(swift_node, container) == []
 
 
+def test_a_failed_segment_leaves_the_file_as_the_writer_found_it(
+    swift: StorageDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One segment refused while the next one is stored cannot be produced on a real node.
+    from swiftclient.client import ClientException, Connection
+
+    with swift.writer("/_uploads/u5/data") as writer:
+        writer.write(b"kept;")
+    real_put, names = Connection.put_object, []
+
+    def second_segment_refused(
+        conn: Connection, container: str, name: str, *args: Any, **kwargs: Any
+    ) -> str:
+        names.append(name)
+        if len(names) == 2:
+            raise ClientException("refused", http_status=503)
+        etag: str = real_put(conn, container, name, *args, **kwargs)
+        return etag
+
+    monkeypatch.setattr(Connection, "put_object", second_segment_refused)
+    writer = swift.writer("/_uploads/u5/data", append=True)
+    with pytest.raises(StorageUnavailableError):
+        for _ in range(4):
+            writer.write(os.urandom(4 * MiB))
+        writer.commit()
+    writer.close()
+    monkeypatch.undo()
+    assert len(names) >= 3  # the third went out while the second failed
+    assert swift.get_content("/_uploads/u5/data") == b"kept;"
+    with swift.writer("/_uploads/u5/data", append=True) as writer:
+        assert writer.size == 5
+
+
 def test_append_to_a_plain_object_copies_it_as_the_first_segment(
     swift: StorageDriver, swift_node: SwiftNode, container: str
 ) -> None:
