@@ -194,16 +194,14 @@ def bench_driver(
             )
             pairs.append(their_pair)
         if args.warmup:
-            # The first big upload into a fresh emulator is slower for whoever makes it
-            # (fake-gcs-server's Go heap grows then): one untimed push each, first.
-            for registry, _ in pairs:
-                registry.forget(blob.digest)
-                push(registry, blob.fd, blob.size, blob.digest, None)
+            warm_up_pushes(pairs, blob)
         for number in range(1, args.repeat + 1):
             # Who goes first changes every round: an emulator warms up, or fills up.
             turns = pairs if number % 2 else pairs[::-1]
             for registry, _ in turns:
                 push_round(registry, blob, args.chunk_mib * MiB)
+            if args.warmup:
+                warm_up_pulls(pairs, blob)
             for _ in range(args.pulls):
                 for registry, streaming in turns:
                     pull_round(registry, streaming, blob)
@@ -211,6 +209,21 @@ def bench_driver(
                 figures = _latest(registry, args.pulls)
                 print(f"  round {number} {registry.name}: {figures}", flush=True)
         return {registry.name: registry.results for registry, _ in pairs}
+
+
+def warm_up_pushes(pairs: list[tuple[Registry, Registry]], blob: Blob) -> None:
+    """One untimed push each: the first big upload into a fresh emulator is slower for
+    whichever registry makes it (fake-gcs-server's Go heap grows then)."""
+    for registry, _ in pairs:
+        registry.forget(blob.digest)
+        push(registry, blob.fd, blob.size, blob.digest, None)
+
+
+def warm_up_pulls(pairs: list[tuple[Registry, Registry]], blob: Blob) -> None:
+    """One untimed pull each through the streaming twins: likewise the first big read after
+    the pushes (the first pull of a round lost 20-40% on moto and Azurite, whoever made it)."""
+    for _, streaming in pairs:
+        pull(streaming, blob.size, blob.digest)
 
 
 def start_our_pair(
@@ -293,7 +306,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="rounds per driver (medians)")
     parser.add_argument("--pulls", type=int, default=3, help="pulls of each kind per round")
     parser.add_argument(
-        "--no-warmup", dest="warmup", action="store_false", help="skip the untimed first pushes"
+        "--no-warmup", dest="warmup", action="store_false", help="skip the untimed warm-ups"
     )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every sample here")
