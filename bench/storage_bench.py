@@ -202,8 +202,10 @@ def bench_driver(
                 push_round(registry, blob, args.chunk_mib * MiB)
             if args.warmup:
                 warm_up_pulls(pairs, blob)
-            for _ in range(args.pulls):
-                for registry, streaming in turns:
+            for pull_number in range(args.pulls):
+                # Turns change from one pull to the next too, so neither registry's pulls
+                # always follow the other's.
+                for registry, streaming in turns if pull_number % 2 == 0 else turns[::-1]:
                     pull_round(registry, streaming, blob)
             for registry, _ in pairs:
                 figures = _latest(registry, args.pulls)
