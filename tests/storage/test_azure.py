@@ -12,6 +12,7 @@ from registry.storage import StorageDriver, StorageError, StorageUnavailableErro
 from registry.storage.azure import BLOCK_SIZE
 from tests.storage.conftest import assert_unavailable
 from tests.support.emulators import Azurite
+from tests.support.faults import refuse_nth_call
 
 
 @pytest.fixture()
@@ -103,15 +104,8 @@ def test_a_failed_block_leaves_the_blob_as_the_writer_found_it(
 
     with azure_driver.writer("/upload/data") as writer:
         writer.write(b"kept;")
-    real_stage, staged = BlobClient.stage_block, []
-
-    def second_block_refused(blob: BlobClient, block_id: str, data: bytes) -> object:
-        staged.append(block_id)
-        if len(staged) == 2:
-            raise ServiceResponseError("connection reset")
-        return real_stage(blob, block_id, data)
-
-    monkeypatch.setattr(BlobClient, "stage_block", second_block_refused)
+    error = ServiceResponseError("connection reset")
+    refuse_nth_call(monkeypatch, BlobClient, "stage_block", 2, error)
     writer = azure_driver.writer("/upload/data", append=True)
     with pytest.raises(StorageUnavailableError):
         for _ in range(4):

@@ -26,6 +26,7 @@ from registry.storage import (
 from registry.storage.base import CheckedDriver
 from registry.storage.settings import SwiftSettings
 from registry.storage.swift import SwiftDriver
+from tests.support.faults import refuse_nth_call
 from tests.support.processes import REPO_ROOT, free_port
 from tests.support.swift_node import SwiftNode
 
@@ -184,18 +185,8 @@ def test_a_failed_segment_leaves_the_file_as_the_writer_found_it(
 
     with swift.writer("/_uploads/u5/data") as writer:
         writer.write(b"kept;")
-    real_put, names = Connection.put_object, []
-
-    def second_segment_refused(
-        conn: Connection, container: str, name: str, *args: Any, **kwargs: Any
-    ) -> str:
-        names.append(name)
-        if len(names) == 2:
-            raise ClientException("refused", http_status=503)
-        etag: str = real_put(conn, container, name, *args, **kwargs)
-        return etag
-
-    monkeypatch.setattr(Connection, "put_object", second_segment_refused)
+    error = ClientException("refused", http_status=503)
+    calls = refuse_nth_call(monkeypatch, Connection, "put_object", 2, error)
     writer = swift.writer("/_uploads/u5/data", append=True)
     with pytest.raises(StorageUnavailableError):
         for _ in range(4):
@@ -203,7 +194,7 @@ def test_a_failed_segment_leaves_the_file_as_the_writer_found_it(
         writer.commit()
     writer.close()
     monkeypatch.undo()
-    assert len(names) >= 3  # the third went out while the second failed
+    assert len(calls) >= 3  # the third went out while the second failed
     assert swift.get_content("/_uploads/u5/data") == b"kept;"
     with swift.writer("/_uploads/u5/data", append=True) as writer:
         assert writer.size == 5
