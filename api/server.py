@@ -10,13 +10,8 @@ from functools import partial
 
 import uvicorn
 
-from registry.auth.mode import is_loopback
+from registry.auth.mode import is_loopback, split_addr
 from registry.config import ConfigError, Settings
-
-
-def split_addr(addr: str) -> tuple[str, int]:
-    host, _, port = addr.rpartition(":")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 def check_bind(settings: Settings) -> None:

@@ -8,9 +8,14 @@ import ipaddress
 from registry.config import Settings
 
 
+def split_addr(addr: str) -> tuple[str, int]:
+    """`docker_registry.http.addr` as (host, port); no host means every interface."""
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
 def listen_host(settings: Settings) -> str:
-    host, _, _ = settings.docker_registry.http.addr.rpartition(":")
-    return host.strip("[]") or "0.0.0.0"
+    return split_addr(settings.docker_registry.http.addr)[0]
 
 
 def is_loopback(host: str) -> bool:
