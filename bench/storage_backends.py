@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from registry import layout
 from registry.storage import PathNotFoundError, create_driver
 from tests.support.cloud_registry import CloudRegistryProcess, CloudStorage
 from tests.support.emulators import (
@@ -101,11 +102,6 @@ def start_ours(stack: ExitStack, workdir: Path, storage: CloudStorage) -> int:
     return server.port
 
 
-def blob_path(digest: str) -> str:
-    hex_ = digest.removeprefix("sha256:")
-    return f"/docker/registry/v2/blobs/sha256/{hex_[:2]}/{hex_}"
-
-
 def blob_forgetter(driver_name: str, settings: dict[str, Any]) -> Callable[[str], None]:
     """Deletes a blob's folder through our own driver (the layout is Distribution's, so this
     works on either registry's tree), so that the next push stores it anew: Distribution skips
@@ -114,7 +110,7 @@ def blob_forgetter(driver_name: str, settings: dict[str, Any]) -> Callable[[str]
 
     def forget(digest: str) -> None:
         try:
-            driver.delete(blob_path(digest))
+            driver.delete(layout.blob_dir(digest))
         except PathNotFoundError:
             pass
 
@@ -130,7 +126,7 @@ def azure_forgetter(azurite: Azurite, container: str) -> Callable[[str], None]:
     client = ContainerClient(azurite.service_url, container, credential=credential)
 
     def forget(digest: str) -> None:
-        for blob in client.list_blobs(name_starts_with=blob_path(digest) + "/"):
+        for blob in client.list_blobs(name_starts_with=layout.blob_dir(digest) + "/"):
             client.delete_blob(blob.name)
 
     return forget

@@ -197,20 +197,26 @@ def bench_driver(
             warm_up_pushes(pairs, blob)
         for number in range(1, args.repeat + 1):
             # Who goes first changes every round: an emulator warms up, or fills up.
-            turns = pairs if number % 2 else pairs[::-1]
-            for registry, _ in turns:
-                push_round(registry, blob, args.chunk_mib * MiB)
-            if args.warmup:
-                warm_up_pulls(pairs, blob)
-            for pull_number in range(args.pulls):
-                # Turns change from one pull to the next too, so neither registry's pulls
-                # always follow the other's.
-                for registry, streaming in turns if pull_number % 2 == 0 else turns[::-1]:
-                    pull_round(registry, streaming, blob)
+            bench_round(pairs if number % 2 else pairs[::-1], blob, args)
             for registry, _ in pairs:
                 figures = _latest(registry, args.pulls)
                 print(f"  round {number} {registry.name}: {figures}", flush=True)
         return {registry.name: registry.results for registry, _ in pairs}
+
+
+def bench_round(
+    turns: list[tuple[Registry, Registry]], blob: Blob, args: argparse.Namespace
+) -> None:
+    """Pushes through each redirecting registry in `turns` order, then the pulls."""
+    for registry, _ in turns:
+        push_round(registry, blob, args.chunk_mib * MiB)
+    if args.warmup:
+        warm_up_pulls(turns, blob)
+    for pull_number in range(args.pulls):
+        # Turns change from one pull to the next too, so neither registry's pulls always
+        # follow the other's.
+        for registry, streaming in turns if pull_number % 2 == 0 else turns[::-1]:
+            pull_round(registry, streaming, blob)
 
 
 def warm_up_pushes(pairs: list[tuple[Registry, Registry]], blob: Blob) -> None:
