@@ -109,9 +109,10 @@ def gc_progress_shown(browser: Browser, task_id: str) -> tuple[str, int, int] | 
 
 @pytest.mark.e2e
 def test_ui_screenshot_during_a_running_gc(platform: TaskPlatform, tmp_path: Path) -> None:
-    """A GC over a tree with 20,000 garbage blobs (of 40,000), shot mid-phase."""
+    """A GC over a tree with 40,000 garbage blobs (of 80,000), shot mid-phase: big enough that
+    a phase with progress lasts longer than the page's 1 s refresh."""
     root = Path(platform.full_config()["docker_registry"]["storage_settings"]["rootdirectory"])
-    assert build_garbage(root, repos=400, manifests=20, layers=3) == 40_000
+    assert build_garbage(root, repos=800, manifests=20, layers=3) == 80_000
     platform.wait_finished(platform.enqueue("noop", steps=3)["id"])  # a finished task to list
     shot = tmp_path / "ui.png"
     with Browser(tmp_path / "profile") as browser:
