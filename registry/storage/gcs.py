@@ -1,4 +1,4 @@
-"""Google Cloud Storage driver: resumable-session streamed writes, rewrites, V4 signed URLs.
+"""Google Cloud Storage driver: composed streamed writes, rewrites, V4 signed URLs.
 
 Credentials: `keyfile` (a service-account JSON key) when set; otherwise anonymous when an
 `endpoint` is set (an emulator), else Application Default Credentials. Signed redirect URLs
@@ -46,6 +46,7 @@ SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
 CHUNK_ALIGN = 256 * 1024  # resumable uploads take chunks in multiples of this
 DELETE_BATCH = 100
 DELETE_THREADS = 8
+UPLOAD_THREADS = 16  # part uploads, shared by every writer of a driver
 
 
 class GCSDriver(StorageDriver):
@@ -67,6 +68,7 @@ class GCSDriver(StorageDriver):
         self.http = AuthorizedSession(self.credentials)  # type: ignore[no-untyped-call]
         self.timeout = (cloud.CONNECT_TIMEOUT, cloud.READ_TIMEOUT)
         self.retry: Retry = DEFAULT_RETRY.with_timeout(cloud.RETRY_DEADLINE)
+        self.uploads = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="gcs-part")
 
     @property
     def calls(self) -> dict[str, Any]:
@@ -157,13 +159,23 @@ class GCSDriver(StorageDriver):
             src.delete(**self.calls)
 
     def delete(self, path: str) -> None:
-        key = self.keys.key(path)
+        key, parts = self.keys.key(path), builtins.list[str]()
         with self.errors(path):
-            exact = [key] if self.bucket.get_blob(key, **self.calls) is not None else []
+            blob = self.bucket.get_blob(key, **self.calls)
+            exact = [] if blob is None else [blob]
             below = self.client.list_blobs(self.bucket, prefix=self.keys.prefix(path), **self.calls)
-            names = itertools.chain(exact, (blob.name for blob in below))
+            names = (_note_parts(blob, parts) for blob in itertools.chain(exact, below))
             if not cloud.delete_in_batches(names, DELETE_BATCH, self._delete_batch):
                 raise PathNotFoundError(path, driver=self.name)
+        for folder in parts:  # the parts of unfinished writes go with their markers
+            self.delete_quietly(folder)
+
+    def delete_quietly(self, path: str) -> None:
+        """Delete `path` and everything below it, if there is anything."""
+        try:
+            self.delete(path)
+        except PathNotFoundError:
+            pass
 
     def _delete_batch(self, names: builtins.list[str]) -> None:
         # Parallel single deletes rather than the batch API, which not every GCS server has.
@@ -228,8 +240,20 @@ class GCSDriver(StorageDriver):
             raise StorageError(str(exc), driver=self.name, path=path) from exc
 
     def close(self) -> None:
+        self.uploads.shutdown(wait=True)
         self.http.close()  # type: ignore[no-untyped-call]
         self.client.close()
+
+
+def _note_parts(blob: storage.Blob, parts: builtins.list[str]) -> str:
+    """`blob`'s name; the parts folder it names, if it is an upload marker, goes to `parts`."""
+    from registry.storage.gcs_writer import parts_of
+
+    folder = parts_of(blob)
+    if folder is not None:
+        parts.append(folder)
+    name: str = blob.name
+    return name
 
 
 def _credentials(settings: GCSSettings) -> Credentials:

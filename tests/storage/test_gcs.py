@@ -12,9 +12,25 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from registry.storage import StorageError, create_driver
+from registry.storage import StorageDriver, StorageError, StorageUnavailableError, create_driver
+from registry.storage.gcs_writer import COMPOSE_LIMIT, PARTS_DIR
 from tests.storage.conftest import assert_unavailable
 from tests.support.emulators import FakeGCSServer, GCSEmulator
+from tests.support.faults import refuse_nth_call
+
+PART = 256 * 1024  # the emulators' chunksize in tests
+
+
+@pytest.fixture(params=["gcp-storage-emulator", "fake-gcs-server"])
+def gcs_settings(request: pytest.FixtureRequest) -> dict[str, object]:
+    fixture = "gcs_emulator" if request.param == "gcp-storage-emulator" else "fake_gcs_server"
+    emulator: GCSEmulator = request.getfixturevalue(fixture)
+    return emulator.settings(emulator.new_bucket(), chunksize=PART)
+
+
+def _objects(settings: dict[str, object]) -> list[str]:
+    client = GCSEmulator.client_for(settings)
+    return [blob.name for blob in client.list_blobs(settings["bucket"])]
 
 
 def test_redirect_url_is_a_v4_signed_url_from_the_keyfile(
@@ -80,3 +96,60 @@ def test_frozen_backend_gives_storage_unavailable(tmp_path: Path, short_timeouts
         assert_unavailable(driver, every_call=False)
     finally:
         server.stop()
+
+
+def test_parts_of_an_unfinished_write_go_with_its_folder(gcs_settings: dict[str, object]) -> None:
+    driver = create_driver("gcs", gcs_settings)
+    with driver.writer("/upload/data") as writer:
+        writer.write(b"p" * (3 * PART + 10))
+    parts = [name for name in _objects(gcs_settings) if name.startswith(PARTS_DIR[1:])]
+    assert len(parts) == 3
+    driver.delete("/upload")
+    assert _objects(gcs_settings) == []
+
+
+def test_a_write_of_more_parts_than_one_compose_takes_resumes_after_a_fold(
+    gcs_settings: dict[str, object],
+) -> None:
+    driver = create_driver("gcs", gcs_settings)
+    first, second = b"a" * (COMPOSE_LIMIT + 3) * PART, b"b" * (COMPOSE_LIMIT * PART + 7)
+    with driver.writer("/upload/data") as writer:
+        writer.write(first)
+    with driver.writer("/upload/data", append=True) as writer:
+        assert writer.size == len(first)
+        writer.write(second)
+        writer.commit()
+    assert driver.get_content("/upload/data") == first + second
+    assert _objects(gcs_settings) == ["upload/data"]
+    with driver.writer("/upload/data", append=True) as writer:  # a file now, not a marker
+        assert writer.size == len(first + second)
+        writer.write(b"c")
+        writer.commit()
+    assert driver.stat("/upload/data").size == len(first + second) + 1
+    driver.delete("/upload")
+
+
+def test_a_failed_part_leaves_the_write_as_it_was(
+    gcs_settings: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+    from google.auth.transport.requests import AuthorizedSession
+
+    driver: StorageDriver = create_driver("gcs", gcs_settings)
+    with driver.writer("/upload/data") as writer:
+        writer.write(b"k" * (PART + 5))
+    error = requests.ConnectionError("connection reset")
+    refuse_nth_call(monkeypatch, AuthorizedSession, "post", 2, error)
+    writer = driver.writer("/upload/data", append=True)
+    with pytest.raises(StorageUnavailableError):
+        for _ in range(4):
+            writer.write(b"x" * PART)
+        writer.commit()
+    writer.close()
+    monkeypatch.undo()
+    with driver.writer("/upload/data", append=True) as writer:
+        assert writer.size == PART + 5
+        writer.commit()
+    assert driver.get_content("/upload/data") == b"k" * (PART + 5)
+    driver.delete("/upload")
+    assert _objects(gcs_settings) == []
