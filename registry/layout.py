@@ -13,6 +13,7 @@
     /hth/v1/                                                  metadata of ours, unseen by
         referrers/<name>/<alg>/<subject-hex>/<alg>/<hex>      Distribution's tools
         deleted/<name>/_deleted                               soft-deleted repository marker
+        upload-parts/<token>/<n>                              parts of an unfinished GCS write
 
 Link files hold the digest string. Everything else of ours stays under /hth so that
 Distribution's own tools (serve, garbage-collect) still read the tree.
@@ -24,6 +25,8 @@ ROOT = "/docker/registry/v2"
 BLOBS = f"{ROOT}/blobs"
 REPOSITORIES = f"{ROOT}/repositories"
 HTH_ROOT = "/hth/v1"
+# Drivers that keep the parts of an unfinished write as objects of their own put them here.
+UPLOAD_PARTS = f"{HTH_ROOT}/upload-parts"
 
 
 def _split(digest: str) -> tuple[str, str]:

@@ -27,6 +27,7 @@ from google.auth.transport.requests import AuthorizedSession
 from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 from google.oauth2 import service_account
+from requests.adapters import HTTPAdapter
 
 from registry.durations import parse_duration
 from registry.storage import cloud
@@ -66,6 +67,9 @@ class GCSDriver(StorageDriver):
         )
         self.bucket = self.client.bucket(settings.bucket)
         self.http = AuthorizedSession(self.credentials)  # type: ignore[no-untyped-call]
+        # Part uploads and reads share these connections; requests keeps 10 per host.
+        for scheme in ("http://", "https://"):
+            self.http.mount(scheme, HTTPAdapter(pool_maxsize=UPLOAD_THREADS * 2))
         self.timeout = (cloud.CONNECT_TIMEOUT, cloud.READ_TIMEOUT)
         self.retry: Retry = DEFAULT_RETRY.with_timeout(cloud.RETRY_DEADLINE)
         self.uploads = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="gcs-part")

@@ -1,6 +1,6 @@
 """The GCS streamed writer: parts uploaded side by side, then composed; resumable anywhere.
 
-Each full chunk becomes an object of its own under PARTS_DIR, two on the wire at a time;
+Each full chunk becomes an object of its own under /hth/v1/upload-parts, two on the wire at a time;
 commit() composes them, in order, into the file (GCS composes at most 32 sources per call, so
 every 32 parts are folded into one while the stream goes on). This is gsutil's parallel
 composite upload: unlike one resumable session, parts go out in parallel, and a session's
@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from registry.layout import HTH_ROOT
+from registry.layout import UPLOAD_PARTS
 from registry.storage import cloud
 from registry.storage.chunked import byte_ranges
 from registry.storage.driver import StorageError, StorageUnavailableError
@@ -34,14 +34,12 @@ TOKEN_KEY = "hth-upload-parts"
 PIECES_KEY = "hth-upload-pieces"
 OFFSET_KEY = "hth-upload-offset"
 NEXT_KEY = "hth-upload-next"
-# Our metadata area (registry.layout), unseen by Distribution's tools.
-PARTS_DIR = f"{HTH_ROOT}/gcs-upload-parts"
 COMPOSE_LIMIT = 32  # sources per compose call
 PARTS_IN_FLIGHT = 2
 
 
 def parts_folder(token: str) -> str:
-    return f"{PARTS_DIR}/{token}"
+    return f"{UPLOAD_PARTS}/{token}"  # ours, unseen by Distribution; never migrated
 
 
 def parts_of(blob: storage.Blob) -> str | None:
@@ -73,12 +71,19 @@ class Progress:
     """The parts a write has so far: their numbers in file order, and the bytes in them."""
 
     def __init__(
-        self, *, token: str, pieces: list[int] | None = None, offset: int = 0, next_: int = 0
+        self,
+        *,
+        token: str,
+        pieces: list[int] | None = None,
+        offset: int = 0,
+        next_: int = 0,
+        resumed: bool = False,
     ) -> None:
         self.token = token
         self.pieces = pieces or []
         self.offset = offset
         self.next = next_
+        self.resumed = resumed  # from a marker: a failed writer may have left parts behind
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str], path: str) -> Progress:
@@ -88,7 +93,7 @@ class Progress:
             raise StorageError(message, driver="gcs", path=path)
         pieces = [int(p) for p in metadata.get(PIECES_KEY, "").split(",") if p]
         offset, next_ = int(metadata.get(OFFSET_KEY, "0")), int(metadata.get(NEXT_KEY, "0"))
-        return cls(token=token, pieces=pieces, offset=offset, next_=next_)
+        return cls(token=token, pieces=pieces, offset=offset, next_=next_, resumed=True)
 
     def metadata(self) -> dict[str, str]:
         return {
@@ -142,6 +147,8 @@ class GCSWriter(cloud.PartWriter):
             self._gcs.blob(self.path).upload_from_string(
                 tail, content_type=OCTET, **self._gcs.calls
             )
+            if self._progress.resumed:
+                self._drop_parts()
             return
         if tail:
             self._upload_part(tail)
@@ -163,8 +170,8 @@ class GCSWriter(cloud.PartWriter):
     def _discard(self) -> None:
         try:
             self._in_flight.drain()
-        except Exception:  # noqa: S110 - the parts are deleted below either way
-            pass
+        except Exception:
+            pass  # the parts are deleted below either way
         self._drop_parts()
         blob = self._gcs.blob(self.path)
         if blob.exists(**self._gcs.calls):

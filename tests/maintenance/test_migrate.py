@@ -24,6 +24,7 @@ def _tree(root: Path) -> Tree:
     base = tree.image("library/base", tag="latest", layers=3)
     tree.image("team/app", tag="v1", shared=(base.layers[0],))
     tree.driver.put_content(layout.upload_data("team/app", "u1"), b"half an upload")
+    tree.driver.put_content(f"{layout.UPLOAD_PARTS}/t1/000000", b"a part of it")
     return tree
 
 
@@ -50,6 +51,7 @@ def test_bulk_copy_to_s3_holds_every_blob_and_link_but_no_upload(
     assert stats.blobs_copied == len([p for p in _files(tree.driver) if p.endswith("/data")])
     assert stats.blobs_skipped == 0
     assert "/_uploads" not in " ".join(s3_target.list(layout.repository("team/app")))
+    assert not [i.path for i in s3_target.walk("/") if i.path.startswith(layout.UPLOAD_PARTS)]
 
 
 def test_second_run_skips_what_is_already_there(tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from registry.layout import UPLOAD_PARTS
 from registry.storage import StorageDriver, StorageError, StorageUnavailableError, create_driver
-from registry.storage.gcs_writer import COMPOSE_LIMIT, PARTS_DIR
+from registry.storage.gcs_writer import COMPOSE_LIMIT
 from tests.storage.conftest import assert_unavailable
 from tests.support.emulators import FakeGCSServer, GCSEmulator
 from tests.support.faults import refuse_nth_call
@@ -102,7 +103,7 @@ def test_parts_of_an_unfinished_write_go_with_its_folder(gcs_settings: dict[str,
     driver = create_driver("gcs", gcs_settings)
     with driver.writer("/upload/data") as writer:
         writer.write(b"p" * (3 * PART + 10))
-    parts = [name for name in _objects(gcs_settings) if name.startswith(PARTS_DIR[1:])]
+    parts = [name for name in _objects(gcs_settings) if name.startswith(UPLOAD_PARTS[1:])]
     assert len(parts) == 3
     driver.delete("/upload")
     assert _objects(gcs_settings) == []
@@ -137,7 +138,7 @@ def test_a_failed_part_leaves_the_write_as_it_was(
 
     driver: StorageDriver = create_driver("gcs", gcs_settings)
     with driver.writer("/upload/data") as writer:
-        writer.write(b"k" * (PART + 5))
+        writer.write(b"kept;")
     error = requests.ConnectionError("connection reset")
     refuse_nth_call(monkeypatch, AuthorizedSession, "post", 2, error)
     writer = driver.writer("/upload/data", append=True)
@@ -148,8 +149,8 @@ def test_a_failed_part_leaves_the_write_as_it_was(
     writer.close()
     monkeypatch.undo()
     with driver.writer("/upload/data", append=True) as writer:
-        assert writer.size == PART + 5
-        writer.commit()
-    assert driver.get_content("/upload/data") == b"k" * (PART + 5)
+        assert writer.size == len(b"kept;")
+        writer.commit()  # and the parts the failed writer sent go too
+    assert _objects(gcs_settings) == ["upload/data"]
+    assert driver.get_content("/upload/data") == b"kept;"
     driver.delete("/upload")
-    assert _objects(gcs_settings) == []
