@@ -41,10 +41,11 @@ from registry.storage.driver import (
     StorageError,
     StorageUnavailableError,
 )
+from registry.storage.gcs_writer import open_writer, parts_of
 from registry.storage.settings import GCSSettings
 
 SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
-CHUNK_ALIGN = 256 * 1024  # resumable uploads take chunks in multiples of this
+CHUNK_ALIGN = 256 * 1024  # parts stay multiples of this, the unit of GCS's resumable uploads
 DELETE_BATCH = 100
 DELETE_THREADS = 8
 UPLOAD_THREADS = 16  # part uploads, shared by every writer of a driver
@@ -111,8 +112,6 @@ class GCSDriver(StorageDriver):
         return chunk_reader(chunks, response.close, lambda: self.errors(path))
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
-        from registry.storage.gcs_writer import open_writer
-
         return open_writer(self, path, append)
 
     def stat(self, path: str) -> FileInfo:
@@ -165,8 +164,8 @@ class GCSDriver(StorageDriver):
     def delete(self, path: str) -> None:
         key, parts = self.keys.key(path), builtins.list[str]()
         with self.errors(path):
-            blob = self.bucket.get_blob(key, **self.calls)
-            exact = [] if blob is None else [blob]
+            found = self.bucket.get_blob(key, **self.calls)
+            exact = [] if found is None else [found]
             below = self.client.list_blobs(self.bucket, prefix=self.keys.prefix(path), **self.calls)
             names = (_note_parts(blob, parts) for blob in itertools.chain(exact, below))
             if not cloud.delete_in_batches(names, DELETE_BATCH, self._delete_batch):
@@ -251,8 +250,6 @@ class GCSDriver(StorageDriver):
 
 def _note_parts(blob: storage.Blob, parts: builtins.list[str]) -> str:
     """`blob`'s name; the parts folder it names, if it is an upload marker, goes to `parts`."""
-    from registry.storage.gcs_writer import parts_of
-
     folder = parts_of(blob)
     if folder is not None:
         parts.append(folder)

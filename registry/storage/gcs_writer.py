@@ -1,8 +1,8 @@
 """The GCS streamed writer: parts uploaded side by side, then composed; resumable anywhere.
 
-Each full chunk becomes an object of its own under /hth/v1/upload-parts, two on the wire at a time;
-commit() composes them, in order, into the file (GCS composes at most 32 sources per call, so
-every 32 parts are folded into one while the stream goes on). This is gsutil's parallel
+Each full chunk becomes an object of its own under /hth/v1/upload-parts, two on the wire at a
+time; commit() composes them, in order, into the file (GCS composes at most 32 sources per
+call, so every 32 parts are folded into one while the stream goes on). This is gsutil's parallel
 composite upload: unlike one resumable session, parts go out in parallel, and a session's
 server never re-reads the object so far on every chunk (fake-gcs-server does).
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from registry.layout import UPLOAD_PARTS
@@ -67,23 +68,16 @@ def open_writer(gcs: GCSDriver, path: str, append: bool) -> GCSWriter:
     return GCSWriter(gcs, path, Progress.from_metadata(blob.metadata or {}, path), pending)
 
 
+@dataclass
 class Progress:
-    """The parts a write has so far: their numbers in file order, and the bytes in them."""
+    """What a write has stored so far: its pieces (parts, or parts composed into one) in file
+    order, the bytes in them, and the number the next piece gets."""
 
-    def __init__(
-        self,
-        *,
-        token: str,
-        pieces: list[int] | None = None,
-        offset: int = 0,
-        next_: int = 0,
-        resumed: bool = False,
-    ) -> None:
-        self.token = token
-        self.pieces = pieces or []
-        self.offset = offset
-        self.next = next_
-        self.resumed = resumed  # from a marker: a failed writer may have left parts behind
+    token: str
+    pieces: list[int] = field(default_factory=list)
+    offset: int = 0
+    next: int = 0
+    resumed: bool = False  # from a marker: a failed writer may have left parts behind
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str], path: str) -> Progress:
@@ -93,7 +87,7 @@ class Progress:
             raise StorageError(message, driver="gcs", path=path)
         pieces = [int(p) for p in metadata.get(PIECES_KEY, "").split(",") if p]
         offset, next_ = int(metadata.get(OFFSET_KEY, "0")), int(metadata.get(NEXT_KEY, "0"))
-        return cls(token=token, pieces=pieces, offset=offset, next_=next_, resumed=True)
+        return cls(token, pieces, offset, next_, resumed=True)
 
     def metadata(self) -> dict[str, str]:
         return {
