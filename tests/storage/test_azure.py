@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from registry.storage import StorageDriver, StorageError, StorageUnavailableError, create_driver
+from registry.storage import StorageDriver, StorageError, create_driver
 from registry.storage.azure import BLOCK_SIZE
 from tests.storage.conftest import assert_unavailable
 from tests.support.emulators import Azurite
-from tests.support.faults import refuse_nth_call
+from tests.support.faults import resume_with_a_refused_part
 
 
 @pytest.fixture()
@@ -102,16 +102,7 @@ def test_a_failed_block_leaves_the_blob_as_the_writer_found_it(
     from azure.core.exceptions import ServiceResponseError
     from azure.storage.blob import BlobClient
 
-    with azure_driver.writer("/upload/data") as writer:
-        writer.write(b"kept;")
-    error = ServiceResponseError("connection reset")
-    refuse_nth_call(monkeypatch, BlobClient, "stage_block", 2, error)
-    writer = azure_driver.writer("/upload/data", append=True)
-    with pytest.raises(StorageUnavailableError):
-        for _ in range(4):
-            writer.write(b"x" * BLOCK_SIZE)
-        writer.commit()
-    writer.close()
-    monkeypatch.undo()
+    refused = (BlobClient, "stage_block", ServiceResponseError("connection reset"))
+    resume_with_a_refused_part(monkeypatch, azure_driver, "/upload/data", BLOCK_SIZE, refused)
     assert azure_driver.get_content("/upload/data") == b"kept;"
     azure_driver.delete("/upload")

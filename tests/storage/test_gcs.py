@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from registry.layout import UPLOAD_PARTS
-from registry.storage import StorageDriver, StorageError, StorageUnavailableError, create_driver
+from registry.storage import StorageDriver, StorageError, create_driver
 from registry.storage.gcs_writer import COMPOSE_LIMIT
 from tests.storage.conftest import assert_unavailable
 from tests.support.emulators import FakeGCSServer, GCSEmulator
-from tests.support.faults import refuse_nth_call
+from tests.support.faults import resume_with_a_refused_part
 
 PART = 256 * 1024  # the emulators' chunksize in tests
 
@@ -137,17 +137,8 @@ def test_a_failed_part_leaves_the_write_as_it_was(
     from google.auth.transport.requests import AuthorizedSession
 
     driver: StorageDriver = create_driver("gcs", gcs_settings)
-    with driver.writer("/upload/data") as writer:
-        writer.write(b"kept;")
-    error = requests.ConnectionError("connection reset")
-    refuse_nth_call(monkeypatch, AuthorizedSession, "post", 2, error)
-    writer = driver.writer("/upload/data", append=True)
-    with pytest.raises(StorageUnavailableError):
-        for _ in range(4):
-            writer.write(b"x" * PART)
-        writer.commit()
-    writer.close()
-    monkeypatch.undo()
+    refused = (AuthorizedSession, "post", requests.ConnectionError("connection reset"))
+    resume_with_a_refused_part(monkeypatch, driver, "/upload/data", PART, refused)
     with driver.writer("/upload/data", append=True) as writer:
         assert writer.size == len(b"kept;")
         writer.commit()  # and the parts the failed writer sent go too

@@ -26,7 +26,7 @@ from registry.storage import (
 from registry.storage.base import CheckedDriver
 from registry.storage.settings import SwiftSettings
 from registry.storage.swift import SwiftDriver
-from tests.support.faults import refuse_nth_call
+from tests.support.faults import resume_with_a_refused_part
 from tests.support.processes import REPO_ROOT, free_port
 from tests.support.swift_node import SwiftNode
 
@@ -183,17 +183,8 @@ def test_a_failed_segment_leaves_the_file_as_the_writer_found_it(
     # One segment refused while the next one is stored cannot be produced on a real node.
     from swiftclient.client import ClientException, Connection
 
-    with swift.writer("/_uploads/u5/data") as writer:
-        writer.write(b"kept;")
-    error = ClientException("refused", http_status=503)
-    calls = refuse_nth_call(monkeypatch, Connection, "put_object", 2, error)
-    writer = swift.writer("/_uploads/u5/data", append=True)
-    with pytest.raises(StorageUnavailableError):
-        for _ in range(4):
-            writer.write(os.urandom(4 * MiB))
-        writer.commit()
-    writer.close()
-    monkeypatch.undo()
+    refused = (Connection, "put_object", ClientException("refused", http_status=503))
+    calls = resume_with_a_refused_part(monkeypatch, swift, "/_uploads/u5/data", 4 * MiB, refused)
     assert len(calls) >= 3  # the third went out while the second failed
     assert swift.get_content("/_uploads/u5/data") == b"kept;"
     with swift.writer("/_uploads/u5/data", append=True) as writer:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
+
+from registry.storage import StorageDriver, StorageUnavailableError
 
 
 def refuse_nth_call(
@@ -22,4 +25,28 @@ def refuse_nth_call(
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(owner, method, sometimes_refused)
+    return calls
+
+
+def resume_with_a_refused_part(
+    monkeypatch: pytest.MonkeyPatch,
+    driver: StorageDriver,
+    path: str,
+    part_size: int,
+    refused: tuple[type, str, BaseException],
+) -> list[tuple[Any, ...]]:
+    """Store b"kept;" at `path` (closed, not committed), then resume it and stream four parts
+    while the second call of `refused` (owner, method, error) fails: the write must fail with
+    StorageUnavailableError. Returns the arguments of every call of that method."""
+    with driver.writer(path) as writer:
+        writer.write(b"kept;")
+    owner, method, error = refused
+    calls = refuse_nth_call(monkeypatch, owner, method, 2, error)
+    writer = driver.writer(path, append=True)
+    with pytest.raises(StorageUnavailableError):
+        for _ in range(4):
+            writer.write(os.urandom(part_size))
+        writer.commit()
+    writer.close()
+    monkeypatch.undo()
     return calls
