@@ -15,7 +15,7 @@ import pytest
 from registry.layout import UPLOAD_PARTS
 from registry.storage import StorageDriver, StorageError, create_driver
 from registry.storage.gcs_writer import COMPOSE_LIMIT
-from tests.storage.conftest import assert_unavailable
+from tests.storage.conftest import assert_unavailable, gcs_leftovers
 from tests.support.emulators import FakeGCSServer, GCSEmulator
 from tests.support.faults import resume_with_a_refused_part
 
@@ -27,11 +27,6 @@ def gcs_settings(request: pytest.FixtureRequest) -> dict[str, object]:
     fixture = "gcs_emulator" if request.param == "gcp-storage-emulator" else "fake_gcs_server"
     emulator: GCSEmulator = request.getfixturevalue(fixture)
     return emulator.settings(emulator.new_bucket(), chunksize=PART)
-
-
-def _objects(settings: dict[str, object]) -> list[str]:
-    client = GCSEmulator.client_for(settings)
-    return [blob.name for blob in client.list_blobs(settings["bucket"])]
 
 
 def test_redirect_url_is_a_v4_signed_url_from_the_keyfile(
@@ -103,10 +98,10 @@ def test_parts_of_an_unfinished_write_go_with_its_folder(gcs_settings: dict[str,
     driver = create_driver("gcs", gcs_settings)
     with driver.writer("/upload/data") as writer:
         writer.write(b"p" * (3 * PART + 10))
-    parts = [name for name in _objects(gcs_settings) if name.startswith(UPLOAD_PARTS[1:])]
+    parts = [name for name in gcs_leftovers(gcs_settings) if name.startswith(UPLOAD_PARTS[1:])]
     assert len(parts) == 3
     driver.delete("/upload")
-    assert _objects(gcs_settings) == []
+    assert gcs_leftovers(gcs_settings) == []
 
 
 def test_a_write_of_more_parts_than_one_compose_takes_resumes_after_a_fold(
@@ -121,7 +116,7 @@ def test_a_write_of_more_parts_than_one_compose_takes_resumes_after_a_fold(
         writer.write(second)
         writer.commit()
     assert driver.get_content("/upload/data") == first + second
-    assert _objects(gcs_settings) == ["upload/data"]
+    assert gcs_leftovers(gcs_settings) == ["upload/data"]
     with driver.writer("/upload/data", append=True) as writer:  # a file now, not a marker
         assert writer.size == len(first + second)
         writer.write(b"c")
@@ -142,6 +137,6 @@ def test_a_failed_part_leaves_the_write_as_it_was(
     with driver.writer("/upload/data", append=True) as writer:
         assert writer.size == len(b"kept;")
         writer.commit()  # and the parts the failed writer sent go too
-    assert _objects(gcs_settings) == ["upload/data"]
+    assert gcs_leftovers(gcs_settings) == ["upload/data"]
     assert driver.get_content("/upload/data") == b"kept;"
     driver.delete("/upload")
