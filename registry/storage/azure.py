@@ -278,8 +278,7 @@ class AzureWriter(cloud.PartWriter):
         self._staging.submit(lambda: self._blob.stage_block(block_id, data))
 
     def _finish(self, tail: bytes) -> None:
-        if self._staging.failed:
-            raise StorageUnavailableError(f"a block of {self.path} failed; nothing was kept")
+        self._staging.require_intact("block", self.path)
         if tail:
             self._upload_part(tail)
         self._staging.drain()

@@ -12,7 +12,13 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from registry.storage.chunked import PendingBytes
-from registry.storage.driver import FileInfo, FileWriter, PathNotFoundError, StorageError
+from registry.storage.driver import (
+    FileInfo,
+    FileWriter,
+    PathNotFoundError,
+    StorageError,
+    StorageUnavailableError,
+)
 
 # Every backend call gets these; a dead or frozen backend must fail, never hang.
 CONNECT_TIMEOUT = 5.0
@@ -210,6 +216,12 @@ class InFlight:
             if error is not None:
                 self.failed = True
                 raise error
+
+    def require_intact(self, part: str, path: str) -> None:
+        """Refuse to commit once a call failed: a later part may have landed without it."""
+        if self.failed:
+            message = f"a {part} of {path} failed; nothing was kept"
+            raise StorageUnavailableError(message, path=path)
 
     def submit(self, call: Callable[[], object]) -> None:
         self.make_room()

@@ -134,9 +134,7 @@ class GCSWriter(cloud.PartWriter):
         return lambda: self._compose(keys, self._piece_key(target))
 
     def _finish(self, tail: bytes) -> None:
-        if self._in_flight.failed:
-            message = "a part of this write failed; resume from the last chunk kept"
-            raise StorageUnavailableError(message, driver="gcs", path=self.path)
+        self._in_flight.require_intact("part", self.path)
         if not self._progress.pieces:  # everything fits in one request
             self._gcs.blob(self.path).upload_from_string(
                 tail, content_type=OCTET, **self._gcs.calls

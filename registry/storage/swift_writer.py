@@ -88,8 +88,7 @@ class SwiftWriter(PartWriter):
             raise
 
     def _finish(self, tail: bytes) -> None:
-        if self._uploads.failed:
-            raise StorageUnavailableError(f"a segment of {self.path} failed; nothing was kept")
+        self._uploads.require_intact("segment", self.path)
         if tail:
             self._upload_part(tail)
         self._settle(self._uploads.drain)
