@@ -1,0 +1,69 @@
+"""Pools the samples of several `storage_bench.py --json` runs: per driver and metric, the
+median of every sample of ours and of Distribution's, their ratio, and a bootstrap 95% interval
+of that ratio, which says whether the runs can tell the two registries apart at all.
+
+    .venv/bin/python bench/pool_results.py run1.json run2.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+from pathlib import Path
+
+Samples = dict[str, dict[str, dict[str, list[float]]]]  # driver -> registry -> metric -> MiB/s
+
+
+def pool(files: list[Path]) -> Samples:
+    pooled: Samples = {}
+    for path in files:
+        for driver, registries in json.loads(path.read_text()).items():
+            for registry, metrics in registries.items():
+                for metric, values in metrics.items():
+                    into = pooled.setdefault(driver, {}).setdefault(registry, {})
+                    into.setdefault(metric, []).extend(values)
+    return pooled
+
+
+def ratio_interval(ours: list[float], theirs: list[float], draws: int) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles of the ratio of medians over resampled runs."""
+    rng = random.Random(0)  # the same files give the same interval
+    ratios = sorted(
+        statistics.median(rng.choices(ours, k=len(ours)))
+        / statistics.median(rng.choices(theirs, k=len(theirs)))
+        for _ in range(draws)
+    )
+    return ratios[int(0.025 * draws)], ratios[int(0.975 * draws) - 1]
+
+
+def report(pooled: Samples, draws: int) -> None:
+    for driver, registries in pooled.items():
+        ours, theirs = registries.get("ours", {}), registries.get("Distribution", {})
+        print(f"\n{driver} (MiB/s, median of every sample)")
+        print(f"  {'metric':34} {'n':>4} {'ours':>7} {'theirs':>7} {'ratio':>7}  95% interval")
+        for metric, mine in ours.items():
+            other = theirs.get(metric)
+            name = metric.removesuffix(" MiB/s")
+            if not other:
+                print(f"  {name:34} {len(mine):>4} {statistics.median(mine):>7.0f}")
+                continue
+            ratio = statistics.median(mine) / statistics.median(other)
+            low, high = ratio_interval(mine, other, draws)
+            print(
+                f"  {name:34} {len(mine):>4} {statistics.median(mine):>7.0f} "
+                f"{statistics.median(other):>7.0f} {ratio:>6.2f}x  {low:.2f}-{high:.2f}x"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path, help="storage_bench.py --json outputs")
+    parser.add_argument("--draws", type=int, default=10_000, help="bootstrap resamples")
+    args = parser.parse_args()
+    report(pool(args.files), args.draws)
+
+
+if __name__ == "__main__":
+    main()
