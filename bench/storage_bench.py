@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pool_results import ratio_interval  # noqa: E402
 from storage_backends import (  # noqa: E402
     BACKENDS,
     blob_forgetter,
@@ -291,19 +292,25 @@ def _latest(registry: Registry, pulls: int) -> str:
 
 
 def report(name: str, results: dict[str, dict[str, list[float]]]) -> None:
+    """Medians, their ratio, and a bootstrap 95% interval of the ratio (see pool_results.py)."""
     ours, theirs = results["ours"], results.get("Distribution")
     print(f"\n{name} (MiB/s, median)")
-    print(f"  {'metric':34} {'ours':>8} {'Distribution':>13} {'ratio':>7}")
+    print(f"  {'metric':34} {'ours':>8} {'Distribution':>13} {'ratio':>7}  95% interval")
     metrics = list(ours) + [m for m in (theirs or {}) if m not in ours]
     for metric in metrics:
-        mine = statistics.median(ours[metric]) if metric in ours else None
-        other = statistics.median(theirs[metric]) if theirs and metric in theirs else None
-        ratio = f"{mine / other:.2f}x" if mine and other else "n/a"
-        print(f"  {metric.removesuffix(' MiB/s'):34} {_fmt(mine):>8} {_fmt(other):>13} {ratio:>7}")
+        mine, other = ours.get(metric), (theirs or {}).get(metric)
+        ratio = interval = ""
+        if mine and other:
+            ratio = f"{statistics.median(mine) / statistics.median(other):.2f}x"
+            interval = "{:.2f}-{:.2f}x".format(*ratio_interval(mine, other, 10_000))
+        print(
+            f"  {metric.removesuffix(' MiB/s'):34} {_median(mine):>8} {_median(other):>13} "
+            f"{ratio or 'n/a':>7}  {interval}"
+        )
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
+def _median(values: list[float] | None) -> str:
+    return f"{statistics.median(values):.0f}" if values else "-"
 
 
 def main() -> None:
@@ -312,7 +319,7 @@ def main() -> None:
     parser.add_argument("--chunk-mib", type=int, default=16, help="PATCH size of chunked pushes")
     parser.add_argument("--drivers", default=",".join(DRIVERS), help="comma-separated")
     parser.add_argument("--repeat", type=int, default=1, help="rounds per driver (medians)")
-    parser.add_argument("--pulls", type=int, default=3, help="pulls of each kind per round")
+    parser.add_argument("--pulls", type=int, default=10, help="pulls of each kind per round")
     parser.add_argument(
         "--no-warmup", dest="warmup", action="store_false", help="skip the untimed warm-ups"
     )
