@@ -38,23 +38,26 @@ def ratio_interval(ours: list[float], theirs: list[float], draws: int) -> tuple[
     return ratios[int(0.025 * draws)], ratios[int(0.975 * draws) - 1]
 
 
-def report(pooled: Samples, draws: int) -> None:
+def report(pooled: Samples, draws: int = 10_000) -> None:
+    """Per driver and metric: samples, medians, their ratio and its 95% interval."""
     for driver, registries in pooled.items():
         ours, theirs = registries.get("ours", {}), registries.get("Distribution", {})
         print(f"\n{driver} (MiB/s, median of every sample)")
         print(f"  {'metric':34} {'n':>4} {'ours':>7} {'theirs':>7} {'ratio':>7}  95% interval")
-        for metric, mine in ours.items():
-            other = theirs.get(metric)
-            name = metric.removesuffix(" MiB/s")
-            if not other:
-                print(f"  {name:34} {len(mine):>4} {statistics.median(mine):>7.0f}")
-                continue
-            ratio = statistics.median(mine) / statistics.median(other)
-            low, high = ratio_interval(mine, other, draws)
+        for metric in list(ours) + [m for m in theirs if m not in ours]:
+            mine, other = ours.get(metric, []), theirs.get(metric, [])
+            ratio = interval = ""
+            if mine and other:
+                ratio = f"{statistics.median(mine) / statistics.median(other):.2f}x"
+                interval = "{:.2f}-{:.2f}x".format(*ratio_interval(mine, other, draws))
             print(
-                f"  {name:34} {len(mine):>4} {statistics.median(mine):>7.0f} "
-                f"{statistics.median(other):>7.0f} {ratio:>6.2f}x  {low:.2f}-{high:.2f}x"
+                f"  {metric.removesuffix(' MiB/s'):34} {len(mine) or len(other):>4} "
+                f"{_median(mine):>7} {_median(other):>7} {ratio or 'n/a':>7}  {interval}"
             )
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.0f}" if values else "-"
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pool_results import ratio_interval  # noqa: E402
+from pool_results import report  # noqa: E402
 from storage_backends import (  # noqa: E402
     BACKENDS,
     blob_forgetter,
@@ -291,28 +290,6 @@ def _latest(registry: Registry, pulls: int) -> str:
 # --- report -------------------------------------------------------------------------------------
 
 
-def report(name: str, results: dict[str, dict[str, list[float]]]) -> None:
-    """Medians, their ratio, and a bootstrap 95% interval of the ratio (see pool_results.py)."""
-    ours, theirs = results["ours"], results.get("Distribution")
-    print(f"\n{name} (MiB/s, median)")
-    print(f"  {'metric':34} {'ours':>8} {'Distribution':>13} {'ratio':>7}  95% interval")
-    metrics = list(ours) + [m for m in (theirs or {}) if m not in ours]
-    for metric in metrics:
-        mine, other = ours.get(metric), (theirs or {}).get(metric)
-        ratio = interval = ""
-        if mine and other:
-            ratio = f"{statistics.median(mine) / statistics.median(other):.2f}x"
-            interval = "{:.2f}-{:.2f}x".format(*ratio_interval(mine, other, 10_000))
-        print(
-            f"  {metric.removesuffix(' MiB/s'):34} {_median(mine):>8} {_median(other):>13} "
-            f"{ratio or 'n/a':>7}  {interval}"
-        )
-
-
-def _median(values: list[float] | None) -> str:
-    return f"{statistics.median(values):.0f}" if values else "-"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="blob size (default 1 GiB)")
@@ -337,7 +314,7 @@ def main() -> None:
             started = time.monotonic()
             all_results[name] = bench_driver(name, workdir / name, blob, args, binaries[name])
             print(f"  ({time.monotonic() - started:.0f}s)", flush=True)
-            report(name, all_results[name])
+            report({name: all_results[name]})
     if args.json:
         args.json.write_text(json.dumps(all_results, indent=2))
     if args.workdir is None:
