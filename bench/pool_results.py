@@ -28,7 +28,8 @@ def pool(files: list[Path]) -> Samples:
 
 
 def ratio_interval(ours: list[float], theirs: list[float], draws: int) -> tuple[float, float]:
-    """The 2.5th and 97.5th percentiles of the ratio of medians over resampled runs."""
+    """The 2.5th and 97.5th percentiles of the ratio of medians when both sides' samples are
+    drawn again, with replacement, `draws` times."""
     rng = random.Random(0)  # the same files give the same interval
     ratios = sorted(
         statistics.median(rng.choices(ours, k=len(ours)))

@@ -287,9 +287,6 @@ def _latest(registry: Registry, pulls: int) -> str:
     return ", ".join(parts)
 
 
-# --- report -------------------------------------------------------------------------------------
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="blob size (default 1 GiB)")
