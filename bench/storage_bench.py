@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -300,6 +301,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every sample here")
     args = parser.parse_args()
+    # A plain SIGTERM would skip the ExitStacks and leave emulators and registries running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     drivers = args.drivers.split(",")
     binaries = distribution_binaries(drivers)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="storage-bench-"))
