@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pool_results import report  # noqa: E402
+from pool_results import Rounds, report  # noqa: E402
 from storage_backends import (  # noqa: E402
     BACKENDS,
     blob_forgetter,
@@ -45,9 +46,24 @@ from tests.support.cloud_registry import CloudStorage  # noqa: E402
 MiB = 1 << 20
 REPO = "bench/blob"
 DRIVERS = ["s3", "swift", "azure", "gcs", "oss"]
+REDIRECT_METRIC = "307 answer /s"  # how fast the registry answers a blob GET with its redirect
 
 
 # --- the registries under test -------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    """One registry's samples, kept by round (a redirecting registry shares them with its
+    streaming twin): pool_results pairs the rounds of both registries."""
+
+    rounds: dict[str, Rounds] = field(default_factory=dict)  # metric -> samples of each round
+    round: int = 0  # the one being measured, from 0
+
+    def record(self, metric: str, value: float) -> None:
+        rounds = self.rounds.setdefault(metric, [])
+        rounds.extend([] for _ in range(self.round + 1 - len(rounds)))
+        rounds[self.round].append(value)
 
 
 @dataclass
@@ -57,13 +73,13 @@ class Registry:
     name: str
     port: int
     forget: Callable[[str], None]
-    results: dict[str, list[float]] = field(default_factory=dict)
+    results: Results = field(default_factory=Results)
 
     def connection(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
 
     def record(self, metric: str, value: float) -> None:
-        self.results.setdefault(metric, []).append(value)
+        self.results.record(metric, value)
 
 
 # --- HTTP: bodies go out with sendfile and come back into one buffer --------------------------
@@ -124,14 +140,17 @@ def push(registry: Registry, fd: int, size: int, digest: str, chunk: int | None)
     conn.close()
 
 
-def pull(registry: Registry, size: int, digest: str) -> bool:
-    """GET the blob, following a 307 to the backend; returns whether it was redirected."""
+def pull(registry: Registry, size: int, digest: str) -> float | None:
+    """GET the blob, following a 307 to the backend; returns the seconds the registry took to
+    answer with the 307 (None: it sent the blob itself)."""
+    started = time.perf_counter()
     conn = registry.connection()
     conn.request("GET", f"/v2/{REPO}/blobs/{digest}")
     response = conn.getresponse()
-    redirected = response.status == 307
-    if redirected:
+    redirect = None
+    if response.status == 307:
         response.read()
+        redirect = time.perf_counter() - started
         conn.close()
         url = urlsplit(response.headers["Location"])
         conn = http.client.HTTPConnection(url.hostname or "", url.port or 80, timeout=900)
@@ -145,7 +164,7 @@ def pull(registry: Registry, size: int, digest: str) -> bool:
     conn.close()
     if received != size:
         raise RuntimeError(f"GET blob: received {received} bytes, expected {size}")
-    return redirected
+    return redirect
 
 
 def timed(registry: Registry, metric: str, size: int, run: Callable[[], object]) -> None:
@@ -197,12 +216,13 @@ def bench_driver(
         if args.warmup:
             warm_up_pushes(pairs, blob)
         for number in range(1, args.repeat + 1):
+            for registry, _ in pairs:
+                registry.results.round = number - 1
             # Who goes first changes every round: an emulator warms up, or fills up.
             bench_round(pairs if number % 2 else pairs[::-1], blob, args)
             for registry, _ in pairs:
-                figures = _latest(registry, args.pulls)
-                print(f"  round {number} {registry.name}: {figures}", flush=True)
-        return {registry.name: registry.results for registry, _ in pairs}
+                print(f"  round {number} {registry.name}: {_latest(registry)}", flush=True)
+        return {registry.name: registry.results.rounds for registry, _ in pairs}
 
 
 def bench_round(
@@ -270,21 +290,25 @@ def push_round(registry: Registry, blob: Blob, chunk: int) -> None:
 
 def pull_round(registry: Registry, streaming: Registry, blob: Blob) -> None:
     started = time.perf_counter()
-    redirected = pull(registry, blob.size, blob.digest)
-    label = "pull, follows 307" if redirected else "pull (no redirect offered)"
+    redirect = pull(registry, blob.size, blob.digest)
+    label = "pull (no redirect offered)" if redirect is None else "pull, follows 307"
     registry.record(f"{label} MiB/s", blob.size / MiB / (time.perf_counter() - started))
+    if redirect is not None:  # the registry's own share of that pull, as answers a second
+        registry.record(REDIRECT_METRIC, 1 / redirect)
     through = partial(pull, streaming, blob.size, blob.digest)
     timed(streaming, "pull through the registry MiB/s", blob.size, through)
 
 
-def _latest(registry: Registry, pulls: int) -> str:
-    """This round's figures: its pushes, and every one of its pulls."""
+def _latest(registry: Registry) -> str:
+    """This round's figures: its pushes, every one of its pulls, and its median 307 answer."""
     parts = []
-    for metric, values in registry.results.items():
-        count = pulls if metric.startswith("pull") else 1
-        parts.append(
-            f"{metric.removesuffix(' MiB/s')} {'/'.join(f'{v:.0f}' for v in values[-count:])}"
-        )
+    for metric, rounds in registry.results.rounds.items():
+        values = rounds[registry.results.round]
+        if metric == REDIRECT_METRIC:
+            parts.append(f"307 answer {1000 / statistics.median(values):.1f} ms")
+        else:
+            figures = "/".join(f"{value:.0f}" for value in values)
+            parts.append(f"{metric.removesuffix(' MiB/s')} {figures}")
     return ", ".join(parts)
 
 

@@ -14,7 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import pytest
 
@@ -54,7 +54,7 @@ class Emulator:
     def ready_url(self) -> str:
         return self.endpoint
 
-    def start(self) -> Emulator:
+    def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         command = self.command()
         if not Path(command[0]).exists():
