@@ -317,7 +317,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="blob size (default 1 GiB)")
     parser.add_argument("--chunk-mib", type=int, default=16, help="PATCH size of chunked pushes")
     parser.add_argument("--drivers", default=",".join(DRIVERS), help="comma-separated")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds per driver (medians)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per driver (one ratio each)")
     parser.add_argument("--pulls", type=int, default=10, help="pulls of each kind per round")
     parser.add_argument(
         "--no-warmup", dest="warmup", action="store_false", help="skip the untimed warm-ups"
