@@ -42,6 +42,7 @@ from registry.storage.driver import (
     StorageUnavailableError,
 )
 from registry.storage.gcs_writer import open_writer, parts_of
+from registry.storage.sessions import EnvironmentOnce
 from registry.storage.settings import GCSSettings
 
 SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
@@ -61,16 +62,18 @@ class GCSDriver(StorageDriver):
         self.chunk_size = max(CHUNK_ALIGN, settings.chunksize // CHUNK_ALIGN * CHUNK_ALIGN)
         self.base_url = (settings.endpoint or "https://storage.googleapis.com").rstrip("/")
         self.credentials = _credentials(settings)
+        self.http = _Session(self.credentials)
+        # The SDK's calls, part uploads and reads share these connections (requests keeps 10
+        # per host unless told).
+        for scheme in ("http://", "https://"):
+            self.http.mount(scheme, HTTPAdapter(pool_maxsize=UPLOAD_THREADS * 2))
         self.client = storage.Client(
             project=getattr(self.credentials, "project_id", None) or "<none>",
             credentials=self.credentials,
             client_options={"api_endpoint": self.base_url} if settings.endpoint else None,
+            _http=self.http,
         )
         self.bucket = self.client.bucket(settings.bucket)
-        self.http = AuthorizedSession(self.credentials)  # type: ignore[no-untyped-call]
-        # Part uploads and reads share these connections; requests keeps 10 per host.
-        for scheme in ("http://", "https://"):
-            self.http.mount(scheme, HTTPAdapter(pool_maxsize=UPLOAD_THREADS * 2))
         self.timeout = (cloud.CONNECT_TIMEOUT, cloud.READ_TIMEOUT)
         self.retry: Retry = DEFAULT_RETRY.with_timeout(cloud.RETRY_DEADLINE)
         self.uploads = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="gcs-part")
@@ -246,6 +249,10 @@ class GCSDriver(StorageDriver):
         self.uploads.shutdown(wait=True)
         self.http.close()  # type: ignore[no-untyped-call]
         self.client.close()
+
+
+class _Session(EnvironmentOnce, AuthorizedSession):
+    """An authorised session that reads the proxy environment once per host."""
 
 
 def _note_parts(blob: storage.Blob, parts: builtins.list[str]) -> str:
