@@ -26,6 +26,7 @@ from registry.storage import StorageError, StorageUnavailableError
 
 log = logging.getLogger("hth.api")
 
+READS = frozenset({"GET", "HEAD"})
 Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
 
@@ -130,6 +131,9 @@ async def _refuse_deleted(request: Request, name: str) -> None:
     has removed it: nothing new can land in what GC is about to delete (docs/gc.md)."""
     deleted = deleted_repositories(get_driver(request))
     if deleted.stale():
-        await run_in_threadpool(deleted.refresh)
+        if request.method in READS and not deleted.too_old_to_read():
+            deleted.refresh_in_background()  # a pull does not wait for a listing
+        else:
+            await run_in_threadpool(deleted.refresh)
     if deleted.contains(name):
         raise NameUnknown(f"repository {name} was deleted", detail={"name": name})

@@ -9,6 +9,7 @@ stored into a repository that GC is about to remove. GC removes the marker last.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import weakref
@@ -19,13 +20,15 @@ from datetime import UTC, datetime
 from registry import layout
 from registry.content.errors import NameUnknown
 from registry.content.names import validate_name
-from registry.storage import PathNotFoundError, StorageDriver
+from registry.storage import PathNotFoundError, StorageDriver, StorageError
 
 # The folders whose presence makes a directory a repository (Distribution's catalog only
 # counts `_manifests`; GC also looks after repositories that only hold uploads or links).
 MANIFESTS, LAYERS, UPLOADS = "_manifests", "_layers", "_uploads"
 REPOSITORY_PARTS = (MANIFESTS, LAYERS, UPLOADS)
 _MARKER_FILE = "_deleted"
+
+log = logging.getLogger(__name__)
 
 MapFn = Callable[[Callable[[str], list[str]], Iterable[str]], Iterable[list[str]]]
 
@@ -133,40 +136,79 @@ class DeletedRepositories:
     """The soft-deleted names of one storage, re-read at most every `ttl` seconds.
 
     Serving checks this on every /v2/ request: one listing per `ttl` instead of a stat per
-    request. Another instance's delete is seen within `ttl`; this process's own at once.
+    request. This process's own deletes are seen at once. Writes see another instance's delete
+    within `ttl` (they refresh a stale view before answering); reads may go on with a view up to
+    `read_max_age` old while `refresh_in_background` re-reads it, so that a pull does not wait
+    for a listing of the storage.
     """
 
-    def __init__(self, driver: StorageDriver, ttl: float = 1.0) -> None:
+    def __init__(self, driver: StorageDriver, ttl: float = 1.0, read_max_age: float = 5.0) -> None:
         self._driver = driver
         self._ttl = ttl
+        self._read_max_age = read_max_age
         self._names: frozenset[str] = frozenset()
         self._read_at = float("-inf")
         self._lock = threading.Lock()
+        self._refreshing = False
+        self._recent: dict[str, tuple[bool, float]] = {}  # name -> (deleted, when), ours
 
     def stale(self) -> bool:
-        return time.monotonic() - self._read_at >= self._ttl
+        return self._age() >= self._ttl
+
+    def too_old_to_read(self) -> bool:
+        """Whether even a read must wait for a refresh."""
+        return self._age() >= self._read_max_age
+
+    def _age(self) -> float:
+        return time.monotonic() - self._read_at
 
     def refresh(self) -> None:
         started = time.monotonic()
-        names = frozenset(deleted_names(self._driver))
+        names = set(deleted_names(self._driver))
         with self._lock:
-            self._names, self._read_at = names, started
+            if started <= self._read_at:
+                return  # a newer listing came in meanwhile
+            # Our own deletes and GC's clears made while listing win over what the listing saw.
+            self._recent = {name: e for name, e in self._recent.items() if e[1] >= started}
+            for name, (deleted, _) in self._recent.items():
+                (names.add if deleted else names.discard)(name)
+            self._names, self._read_at = frozenset(names), started
 
     def refresh_if_stale(self) -> None:
         if self.stale():
             self.refresh()
+
+    def refresh_in_background(self) -> None:
+        """Start a refresh in a thread of its own, unless one is already running."""
+        with self._lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+        threading.Thread(target=self._refresh_quietly, name="deleted-repos", daemon=True).start()
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self.refresh()
+        except StorageError as exc:  # the next request that must wait will raise it
+            log.warning("cannot re-read the soft-deleted repositories: %s", exc)
+        finally:
+            with self._lock:
+                self._refreshing = False
 
     def contains(self, name: str) -> bool:
         """In-memory answer; call refresh_if_stale() (it does I/O) first."""
         return name in self._names
 
     def add(self, name: str) -> None:
-        with self._lock:
-            self._names = self._names | {name}
+        self._note(name, deleted=True)
 
     def discard(self, name: str) -> None:
+        self._note(name, deleted=False)
+
+    def _note(self, name: str, deleted: bool) -> None:
         with self._lock:
-            self._names = self._names - {name}
+            self._recent[name] = (deleted, time.monotonic())
+            self._names = self._names | {name} if deleted else self._names - {name}
 
 
 _caches: weakref.WeakKeyDictionary[StorageDriver, DeletedRepositories] = weakref.WeakKeyDictionary()

@@ -137,3 +137,31 @@ def test_gc_frees_a_deleted_repository_and_its_name(
     digest = _pushed(client, storage_root, name, "2.0")
     assert client.get(f"/v2/{name}/manifests/{digest}").status_code == 200
     assert client.get(f"/v2/{name}/manifests/1.0").status_code == 404
+
+
+def test_another_instance_refuses_pushes_within_a_second_and_pulls_soon_after(
+    client: httpx.Client, storage_root: Path, tmp_path: Path
+) -> None:
+    """Writes wait for a fresh view of the deletes; reads answer from the view they have and
+    re-read it in the background (docs/gc.md)."""
+    shared = {"docker_registry": {"storage_settings": {"rootdirectory": str(storage_root)}}}
+    other = RegistryProcess(tmp_path / "other", config=shared).start()
+    name = unique_repo("elsewhere")
+    _pushed(client, storage_root, name)
+    try:
+        with httpx.Client(base_url=other.url, timeout=10) as there:
+            assert there.get(f"/v2/{name}/manifests/1.0").status_code == 200
+            assert client.delete(f"/api/v1/repositories/{name}").status_code == 202
+            time.sleep(1.1)  # the other instance's view is now stale
+
+            pushed = there.post(f"/v2/{name}/blobs/uploads/")
+            deadline = time.monotonic() + 10
+            while there.get(f"/v2/{name}/tags/list").status_code == 200:
+                assert time.monotonic() < deadline, "the delete was never seen by reads"
+                time.sleep(0.1)
+            pulled = there.get(f"/v2/{name}/manifests/1.0")
+    finally:
+        other.stop()
+
+    assert pushed.status_code == 404 and error_code(pushed) == "NAME_UNKNOWN"
+    assert pulled.status_code == 404 and error_code(pulled) == "NAME_UNKNOWN"
