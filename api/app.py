@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.hth = AppState.from_settings(settings)
+    # First: pulls and pushes are most of the traffic, and routes are tried in order.
+    app.router.add_route("/v2", dispatch, methods=V2_METHODS, include_in_schema=False)
+    app.router.add_route("/v2/{path:path}", dispatch, methods=V2_METHODS, include_in_schema=False)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(v1_tasks.router)
@@ -57,8 +60,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1_tokens.router)
     app.include_router(v1_audit.router)
     app.add_middleware(ObservabilityMiddleware)
-    app.router.add_route("/v2", dispatch, methods=V2_METHODS, include_in_schema=False)
-    app.router.add_route("/v2/{path:path}", dispatch, methods=V2_METHODS, include_in_schema=False)
     install_auth(app, settings)  # last: it checks every /api/v1 route is admin-guarded
     return app
 
