@@ -28,7 +28,7 @@ MANIFESTS, LAYERS, UPLOADS = "_manifests", "_layers", "_uploads"
 REPOSITORY_PARTS = (MANIFESTS, LAYERS, UPLOADS)
 _MARKER_FILE = "_deleted"
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("hth.content")
 
 MapFn = Callable[[Callable[[str], list[str]], Iterable[str]], Iterable[list[str]]]
 
