@@ -65,6 +65,11 @@ class Results:
         rounds.extend([] for _ in range(self.round + 1 - len(rounds)))
         rounds[self.round].append(value)
 
+    def keep_rounds(self, count: int) -> None:
+        """Forget the samples of every round after the first `count` (an unfinished one)."""
+        for rounds in self.rounds.values():
+            del rounds[count:]
+
 
 @dataclass
 class Registry:
@@ -219,7 +224,13 @@ def bench_driver(
             for registry, _ in pairs:
                 registry.results.round = number - 1
             # Who goes first changes every round: an emulator warms up, or fills up.
-            bench_round(pairs if number % 2 else pairs[::-1], blob, args)
+            try:
+                bench_round(pairs if number % 2 else pairs[::-1], blob, args)
+            except (RuntimeError, OSError) as exc:  # e.g. Azurite's in-memory store is full
+                print(f"  round {number} failed, {number - 1} kept: {exc}", flush=True)
+                for registry, _ in pairs:
+                    registry.results.keep_rounds(number - 1)
+                break
             for registry, _ in pairs:
                 print(f"  round {number} {registry.name}: {_latest(registry)}", flush=True)
         return {registry.name: registry.results.rounds for registry, _ in pairs}
@@ -339,8 +350,8 @@ def main() -> None:
             all_results[name] = bench_driver(name, workdir / name, blob, args, binaries[name])
             print(f"  ({time.monotonic() - started:.0f}s)", flush=True)
             report({name: all_results[name]})
-    if args.json:
-        args.json.write_text(json.dumps(all_results, indent=2))
+            if args.json:  # after every driver: a later one's failure loses nothing
+                args.json.write_text(json.dumps(all_results, indent=2))
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
 
