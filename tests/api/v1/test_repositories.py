@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from registry import layout
 from registry.maintenance.gc import GCOptions, collect_garbage
 from tests.support.processes import RegistryProcess
 from tests.support.registry_content import (
@@ -140,16 +141,22 @@ def test_gc_frees_a_deleted_repository_and_its_name(
 
 
 def test_another_instance_refuses_pushes_within_a_second_and_pulls_soon_after(
-    client: httpx.Client, storage_root: Path, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     """Writes wait for a fresh view of the deletes; reads answer from the view they have and
-    re-read it in the background (docs/gc.md)."""
-    shared = {"docker_registry": {"storage_settings": {"rootdirectory": str(storage_root)}}}
+    re-read it in the background (docs/gc.md). Thousands of earlier deletes make each listing
+    slow enough that a write which did not wait would answer from the old view."""
+    storage = tmp_path / "storage"
+    driver = filesystem_driver(storage)
+    for index in range(3000):
+        driver.put_content(layout.deleted_marker(f"gone/{index}"), b"{}")
+    shared = {"docker_registry": {"storage_settings": {"rootdirectory": str(storage)}}}
+    here = RegistryProcess(tmp_path / "here", config=shared).start()
     other = RegistryProcess(tmp_path / "other", config=shared).start()
     name = unique_repo("elsewhere")
-    _pushed(client, storage_root, name)
     try:
-        with httpx.Client(base_url=other.url, timeout=10) as there:
+        with httpx.Client(base_url=here.url) as client, httpx.Client(base_url=other.url) as there:
+            _pushed(client, storage, name)
             assert there.get(f"/v2/{name}/manifests/1.0").status_code == 200
             assert client.delete(f"/api/v1/repositories/{name}").status_code == 202
             time.sleep(1.1)  # the other instance's view is now stale
@@ -161,6 +168,7 @@ def test_another_instance_refuses_pushes_within_a_second_and_pulls_soon_after(
                 time.sleep(0.1)
             pulled = there.get(f"/v2/{name}/manifests/1.0")
     finally:
+        here.stop()
         other.stop()
 
     assert pushed.status_code == 404 and error_code(pushed) == "NAME_UNKNOWN"
