@@ -27,7 +27,8 @@ from registry.tasks.models import utcnow
 log = logging.getLogger("hth.cluster")
 
 _RANK = {"serving": 0, "readonly": 1, "stopped": 2}
-_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a read-only registry still serves; every other method is a write.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass
@@ -41,7 +42,7 @@ class WriteGate:
 
     def admit(self, method: str) -> Callable[[], None]:
         """Admit a request or raise 503 UNAVAILABLE; call the result when it is done."""
-        is_write = method not in _READS
+        is_write = method not in READ_METHODS
         if self.mode == "stopped" or (self.mode == "readonly" and is_write):
             message = f"registry is {self.mode}" + (f": {self.reason}" if self.reason else "")
             raise Unavailable(message, retry_after=self.retry_after)

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth.v2_access import audit_v2, authorize_v2
+from api.cluster import READ_METHODS
 from api.state import app_state, get_driver
 from api.v2 import base, blobs, catalog, manifests, referrers, tags, uploads
 from api.v2.responses import error_response
@@ -26,7 +27,6 @@ from registry.storage import StorageError, StorageUnavailableError
 
 log = logging.getLogger("hth.api")
 
-READS = frozenset({"GET", "HEAD"})
 Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
 
@@ -131,7 +131,7 @@ async def _refuse_deleted(request: Request, name: str) -> None:
     has removed it: nothing new can land in what GC is about to delete (docs/gc.md)."""
     deleted = deleted_repositories(get_driver(request))
     if deleted.stale():
-        if request.method in READS and not deleted.too_old_to_read():
+        if request.method in READ_METHODS and not deleted.too_old_to_read():
             deleted.refresh_in_background()  # a pull does not wait for a listing
         else:
             await run_in_threadpool(deleted.refresh)
