@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -94,6 +95,17 @@ async def dispatch(request: Request) -> Response:
     except RegistryError as exc:
         return error_response(exc)
     try:
+        response = await _answer(request)
+    finally:
+        done()
+    after_answer = getattr(request.state, "after_answer", None)
+    if after_answer is not None:  # a read's refresh of the soft-deleted view, put off till now
+        response.background = after_answer
+    return response
+
+
+async def _answer(request: Request) -> Response:
+    try:
         return await _dispatch(request)
     except RegistryError as exc:
         return error_response(exc)
@@ -105,8 +117,6 @@ async def dispatch(request: Request) -> Response:
         # fault, not the request's: clients get 503 UNAVAILABLE, operators the traceback.
         log.exception("storage failure on %s %s", request.method, request.url.path)
         return error_response(Unavailable("storage backend failed"))
-    finally:
-        done()
 
 
 async def _dispatch(request: Request) -> Response:
@@ -128,11 +138,16 @@ async def _dispatch(request: Request) -> Response:
 
 async def _refuse_deleted(request: Request, name: str) -> None:
     """A soft-deleted repository is unknown to every request, pushes included, until GC
-    has removed it: nothing new can land in what GC is about to delete (docs/gc.md)."""
+    has removed it: nothing new can land in what GC is about to delete (docs/gc.md).
+
+    A write waits for a fresh view. A read answers from the view it has, unless that is too
+    old, and re-reads it once its answer is sent: a pull neither waits for a listing of the
+    storage nor shares the CPU with one.
+    """
     deleted = deleted_repositories(get_driver(request))
     if deleted.stale():
         if request.method in READ_METHODS and not deleted.too_old_to_read():
-            deleted.refresh_in_background()  # a pull does not wait for a listing
+            request.state.after_answer = BackgroundTask(deleted.refresh_in_background)
         else:
             await run_in_threadpool(deleted.refresh)
     if deleted.contains(name):

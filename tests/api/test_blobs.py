@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from api.app import create_app
 from registry import layout
@@ -185,7 +186,7 @@ def redirecting_app(tmp_path: Path) -> FastAPI:
     return app
 
 
-def call(app: FastAPI, method: str, url: str, **kwargs: Any) -> httpx.Response:
+def call(app: ASGIApp, method: str, url: str, **kwargs: Any) -> httpx.Response:
     async def send() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://registry") as http:
