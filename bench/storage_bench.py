@@ -4,7 +4,9 @@ driver against its emulator, ours vs Distribution 2.8 on the same emulator, rati
 Distribution: Debian's `docker-registry` 2.8.2 for s3 and swift; for azure and gcs, which
 Debian leaves out, 2.8.2 built by bench/build_distribution.sh (run when missing). No
 Distribution has oss, so it is measured for ours alone. Emulators and processes:
-bench/storage_backends.py. Quick run:
+bench/storage_backends.py. With `--shared-tree` (s3, gcs) Distribution works on our tree, so
+the pulls of both registries read the same object: the backend's speed at serving one object
+or another then drops out of the pull rows. Quick run:
 
     .venv/bin/python bench/storage_bench.py --size-mib 64 --drivers s3
 """
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pool_results import Rounds, report  # noqa: E402
 from storage_backends import (  # noqa: E402
     BACKENDS,
+    Backend,
     blob_forgetter,
     distribution_binaries,
     start_distribution,
@@ -213,11 +216,10 @@ def bench_driver(
     with ExitStack() as stack:
         backend = BACKENDS[name](stack, workdir)
         pairs = [start_our_pair(stack, workdir, name, backend.ours)]
-        if binary and backend.theirs is not None and backend.theirs_forget is not None:
-            their_pair = start_their_pair(
-                stack, workdir, binary, backend.theirs, backend.theirs_forget
-            )
-            pairs.append(their_pair)
+        theirs = their_storage(backend, args.shared_tree)
+        if binary and theirs is not None:
+            storage, forget = theirs
+            pairs.append(start_their_pair(stack, workdir, binary, storage, forget))
         if args.warmup:
             warm_up_pushes(pairs, blob)
         for number in range(1, args.repeat + 1):
@@ -234,6 +236,23 @@ def bench_driver(
             for registry, _ in pairs:
                 print(f"  round {number} {registry.name}: {_latest(registry)}", flush=True)
         return {registry.name: registry.results.rounds for registry, _ in pairs}
+
+
+def their_storage(
+    backend: Backend, shared_tree: bool
+) -> tuple[dict[str, Any], Callable[[str], None]] | None:
+    """Distribution's `storage` section and how to forget a blob there; None: no driver.
+
+    On a shared tree both registries push into our tree (each forgets the blob first), so
+    the pulls of a round all read the one object pushed last, which alternates between them.
+    """
+    if shared_tree:
+        if backend.theirs_on_ours is None:
+            return None
+        return backend.theirs_on_ours, blob_forgetter(backend.ours.driver, backend.ours.settings)
+    if backend.theirs is None or backend.theirs_forget is None:
+        return None
+    return backend.theirs, backend.theirs_forget
 
 
 def bench_round(
@@ -332,6 +351,11 @@ def main() -> None:
     parser.add_argument("--pulls", type=int, default=10, help="pulls of each kind per round")
     parser.add_argument(
         "--no-warmup", dest="warmup", action="store_false", help="skip the untimed warm-ups"
+    )
+    parser.add_argument(
+        "--shared-tree",
+        action="store_true",
+        help="Distribution on our tree (s3, gcs): both registries' pulls read the same object",
     )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every sample here")
