@@ -61,27 +61,20 @@ def wait_for_listing(events: list[str]) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.parametrize(
+    ("digest", "status"),
+    [(DIGEST, 307), (f"sha256:{'0' * 64}", 404)],
+    ids=["answered", "failed"],
+)
 def test_a_read_on_a_stale_view_answers_first_and_then_reads_it_again(
-    tmp_path: Path, events: list[str]
+    tmp_path: Path, events: list[str], digest: str, status: int
 ) -> None:
     app = stale_view_app(tmp_path, events)
 
-    response = call(app, "GET", f"/v2/cloud/blobs/{DIGEST}")
+    response = call(app, "GET", f"/v2/cloud/blobs/{digest}")
     wait_for_listing(events)
 
-    assert response.status_code == 307
-    assert events == ["answer sent", "listing"]
-
-
-def test_a_failed_read_on_a_stale_view_still_reads_it_again(
-    tmp_path: Path, events: list[str]
-) -> None:
-    app = stale_view_app(tmp_path, events)
-
-    response = call(app, "GET", f"/v2/cloud/blobs/sha256:{'0' * 64}")
-    wait_for_listing(events)
-
-    assert response.status_code == 404
+    assert response.status_code == status
     assert events == ["answer sent", "listing"]
 
 
