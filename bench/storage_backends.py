@@ -140,8 +140,6 @@ class Backend:
     ours: CloudStorage
     theirs: dict[str, Any] | None  # Distribution's `storage` section, None: no such driver
     theirs_forget: Callable[[str], None] | None = None  # deletes a blob from Distribution's tree
-    # Distribution's `storage` section on our tree (--shared-tree), None: it has no root option
-    theirs_on_ours: dict[str, Any] | None = None
 
 
 def s3_backend(stack: ExitStack, workdir: Path) -> Backend:
@@ -161,8 +159,7 @@ def s3_backend(stack: ExitStack, workdir: Path) -> Backend:
         "rootdirectory": "/distribution",
     }
     forget = blob_forgetter("s3", {**ours, "rootdirectory": "/distribution"})
-    on_ours = {"s3": {**theirs, "rootdirectory": "/ours"}}
-    return Backend(CloudStorage("s3", ours, moto.endpoint), {"s3": theirs}, forget, on_ours)
+    return Backend(CloudStorage("s3", ours, moto.endpoint), {"s3": theirs}, forget)
 
 
 def swift_backend(stack: ExitStack, workdir: Path) -> Backend:
@@ -215,8 +212,7 @@ def gcs_backend(stack: ExitStack, workdir: Path) -> Backend:
         "chunksize": 16 * MiB,
     }
     forget = blob_forgetter("gcs", {**ours, "rootdirectory": "/distribution"})
-    on_ours = {"gcs": {**theirs, "rootdirectory": "/ours"}}
-    return Backend(CloudStorage("gcs", ours, server.endpoint), {"gcs": theirs}, forget, on_ours)
+    return Backend(CloudStorage("gcs", ours, server.endpoint), {"gcs": theirs}, forget)
 
 
 def oss_backend(stack: ExitStack, workdir: Path) -> Backend:

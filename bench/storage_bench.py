@@ -216,7 +216,7 @@ def bench_driver(
     with ExitStack() as stack:
         backend = BACKENDS[name](stack, workdir)
         pairs = [start_our_pair(stack, workdir, name, backend.ours)]
-        theirs = their_storage(backend, args.shared_tree)
+        theirs = their_storage(backend, pairs[0][0].forget if args.shared_tree else None)
         if binary and theirs is not None:
             storage, forget = theirs
             pairs.append(start_their_pair(stack, workdir, binary, storage, forget))
@@ -239,20 +239,24 @@ def bench_driver(
 
 
 def their_storage(
-    backend: Backend, shared_tree: bool
+    backend: Backend, forget_ours: Callable[[str], None] | None
 ) -> tuple[dict[str, Any], Callable[[str], None]] | None:
     """Distribution's `storage` section and how to forget a blob there; None: no driver.
 
-    On a shared tree both registries push into our tree (each forgets the blob first), so
-    the pulls of a round all read the one object pushed last, which alternates between them.
+    With `forget_ours` (--shared-tree) Distribution gets our root directory, where ours'
+    forget works: both registries push into our tree (each forgets the blob first), so the
+    pulls of a round all read the one object pushed last, which alternates between them.
+    Only drivers whose Distribution section has a root directory can share (s3, gcs).
     """
-    if shared_tree:
-        if backend.theirs_on_ours is None:
-            return None
-        return backend.theirs_on_ours, blob_forgetter(backend.ours.driver, backend.ours.settings)
     if backend.theirs is None or backend.theirs_forget is None:
         return None
-    return backend.theirs, backend.theirs_forget
+    if forget_ours is None:
+        return backend.theirs, backend.theirs_forget
+    ((driver, section),) = backend.theirs.items()
+    if "rootdirectory" not in section:
+        return None
+    root = backend.ours.settings["rootdirectory"]
+    return {driver: {**section, "rootdirectory": root}}, forget_ours
 
 
 def bench_round(
