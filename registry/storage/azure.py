@@ -114,18 +114,27 @@ class AzureDriver(StorageDriver):
         close = stream.response.internal_response.close
         return chunk_reader(iter(stream), close, lambda: self.errors(path))
 
-    def writer(self, path: str, append: bool = False) -> FileWriter:
+    def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
         blob = self.blob(path)
         with self.errors(path):
-            if not append:
-                return AzureWriter(self, path, blob, [], 0)
+            if not append or size == 0:
+                return AzureWriter(self, path, blob, [], 0, fresh=True)
             try:
-                ids, blocks_size, size = _committed_blocks(blob)
+                ids, sizes, stored = _committed_blocks(blob)
             except ResourceNotFoundError:
+                if size:
+                    raise InvalidOffsetError(path, size, driver=self.name) from None
                 return AzureWriter(self, path, blob, [], 0)
-            if blocks_size != size or not all(map(_ours, ids)):
-                ids = self._restage(blob, size)  # written in one Put Blob, or by another tool
-            return AzureWriter(self, path, blob, ids, size)
+            keep = stored if size is None else size
+            if sum(sizes) != stored or not all(map(_ours, ids)):
+                if keep > stored:
+                    raise InvalidOffsetError(path, keep, driver=self.name)
+                ids = self._restage(blob, keep)  # written in one Put Blob, or by another tool
+            else:
+                ids = ids[: _blocks_up_to(sizes, keep, path)]
+            if keep < stored:  # the cut is made now, so that a rollback keeps it
+                blob.commit_block_list([BlobBlock(block_id) for block_id in ids])
+            return AzureWriter(self, path, blob, ids, keep)
 
     def _restage(self, blob: BlobClient, size: int) -> list[str]:
         """Stage the blob's content again as blocks of ours, one block in memory at a time."""
@@ -261,42 +270,57 @@ class AzureWriter(cloud.PartWriter):
     extend it."""
 
     driver = "azure"
+    in_flight: cloud.InFlight
 
-    def __init__(self, az: AzureDriver, path: str, blob: BlobClient, ids: list[str], size: int):
+    def __init__(
+        self,
+        az: AzureDriver,
+        path: str,
+        blob: BlobClient,
+        ids: list[str],
+        size: int,
+        *,
+        fresh: bool = False,
+    ) -> None:
         guard = lambda: az.errors(path)  # noqa: E731
         super().__init__(path, BLOCK_SIZE, guard, size=size, pending=b"")
         self._blob = blob
         self._ids = ids  # in content order, whichever block is staged first
-        self._staging = cloud.InFlight(az.staging, BLOCKS_IN_FLIGHT)
+        self._fresh = fresh  # a new file: its block list is replaced, whatever it was
+        self.in_flight = cloud.InFlight(az.staging, BLOCKS_IN_FLIGHT)
 
     def _make_room(self) -> None:
-        self._staging.make_room()  # before the next block's bytes are cut off the stream
+        self.in_flight.make_room()  # before the next block's bytes are cut off the stream
 
     def _upload_part(self, data: bytes) -> None:
         block_id = _block_id()
         self._ids.append(block_id)
-        self._staging.submit(lambda: self._blob.stage_block(block_id, data))
+        self.in_flight.submit(lambda: self._blob.stage_block(block_id, data))
 
     def _finish(self, tail: bytes) -> None:
-        self._staging.require_intact("block", self.path)
+        self.in_flight.require_intact("block", self.path)
         if tail:
             self._upload_part(tail)
-        self._staging.drain()
+        self.in_flight.drain()
         self._blob.commit_block_list([BlobBlock(block_id) for block_id in self._ids])
 
     def _persist(self, tail: bytes) -> None:
-        if not self._staging.failed:  # else the blob stays as committed before this writer
+        if not self.in_flight.failed:  # else the blob stays as committed before this writer
             self._finish(tail)
 
     def _discard(self) -> None:
-        try:
-            self._staging.drain()
-        except AzureError:
-            pass  # the blob goes anyway
+        self.in_flight.settle()  # the blob goes anyway
         try:
             self._blob.delete_blob()
         except ResourceNotFoundError:
             pass
+
+    def _revert(self) -> None:
+        # Staged blocks that no block list names are dropped by the service (at the next
+        # commit, or after a week): leaving the list alone is the rollback. A new file was
+        # empty from the start, whatever the path held before.
+        if self._fresh:
+            self._blob.commit_block_list([])
 
 
 def _error_code(exc: HttpResponseError) -> str | None:
@@ -307,16 +331,29 @@ def _error_code(exc: HttpResponseError) -> str | None:
     return str(code) if code else None
 
 
-def _committed_blocks(blob: BlobClient) -> tuple[list[str], int, int]:
-    """The committed block ids, their total size and the blob's size: one Get Block List,
-    as every chunk of an upload reopens its blob. The public get_block_list() drops the
+def _committed_blocks(blob: BlobClient) -> tuple[list[str], list[int], int]:
+    """The committed block ids, their sizes and the blob's size: one Get Block List, as
+    every chunk of an upload reopens its blob. The public get_block_list() drops the
     response's x-ms-blob-content-length, which would cost a Get Blob Properties more."""
     block_list, headers = blob._client.block_blob.get_block_list(
         list_type="committed", cls=lambda _response, body, headers: (body, headers)
     )
     committed = block_list.committed_blocks or []
     ids = [_block_id_of(block.name) for block in committed]
-    return ids, sum(block.size for block in committed), int(headers["x-ms-blob-content-length"])
+    sizes = [int(block.size) for block in committed]
+    return ids, sizes, int(headers["x-ms-blob-content-length"])
+
+
+def _blocks_up_to(sizes: list[int], size: int, path: str) -> int:
+    """How many blocks make up the first `size` bytes; every close ends a block."""
+    total = 0
+    for count, block_size in enumerate(sizes):
+        if total == size:
+            return count
+        total += block_size
+    if total == size:
+        return len(sizes)
+    raise InvalidOffsetError(path, size, driver="azure")
 
 
 def _block_id_of(wire_name: str) -> str:

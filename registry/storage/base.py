@@ -76,8 +76,15 @@ class CheckedDriver(StorageDriver):
             raise InvalidOffsetError(path, offset, driver=self.name)
         return self._call("reader", path, lambda: self.inner.reader(self._checked(path), offset))
 
-    def writer(self, path: str, append: bool = False) -> FileWriter:
-        inner = self._call("writer", path, lambda: self.inner.writer(self._checked(path), append))
+    def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
+        if size is not None:
+            if not append:
+                raise StorageError("a size to resume at needs append=True", driver=self.name)
+            if size < 0:
+                raise InvalidOffsetError(path, size, driver=self.name)
+        inner = self._call(
+            "writer", path, lambda: self.inner.writer(self._checked(path), append, size=size)
+        )
         return CheckedWriter(self, path, inner)
 
     def stat(self, path: str) -> FileInfo:
@@ -118,20 +125,23 @@ class CheckedWriter(FileWriter):
     """A driver's writer whose failures are tagged and logged like every other call."""
 
     def __init__(self, driver: CheckedDriver, path: str, inner: FileWriter) -> None:
-        self._driver, self._path, self._inner = driver, path, inner
+        self._driver, self._path, self.inner = driver, path, inner
 
     def write(self, data: bytes) -> int:
-        return self._driver._call("write", self._path, lambda: self._inner.write(data))
+        return self._driver._call("write", self._path, lambda: self.inner.write(data))
 
     @property
     def size(self) -> int:
-        return self._inner.size
+        return self.inner.size
 
     def commit(self) -> None:
-        self._driver._call("commit", self._path, self._inner.commit)
+        self._driver._call("commit", self._path, self.inner.commit)
 
     def cancel(self) -> None:
-        self._driver._call("cancel", self._path, self._inner.cancel)
+        self._driver._call("cancel", self._path, self.inner.cancel)
 
     def close(self) -> None:
-        self._driver._call("close", self._path, self._inner.close)
+        self._driver._call("close", self._path, self.inner.close)
+
+    def rollback(self) -> None:
+        self._driver._call("rollback", self._path, self.inner.rollback)

@@ -6,7 +6,7 @@ import abc
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -123,9 +123,11 @@ class PartWriter(FileWriter):
     """A streamed write cut into parts of `part_size`; subclasses move the parts.
 
     Memory stays below one part plus the caller's last write, whatever the file's size.
+    Writers that send parts in the background keep them in `in_flight`.
     """
 
     driver = "abstract"
+    in_flight: InFlight | None = None
 
     def __init__(self, path: str, part_size: int, guard: Guard, *, size: int, pending: bytes):
         self.path = path
@@ -169,6 +171,17 @@ class PartWriter(FileWriter):
         with self._guard():
             self._persist(self._pending.take_all())
 
+    def rollback(self) -> None:
+        if self._state in ("closed", "rolled back"):
+            return
+        self._require_open("rollback")
+        self._state = "rolled back"
+        self._pending.take_all()
+        if self.in_flight is not None:
+            self.in_flight.settle()  # parts still landing would undo what _revert drops
+        with self._guard():
+            self._revert()
+
     def _require_open(self, op: str) -> None:
         if self._state != "open":
             raise StorageError(
@@ -193,6 +206,11 @@ class PartWriter(FileWriter):
     @abc.abstractmethod
     def _discard(self) -> None:
         """Drop the write and the file."""
+
+    @abc.abstractmethod
+    def _revert(self) -> None:
+        """Drop what this writer sent (nothing is in flight): the file is as it was found, or
+        empty for a new writer."""
 
 
 class InFlight:
@@ -226,6 +244,12 @@ class InFlight:
     def submit(self, call: Callable[[], object]) -> None:
         self.make_room()
         self._pending.append(self._pool.submit(call))
+
+    def settle(self) -> None:
+        """Wait for every call, failed or not, and raise nothing (a failure sets `failed`).
+        Each call has the backend's timeouts, so this ends."""
+        with suppress(Exception):  # the caller drops these parts either way
+            self.drain()
 
     def drain(self) -> None:
         """Wait for every call; raise the first failure once all have ended."""

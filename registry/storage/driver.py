@@ -57,8 +57,10 @@ class FileWriter(abc.ABC):
     """A streamed write. Content becomes durable at commit(); cancel() discards the file.
 
     close() without commit() keeps what was written, so that writer(path, append=True), in
-    this process or another, resumes after it; until commit() what a reader sees at the path
-    is unspecified (the bytes so far, nothing, or a part of them, depending on the driver).
+    this process or another, resumes after it; rollback() instead drops it. Until commit()
+    what a reader sees at the path is unspecified (the bytes so far, nothing, or a part of
+    them, depending on the driver). Calls on a committed or cancelled writer are StorageError;
+    close() and rollback() of a writer already closed or rolled back do nothing.
     """
 
     @abc.abstractmethod
@@ -77,6 +79,13 @@ class FileWriter(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None:
+        """End the write and drop everything this writer wrote: the file stays as the writer
+        found it (an appending writer's earlier content; an empty file for a new writer), so that
+        writer(path, append=True) resumes at the size it started from. For a write whose request
+        failed half-way (a client body shorter or longer than it declared)."""
 
     def __enter__(self) -> FileWriter:
         return self
@@ -105,7 +114,16 @@ class StorageDriver(abc.ABC):
     def reader(self, path: str, offset: int = 0) -> BinaryIO: ...
 
     @abc.abstractmethod
-    def writer(self, path: str, append: bool = False) -> FileWriter: ...
+    def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
+        """A streamed write of `path`: a new empty file, or with `append` one that goes on
+        after what is stored.
+
+        With `append` and `size`, the file is first cut back to exactly `size` bytes, dropping
+        whatever an earlier writer left after it without close() or commit() (a killed process's
+        parts or bytes). `size` must be a length at which an earlier writer of the file ended
+        with close() or commit(), or 0; a size the driver cannot cut at, or one beyond what is
+        stored, is InvalidOffsetError and changes nothing.
+        """
 
     @abc.abstractmethod
     def stat(self, path: str) -> FileInfo: ...

@@ -113,8 +113,8 @@ class GCSDriver(StorageDriver):
         chunks = response.iter_content(READ_CHUNK)
         return chunk_reader(chunks, response.close, lambda: self.errors(path))
 
-    def writer(self, path: str, append: bool = False) -> FileWriter:
-        return open_writer(self, path, append)
+    def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
+        return open_writer(self, path, append, size)
 
     def stat(self, path: str) -> FileInfo:
         if path == "/":
@@ -206,6 +206,10 @@ class GCSDriver(StorageDriver):
             self.delete(path)
         except PathNotFoundError:
             pass
+
+    def delete_keys(self, names: builtins.list[str]) -> None:
+        """Delete these object keys, those already gone included."""
+        cloud.delete_in_batches(names, DELETE_BATCH, self._delete_batch)
 
     def _delete_batch(self, names: builtins.list[str]) -> None:
         # Parallel single deletes rather than the batch API, which not every GCS server has.

@@ -14,6 +14,7 @@ folder, removed by commit, cancel, and deleting the marker.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 from registry.layout import UPLOAD_PARTS
 from registry.storage import cloud
 from registry.storage.chunked import byte_ranges
-from registry.storage.driver import StorageError, StorageUnavailableError
+from registry.storage.driver import InvalidOffsetError, StorageError, StorageUnavailableError
 
 if TYPE_CHECKING:
     from google.cloud import storage
@@ -51,21 +52,59 @@ def parts_of(blob: storage.Blob) -> str | None:
     return parts_folder(token) if token else None
 
 
-def open_writer(gcs: GCSDriver, path: str, append: bool) -> GCSWriter:
-    fresh = GCSWriter(gcs, path, Progress(token=uuid.uuid4().hex), pending=b"")
+def open_writer(gcs: GCSDriver, path: str, append: bool, size: int | None = None) -> GCSWriter:
     if not append:
-        return fresh
+        return _new_file(gcs, path)
     with gcs.errors(path):
         blob = gcs.bucket.get_blob(gcs.keys.key(path), **gcs.calls)
-        if blob is None:
-            return fresh
-        if blob.content_type != MARKER_TYPE:
-            for start, length in byte_ranges(0, blob.size or 0, gcs.chunk_size):
-                end = start + length - 1
-                fresh.write(blob.download_as_bytes(start=start, end=end, **gcs.calls))
-            return fresh
-        pending = blob.download_as_bytes(**gcs.calls)
-    return GCSWriter(gcs, path, Progress.from_metadata(blob.metadata or {}, path), pending)
+        if blob is None or blob.content_type != MARKER_TYPE:
+            return _from_object(gcs, path, blob, size)
+        tail = blob.download_as_bytes(**gcs.calls)
+    progress = Progress.from_metadata(blob.metadata or {}, path)
+    if size is None or size == progress.offset + len(tail):
+        return GCSWriter(gcs, path, progress, tail)
+    return _cut(gcs, path, progress, tail, size)
+
+
+def _new_file(gcs: GCSDriver, path: str) -> GCSWriter:
+    progress = Progress(token=uuid.uuid4().hex)
+    return GCSWriter(gcs, path, progress, b"", own_token=True, new_file=True)
+
+
+def _from_object(
+    gcs: GCSDriver, path: str, blob: storage.Blob | None, size: int | None
+) -> GCSWriter:
+    """A committed object (or none) goes on in new parts: its first `size` bytes (all of it
+    by default) are streamed into them, as a resume of a committed file always was."""
+    stored = 0 if blob is None else blob.size or 0
+    keep = stored if size is None else size
+    if keep > stored:
+        raise InvalidOffsetError(path, keep, driver="gcs")
+    if blob is None or keep == 0:
+        return _new_file(gcs, path)
+    # The parts folder is named after the object's version: the parts a killed writer of this
+    # object sent are found again, and go with the parts of the writer that resumes it.
+    token = hashlib.sha256(f"{blob.name}#{blob.generation}".encode()).hexdigest()[:32]
+    writer = GCSWriter(gcs, path, Progress(token=token), b"", own_token=True)
+    for start, length in byte_ranges(0, keep, gcs.chunk_size):
+        end = start + length - 1
+        writer.write(blob.download_as_bytes(start=start, end=end, **gcs.calls))
+    if keep == stored:
+        return writer
+    writer.close()  # the cut is stored now (a marker), so that a rollback keeps it
+    return open_writer(gcs, path, True)
+
+
+def _cut(gcs: GCSDriver, path: str, progress: Progress, tail: bytes, size: int) -> GCSWriter:
+    """Resume a marker below its size: its pieces cannot be cut, its tail (all of it, at 0)
+    can. The shorter marker is stored now, so that a rollback keeps the cut."""
+    if size == 0:
+        progress = Progress(progress.token, next=progress.next, resumed=True)
+    elif not progress.offset <= size < progress.offset + len(tail):
+        raise InvalidOffsetError(path, size, driver="gcs")
+    writer = GCSWriter(gcs, path, progress, tail[: size - progress.offset])
+    writer.store_marker(tail[: size - progress.offset])
+    return writer
 
 
 @dataclass
@@ -103,27 +142,42 @@ class Progress:
 
 
 class GCSWriter(cloud.PartWriter):
-    driver = "gcs"
+    """`own_token`: the parts folder is this writer's alone (no marker names it yet);
+    `new_file`: a rollback leaves an empty file, whatever the path held."""
 
-    def __init__(self, gcs: GCSDriver, path: str, progress: Progress, pending: bytes) -> None:
+    driver = "gcs"
+    in_flight: cloud.InFlight
+
+    def __init__(
+        self,
+        gcs: GCSDriver,
+        path: str,
+        progress: Progress,
+        pending: bytes,
+        *,
+        own_token: bool = False,
+        new_file: bool = False,
+    ) -> None:
         guard = lambda: gcs.errors(path)  # noqa: E731
         size = progress.offset + len(pending)
         super().__init__(path, gcs.chunk_size, guard, size=size, pending=pending)
         self._gcs = gcs
         self._progress = progress
-        self._in_flight = cloud.InFlight(gcs.uploads, PARTS_IN_FLIGHT)
+        self._own_token, self._new_file = own_token, new_file
+        self._first_piece = progress.next  # pieces from here on are this writer's
+        self.in_flight = cloud.InFlight(gcs.uploads, PARTS_IN_FLIGHT)
 
     def _make_room(self) -> None:
-        self._in_flight.make_room()
+        self.in_flight.make_room()
 
     def _upload_part(self, data: bytes) -> None:
         if len(self._progress.pieces) >= COMPOSE_LIMIT:
-            self._in_flight.drain()
-            self._in_flight.submit(self._fold())
+            self.in_flight.drain()
+            self.in_flight.submit(self._fold())
         piece = self._progress.new_piece()
         self._progress.pieces.append(piece)
         self._progress.offset += len(data)
-        self._in_flight.submit(lambda: self._put_piece(piece, data))
+        self.in_flight.submit(lambda: self._put_piece(piece, data))
 
     def _fold(self) -> Callable[[], None]:
         """Replace the first COMPOSE_LIMIT pieces by one; returns the call that composes."""
@@ -134,7 +188,7 @@ class GCSWriter(cloud.PartWriter):
         return lambda: self._compose(keys, self._piece_key(target))
 
     def _finish(self, tail: bytes) -> None:
-        self._in_flight.require_intact("part", self.path)
+        self.in_flight.require_intact("part", self.path)
         if not self._progress.pieces:  # everything fits in one request
             self._gcs.blob(self.path).upload_from_string(
                 tail, content_type=OCTET, **self._gcs.calls
@@ -144,7 +198,7 @@ class GCSWriter(cloud.PartWriter):
             return
         if tail:
             self._upload_part(tail)
-        self._in_flight.drain()
+        self.in_flight.drain()
         while len(self._progress.pieces) > COMPOSE_LIMIT:
             self._fold()()
         keys = [self._piece_key(piece) for piece in self._progress.pieces]
@@ -152,22 +206,35 @@ class GCSWriter(cloud.PartWriter):
         self._drop_parts()
 
     def _persist(self, tail: bytes) -> None:
-        if self._in_flight.failed:
+        if self.in_flight.failed:
             return  # the marker stays as this writer found it: resume from there
-        self._in_flight.drain()
+        self.in_flight.drain()
+        self.store_marker(tail)
+
+    def store_marker(self, tail: bytes) -> None:
+        """Write the marker: `tail` and the pieces so far (all of them landed)."""
         marker = self._gcs.blob(self.path)
         marker.metadata = self._progress.metadata()
-        marker.upload_from_string(tail, content_type=MARKER_TYPE, **self._gcs.calls)
+        with self._gcs.errors(self.path):
+            marker.upload_from_string(tail, content_type=MARKER_TYPE, **self._gcs.calls)
 
     def _discard(self) -> None:
-        try:
-            self._in_flight.drain()
-        except Exception:
-            pass  # the parts are deleted below either way
+        self.in_flight.settle()  # the parts are deleted below either way
         self._drop_parts()
         blob = self._gcs.blob(self.path)
         if blob.exists(**self._gcs.calls):
             blob.delete(**self._gcs.calls)
+
+    def _revert(self) -> None:
+        # The marker is not rewritten: a resume finds it as this writer did. Its pieces go.
+        if self._own_token:
+            self._drop_parts()
+        else:
+            mine = range(self._first_piece, self._progress.next)
+            self._gcs.delete_keys([self._piece_key(piece) for piece in mine])
+        if self._new_file:
+            self._progress = Progress(self._progress.token, next=self._progress.next)
+            self.store_marker(b"")
 
     def _piece_key(self, piece: int) -> str:
         return self._gcs.keys.key(f"{parts_folder(self._progress.token)}/{piece:06d}")

@@ -132,6 +132,18 @@ class OSSDriver(StorageDriver):
             _chunks(result, path, offset == 0), result.close, lambda: translated(path)
         )
 
+    def read_range(self, path: str, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset` (all there: a short object is InvalidOffsetError)."""
+        headers = {"x-oss-range-behavior": "standard"}
+        byte_range = (offset, offset + length - 1)
+        with translated(path):
+            result = self.bucket.get_object(self.key(path), byte_range, headers=headers)
+            with result:
+                data: bytes = result.read()
+        if len(data) != length:
+            raise InvalidOffsetError(path, offset + length)
+        return data
+
     def stat(self, path: str) -> FileInfo:
         if path == "/":
             return directory(path)
@@ -184,10 +196,10 @@ class OSSDriver(StorageDriver):
         with translated(path):
             self.bucket.put_object(self.key(path), data, headers=self.write_headers)
 
-    def writer(self, path: str, append: bool = False) -> FileWriter:
+    def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
         from registry.storage.oss_writer import open_writer
 
-        return open_writer(self, path, append)
+        return open_writer(self, path, append, size)
 
     def move(self, source: str, dest: str) -> None:
         size = self.stat(source).size

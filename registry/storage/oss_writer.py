@@ -15,40 +15,93 @@ import oss2
 from oss2.models import PartInfo
 
 from registry.storage.cloud import PartWriter
-from registry.storage.driver import PathNotFoundError
+from registry.storage.driver import InvalidOffsetError, PathNotFoundError, StorageError
 from registry.storage.oss import MIN_PART_SIZE, check_crc, translated
 
 if TYPE_CHECKING:
     from registry.storage.oss import OSSDriver
 
-# The marker's user metadata: which upload the bytes at the key are the tail of.
+# The marker's user metadata: which upload the bytes at the key are the tail of, and how many
+# of its parts come before them (parts after those are a killed or rolled-back writer's).
 UPLOAD_META = "x-oss-meta-hth-upload"
+PARTS_META = "x-oss-meta-hth-parts"
 
 
-def open_writer(oss: OSSDriver, path: str, append: bool) -> OSSWriter:
-    if not append:
+def open_writer(oss: OSSDriver, path: str, append: bool, size: int | None = None) -> OSSWriter:
+    if not append or size == 0:
         _abort_uploads_of(oss, path)
-        return OSSWriter(oss, path, changed=True)
+        return OSSWriter(oss, path, changed=True, new_file=True)
     try:
         with translated(path):
             found = oss.bucket.get_object(oss.key(path))
     except PathNotFoundError:
+        if size:
+            raise InvalidOffsetError(path, size) from None
         return OSSWriter(oss, path, changed=True)
     try:
-        upload_id = found.headers.get(UPLOAD_META)
-        small = found.content_length < MIN_PART_SIZE
+        upload_id, count = found.headers.get(UPLOAD_META), found.headers.get(PARTS_META)
+        stored = found.content_length
         with translated(path):
-            pending = found.read() if upload_id or small else b""
+            pending = found.read() if upload_id or stored < MIN_PART_SIZE else b""
         if pending:
             check_crc(found, path)
     finally:
         found.close()  # a big committed object is not read: its connection is dropped
     if upload_id:  # a marker: the upload holds everything but its bytes
-        upload = MultipartUpload.resume(oss, path, upload_id)
-        return OSSWriter(oss, path, upload=upload, pending=pending)
-    # A committed object: read back when too small to be a part, else copied in server-side.
-    copied = 0 if small else found.content_length
-    return OSSWriter(oss, path, pending=pending, copied=copied)
+        parts = None if count is None else int(count)
+        upload = MultipartUpload.resume(oss, path, upload_id, parts)
+        if count is None:
+            upload.keep_tail(pending)  # an older marker: from now on it counts the parts
+        return _from_marker(oss, path, upload, pending, size)
+    return _from_object(oss, path, stored, pending, size)
+
+
+def _from_marker(
+    oss: OSSDriver, path: str, upload: MultipartUpload, tail: bytes, size: int | None
+) -> OSSWriter:
+    """Go on after the marker's parts and tail, or after the first `size` bytes of them: all
+    of its tail may be cut, its parts only where one ends."""
+    if size is None or size == upload.size + len(tail):
+        return OSSWriter(oss, path, upload=upload, pending=tail)
+    if size > upload.size + len(tail):
+        raise InvalidOffsetError(path, size)
+    if size >= upload.size:
+        tail = tail[: size - upload.size]
+    else:
+        upload.parts = _parts_up_to(upload.parts, size, path)
+        tail = b""
+    upload.keep_tail(tail)  # the cut is stored now, so that a rollback keeps it
+    return OSSWriter(oss, path, upload=upload, pending=tail)
+
+
+def _from_object(
+    oss: OSSDriver, path: str, stored: int, small: bytes, size: int | None
+) -> OSSWriter:
+    """Go on after a committed object (`small` holds it when it is under a part), or after its
+    first `size` bytes: read back when under a part, else copied in server-side."""
+    if size is None or size == stored:
+        copied = 0 if stored < MIN_PART_SIZE else stored
+        return OSSWriter(oss, path, pending=small, copied=copied)
+    if size > stored:
+        raise InvalidOffsetError(path, size)
+    if size >= MIN_PART_SIZE:  # the cut is stored now (as a marker), so that a rollback keeps it
+        upload = MultipartUpload.start(oss, path)
+        upload.copy_from(path, size)
+        upload.keep_tail(b"")
+        return OSSWriter(oss, path, upload=upload)
+    start = small[:size] or oss.read_range(path, 0, size)
+    oss.put_content(path, start)
+    return OSSWriter(oss, path, pending=start)
+
+
+def _parts_up_to(parts: list[PartInfo], size: int, path: str) -> list[PartInfo]:
+    """The first parts holding exactly `size` bytes."""
+    total = 0
+    for count, part in enumerate(parts):
+        if total == size:
+            return parts[:count]
+        total += part.size
+    raise InvalidOffsetError(path, size)
 
 
 def _abort_uploads_of(oss: OSSDriver, path: str) -> None:
@@ -77,9 +130,17 @@ class MultipartUpload:
         return cls(oss, path, init.upload_id, [])
 
     @classmethod
-    def resume(cls, oss: OSSDriver, path: str, upload_id: str) -> MultipartUpload:
+    def resume(
+        cls, oss: OSSDriver, path: str, upload_id: str, count: int | None
+    ) -> MultipartUpload:
+        """The upload's first `count` parts (all, for a marker that does not count them)."""
         with translated(path):
             parts = list(oss2.PartIterator(oss.bucket, oss.key(path), upload_id))
+        parts = parts if count is None else parts[:count]
+        if [part.part_number for part in parts] != list(range(1, len(parts) + 1)) or (
+            count is not None and len(parts) != count
+        ):
+            raise StorageError(f"the upload of {path} lacks parts its marker counts", path=path)
         return cls(oss, path, upload_id, parts)
 
     @property
@@ -115,7 +176,11 @@ class MultipartUpload:
 
     def keep_tail(self, tail: bytes) -> None:
         """Store the bytes after the last part as the marker object at the key."""
-        headers = {**self._oss.write_headers, UPLOAD_META: self.upload_id}
+        headers = {
+            **self._oss.write_headers,
+            UPLOAD_META: self.upload_id,
+            PARTS_META: str(len(self.parts)),
+        }
         with translated(self._path):
             self._oss.bucket.put_object(self._key, tail, headers=headers)
 
@@ -149,6 +214,7 @@ class OSSWriter(PartWriter):
         pending: bytes = b"",
         copied: int = 0,
         changed: bool = False,
+        new_file: bool = False,
     ) -> None:
         size = (upload.size if upload else 0) + copied + len(pending)
         # Every OSS call maps its own errors: the writer needs no extra guard.
@@ -157,6 +223,8 @@ class OSSWriter(PartWriter):
         self._upload = upload
         self._copied = copied  # bytes of a committed object still to copy in as the first parts
         self._changed = changed
+        self._new_file = new_file  # a rollback leaves an empty file, whatever the path held
+        self._own_upload = upload is None  # any upload it has when it ends, it started
 
     def write(self, data: bytes) -> int:
         self._changed = self._changed or bool(data)
@@ -195,6 +263,14 @@ class OSSWriter(PartWriter):
             upload.put(tail)
             tail = b""
         upload.keep_tail(tail)
+
+    def _revert(self) -> None:
+        # A marker that was there counts its parts: parts sent after them are no part of the
+        # file, and the next writer's parts replace them.
+        if self._upload is not None and self._own_upload:
+            self._upload.abort()
+        if self._new_file:
+            self._oss.put_content(self.path, b"")
 
     def _discard(self) -> None:
         if self._upload is not None:

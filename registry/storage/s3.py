@@ -213,10 +213,10 @@ class S3Driver(StorageDriver):
 
     # --- multipart uploads, used by the writer -------------------------------------------
 
-    def writer(self, path: str, append: bool = False) -> FileWriter:
+    def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
         from registry.storage.s3_writer import open_writer
 
-        return open_writer(self, path, append)
+        return open_writer(self, path, append, size)
 
     def object_args(self) -> dict[str, str]:
         args = {}

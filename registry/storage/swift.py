@@ -231,10 +231,10 @@ class SwiftDriver(StorageDriver):
     def segments(self, prefix: str) -> builtins.list[dict[str, Any]]:
         return list(self.entries(prefix + "/"))
 
-    def writer(self, path: str, append: bool = False) -> FileWriter:
+    def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
         from registry.storage.swift_writer import open_writer
 
-        return open_writer(self, path, append)
+        return open_writer(self, path, append, size)
 
     def move(self, source: str, dest: str) -> None:
         manifest = self.head(source).get(MANIFEST)

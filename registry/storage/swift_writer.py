@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import nullcontext, suppress
-from typing import TYPE_CHECKING
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
 
 from registry.storage.cloud import InFlight, PartWriter
-from registry.storage.driver import PathNotFoundError, StorageError, StorageUnavailableError
+from registry.storage.driver import (
+    InvalidOffsetError,
+    PathNotFoundError,
+    StorageUnavailableError,
+)
 from registry.storage.swift import MANIFEST
 
 if TYPE_CHECKING:
@@ -20,32 +24,60 @@ if TYPE_CHECKING:
 SEGMENTS_IN_FLIGHT = 2
 
 
-def open_writer(swift: SwiftDriver, path: str, append: bool) -> SwiftWriter:
+def open_writer(
+    swift: SwiftDriver, path: str, append: bool, size: int | None = None
+) -> SwiftWriter:
     prefix = swift.new_segments_prefix(path)
+    if not append or size == 0:
+        return SwiftWriter(swift, path, prefix, size=0, next_number=1, owned=1, new_file=True)
     try:
-        headers = swift.head(path) if append else {}
+        headers = swift.head(path)
     except PathNotFoundError:
+        if size:
+            raise InvalidOffsetError(path, size) from None
         headers = {}
     manifest = headers.get(MANIFEST)
     if manifest:  # resume: the next segments go after the committed ones
         prefix = manifest.split("/", 1)[1]
         existing = swift.segments(prefix)
-        size = sum(int(s["bytes"]) for s in existing)
+        if size is not None:
+            existing = _cut(swift, path, existing, size)
+        stored = sum(int(s["bytes"]) for s in existing)
         last = int(existing[-1]["name"].rsplit("/", 1)[1]) if existing else 0
         number = last + 1
         return SwiftWriter(
-            swift, path, prefix, size=size, next_number=number, owned=number, in_place=True
+            swift, path, prefix, size=stored, next_number=number, owned=number, in_place=True
         )
-    size = int(headers.get("content-length", 0))
-    if size:  # a plain object becomes the first segment, copied server-side
+    stored = int(headers.get("content-length", 0))
+    if size is not None and size != stored:  # a plain object is no segment to cut
+        raise InvalidOffsetError(path, size)
+    if stored:  # a plain object becomes the first segment, copied server-side
         swift.copy(swift.object_name(path), swift.segment_name(prefix, 1))
-    return SwiftWriter(swift, path, prefix, size=size, next_number=2 if size else 1, owned=1)
+    return SwiftWriter(swift, path, prefix, size=stored, next_number=2 if stored else 1, owned=1)
+
+
+def _cut(
+    swift: SwiftDriver, path: str, segments: list[dict[str, Any]], size: int
+) -> list[dict[str, Any]]:
+    """The segments holding the first `size` bytes; those after them (a killed writer's) are
+    deleted, since the manifest serves every segment under its prefix. Every close ends a
+    segment, so a size that ends none is refused before anything is deleted."""
+    total = 0
+    for count, segment in enumerate(segments):
+        if total == size:
+            swift.delete_names([s["name"] for s in segments[count:]])
+            return segments[:count]
+        total += int(segment["bytes"])
+    if total != size:
+        raise InvalidOffsetError(path, size)
+    return segments
 
 
 class SwiftWriter(PartWriter):
     """Each full chunk becomes the next segment; commit (or close) writes the DLO manifest."""
 
     driver = "swift"
+    in_flight: InFlight
 
     def __init__(
         self,
@@ -57,6 +89,7 @@ class SwiftWriter(PartWriter):
         next_number: int,
         owned: int,
         in_place: bool = False,
+        new_file: bool = False,
     ) -> None:
         # Every Swift call maps its own errors: the writer needs no extra guard.
         super().__init__(path, swift.chunksize, nullcontext, size=size, pending=b"")
@@ -65,15 +98,16 @@ class SwiftWriter(PartWriter):
         self._owned = owned  # the first segment number that this writer created
         # Resumed from the manifest at `path`, which already lists every segment under `prefix`.
         self._manifest_in_place = in_place
-        self._uploads = InFlight(swift.uploads, SEGMENTS_IN_FLIGHT)
+        self._new_file = new_file  # a rollback leaves an empty file, whatever the path held
+        self.in_flight = InFlight(swift.uploads, SEGMENTS_IN_FLIGHT)
 
     def _make_room(self) -> None:
-        self._settle(self._uploads.make_room)  # before the next segment is cut off the stream
+        self._settle(self.in_flight.make_room)  # before the next segment is cut off the stream
 
     def _upload_part(self, data: bytes) -> None:
-        self._settle(self._uploads.make_room)
+        self._settle(self.in_flight.make_room)
         name = self._swift.segment_name(self._prefix, self._next)
-        self._uploads.submit(lambda: self._swift.put_object(name, data))
+        self.in_flight.submit(lambda: self._swift.put_object(name, data))
         self._next += 1
 
     def _settle(self, wait: Callable[[], None]) -> None:
@@ -82,16 +116,15 @@ class SwiftWriter(PartWriter):
         try:
             wait()
         except Exception:
-            with suppress(Exception):
-                self._uploads.drain()
+            self.in_flight.settle()
             self._swift.delete_segments(self._prefix, first=self._owned)
             raise
 
     def _finish(self, tail: bytes) -> None:
-        self._uploads.require_intact("segment", self.path)
+        self.in_flight.require_intact("segment", self.path)
         if tail:
             self._upload_part(tail)
-        self._settle(self._uploads.drain)
+        self._settle(self.in_flight.drain)
         if self._next == 1:  # nothing at all: a plain empty object needs no manifest
             self._swift.put_content(self.path, b"")
             return
@@ -105,15 +138,18 @@ class SwiftWriter(PartWriter):
             self._swift.delete_segments(old_prefix)
 
     def _persist(self, tail: bytes) -> None:
-        if self._uploads.failed:
+        if self.in_flight.failed:
             return  # the file is as this writer found it
         self._finish(tail)  # a DLO's content is its segments: keeping them is committing
 
+    def _revert(self) -> None:
+        # The manifest serves whatever segments are under its prefix: this writer's go.
+        self._swift.delete_segments(self._prefix, first=self._owned)
+        if self._new_file:
+            self._swift.put_content(self.path, b"")
+
     def _discard(self) -> None:
-        try:
-            self._uploads.drain()
-        except StorageError:
-            pass  # the segments go anyway
+        self.in_flight.settle()  # the segments go anyway
         self._swift.delete_segments(self._prefix, first=self._owned)
         try:
             self._swift.delete(self.path)

@@ -2,8 +2,10 @@
 
 To add a driver, add a `DriverCase` to DRIVERS: a function building its settings (it may ask
 for emulator fixtures through `request.getfixturevalue`), whether `redirect_url` must give a
-URL, optionally a raw look at the backend that lists anything a test left behind, and the
-driver's name when the key is not it (one driver against a second backend).
+URL, optionally a raw look at the backend that lists anything a test left behind, the
+driver's name when the key is not it (one driver against a second backend), the size of the
+parts its writer sends when the settings have no `chunksize`, and whether it can cut a file
+anywhere when a writer resumes at a size.
 Select one driver with `-k`, e.g. `pytest tests/storage -k s3`.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
+from registry.storage.azure import BLOCK_SIZE
 from tests.support import oss_server, swift_node
 from tests.support.emulators import (
     AZURITE_ACCOUNT,
@@ -38,6 +41,8 @@ class DriverCase:
     redirects: bool = True
     leftovers: Callable[[Settings], list[str]] | None = None
     driver: str = ""  # the driver to create, when it is not the key in DRIVERS
+    part_size: int = 0  # when the settings have no chunksize
+    cuts_anywhere: bool = False
 
 
 def filesystem_settings(request: pytest.FixtureRequest) -> Settings:
@@ -97,9 +102,15 @@ def gcs_leftovers(settings: Settings) -> list[str]:
 
 
 DRIVERS: dict[str, DriverCase] = {
-    "filesystem": DriverCase(filesystem_settings, redirects=False, leftovers=filesystem_leftovers),
+    "filesystem": DriverCase(
+        filesystem_settings,
+        redirects=False,
+        leftovers=filesystem_leftovers,
+        part_size=1024 * 1024,  # no parts: any size shows the same
+        cuts_anywhere=True,
+    ),
     "s3": DriverCase(s3_settings, leftovers=s3_leftovers),
-    "azure": DriverCase(azure_settings, leftovers=azure_leftovers),
+    "azure": DriverCase(azure_settings, leftovers=azure_leftovers, part_size=BLOCK_SIZE),
     "gcs": DriverCase(gcs_settings, leftovers=gcs_leftovers),
     "gcs_fake": DriverCase(fake_gcs_settings, leftovers=gcs_leftovers, driver="gcs"),
     "swift": DriverCase(swift_node.conformance_settings, leftovers=swift_node.leftovers),
@@ -115,6 +126,11 @@ class Backend:
     driver: StorageDriver
     settings: Settings
     case: DriverCase
+
+    @property
+    def part_size(self) -> int:
+        """The size of the parts (blocks, segments) the driver's writer sends."""
+        return int(self.settings.get("chunksize") or self.case.part_size)
 
     def leftovers(self) -> list[str]:
         found = [info.path for info in self.driver.walk("/")]
