@@ -13,8 +13,11 @@ from starlette.requests import Request
 
 from api.cluster import WriteGate
 from registry.cluster.generations import Generation
+from registry.cluster.upload_locks import DatabaseUploadSessions
 from registry.config import Settings, same_storage, with_shared
+from registry.durations import parse_duration
 from registry.storage import StorageDriver, StorageError, create_driver
+from registry.tasks.db import open_database
 
 # A readiness probe answers within this, whatever the backend does.
 STORAGE_PROBE_TIMEOUT = 10.0
@@ -59,10 +62,18 @@ class AppState:
     driver: StorageDriver
     gate: WriteGate = field(default_factory=WriteGate)
     storage_probe: StorageProbe = field(init=False)
+    upload_sessions: DatabaseUploadSessions = field(init=False)
     config_generation: int = 0
 
     def __post_init__(self) -> None:
         self.storage_probe = StorageProbe(self.driver)
+        settings = self.settings
+        ttl = parse_duration(settings.docker_registry.uploads.lock_ttl)
+        self.upload_sessions = DatabaseUploadSessions(lambda: open_database(settings), ttl)
+
+    @property
+    def upload_idle_timeout(self) -> float:
+        return parse_duration(self.settings.docker_registry.uploads.idle_timeout).total_seconds()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppState:

@@ -84,6 +84,16 @@ class UploadPurgingSettings(Section):
     _durations = field_validator("age", "interval")(_check_duration)
 
 
+class UploadSettings(Section):
+    # A request writing an upload holds it this long past its last renewal (renewed every
+    # third of it while the request lives): how long a killed registry blocks its uploads.
+    lock_ttl: str = "30s"
+    # A chunk whose bytes stop arriving for this long fails (and frees the upload).
+    idle_timeout: str = "60s"
+
+    _durations = field_validator("lock_ttl", "idle_timeout")(_check_duration)
+
+
 class BackupSettings(Section):
     enabled: bool = True
     directory: str = "/var/opt/hth/backups"
@@ -97,6 +107,7 @@ class DockerRegistrySettings(Section):
     http: HTTPSettings = Field(default_factory=HTTPSettings)
     gc: GCSettings = Field(default_factory=GCSettings)
     upload_purging: UploadPurgingSettings = Field(default_factory=UploadPurgingSettings)
+    uploads: UploadSettings = Field(default_factory=UploadSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
 
     @field_validator("storage_driver")

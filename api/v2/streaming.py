@@ -21,17 +21,34 @@ WRITE_PIECE = 1 << 20
 READ_PIECE = 2 << 20
 
 
-async def receive_body(request: Request, sink: Callable[[bytes], None]) -> int:
+class BodyTooLong(Exception):
+    """The body went on past the length the request declared."""
+
+
+class BodyStalled(Exception):
+    """No byte of the body arrived for the idle timeout."""
+
+
+async def receive_body(
+    request: Request,
+    sink: Callable[[bytes], None],
+    *,
+    limit: int | None = None,
+    idle_timeout: float | None = None,
+) -> int:
     """Feed the request body to `sink` (run in a thread) in big pieces; returns its length.
 
-    Raises starlette's ClientDisconnect when the client goes away; every piece handed to
-    `sink` has been written by the time this returns or raises.
+    Raises starlette's ClientDisconnect when the client goes away, BodyTooLong before `sink`
+    sees a byte past `limit`, BodyStalled when no byte arrives for `idle_timeout` seconds;
+    every piece handed to `sink` has been written by the time this returns or raises.
     """
     pending: asyncio.Future[None] | None = None
     parts: list[bytes] = []
     buffered = total = 0
     try:
-        async for chunk in request.stream():
+        async for chunk in _chunks(request, idle_timeout):
+            if limit is not None and total + buffered + len(chunk) > limit:
+                raise BodyTooLong()
             parts.append(chunk)
             buffered += len(chunk)
             if buffered >= WRITE_PIECE:
@@ -49,6 +66,24 @@ async def receive_body(request: Request, sink: Callable[[bytes], None]) -> int:
         if pending is not None and not pending.done():
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([pending])  # never leave a write running behind our back
+
+
+async def _chunks(request: Request, idle_timeout: float | None) -> AsyncIterator[bytes]:
+    """The body's chunks, each one awaited for at most `idle_timeout` seconds (one timer
+    rescheduled per chunk: cheaper than the task per chunk that wait_for would make)."""
+    stream = request.stream().__aiter__()
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            async with asyncio.timeout(None) as deadline:
+                if idle_timeout is not None:
+                    deadline.reschedule(loop.time() + idle_timeout)
+                chunk = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise BodyStalled() from None
+        yield chunk
 
 
 async def read_stream(reader: BinaryIO, length: int) -> AsyncIterator[bytes]:

@@ -1,4 +1,5 @@
-"""SQLModel tables of the cluster: registry instances and the named storage leases.
+"""SQLModel tables of the cluster: registry instances, the named storage leases and the
+upload sessions being written.
 
 The schema is owned by the Alembic migrations in `registry/tasks/migrations/versions/`.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column
+from sqlalchemy import BigInteger, Column
 from sqlmodel import Field, SQLModel
 
 from registry.tasks.models import UTCDateTime
@@ -42,3 +43,21 @@ class LeaseRow(SQLModel, table=True):
     token: int = 0
     acquired_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class UploadSessionRow(SQLModel, table=True):
+    """One chunked upload: which request writes it now (a lease) and what it has committed."""
+
+    __tablename__ = "upload_sessions"
+
+    upload_id: str = Field(primary_key=True, max_length=36)
+    repository: str = Field(max_length=255)
+    # The process writing the upload now; None (or an expired lease) when nobody is.
+    holder: str | None = Field(default=None, max_length=255, index=True)
+    # Grows with every acquisition: a request commits only under the token it took.
+    token: int = 0
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Bytes of the upload that successful requests have written and hashed; None: unknown
+    # (an upload this registry did not start), taken from the storage when next resumed.
+    size: int | None = Field(default=None, sa_column=Column(BigInteger()))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
