@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 
 from registry import layout
@@ -37,6 +38,8 @@ from registry.storage import PathNotFoundError, StorageDriver
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
+
+log = logging.getLogger("hth.content")
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,7 @@ def put_manifest(
         raise DigestInvalid("manifest digest does not match the reference", detail=detail)
     parsed = parse_manifest(body, content_type)
     _verify_references(driver, name, parsed)
-    if blob_size(driver, digest) != len(body):
-        driver.put_content(layout.blob_data(digest), body)
+    _store_bytes(driver, digest, body)
     write_link(driver, layout.revision_link(name, digest), digest)
     if parsed.subject is not None:
         descriptor = referrers.referrer_descriptor(
@@ -88,6 +90,22 @@ def put_manifest(
     if cache is not None:
         cache.put(StoredManifest(digest, parsed.media_type, body))
     return PushedManifest(digest, parsed.media_type, parsed.subject)
+
+
+def _store_bytes(driver: StorageDriver, digest: str, body: bytes) -> None:
+    """Store the manifest's bytes as its blob unless exactly these bytes are there already;
+    other bytes under its digest (a corrupt copy) are replaced, and the repair logged."""
+    path = layout.blob_data(digest)
+    size = blob_size(driver, digest)
+    if size == len(body):
+        try:
+            if driver.get_content(path) == body:
+                return
+        except PathNotFoundError:
+            size = None  # deleted meanwhile
+    if size is not None:
+        log.warning("manifest blob %s did not hold the pushed bytes: replaced", digest)
+    driver.put_content(path, body)
 
 
 def _verify_references(driver: StorageDriver, name: str, parsed: ParsedManifest) -> None:
