@@ -31,7 +31,7 @@ from registry.content.links import blob_size, linked_blob_size, read_link, write
 from registry.content.manifest_cache import ManifestCache, StoredManifest
 from registry.content.manifest_format import ParsedManifest, parse_manifest
 from registry.content.mediatypes import stored_media_type
-from registry.content.names import is_digest, validate_digest, validate_tag
+from registry.content.names import is_digest, is_tag, validate_digest, validate_tag
 from registry.content.repositories import repository_exists
 from registry.content.tags import set_tag, tag_digest, tags_pointing_to, untag
 from registry.storage import PathNotFoundError, StorageDriver
@@ -123,9 +123,18 @@ def has_revision(driver: StorageDriver, name: str, digest: str) -> bool:
     return read_link(driver, layout.revision_link(name, digest)) == digest
 
 
+def read_reference(reference: str) -> tuple[str | None, str | None]:
+    """split_reference for reads and deletes: a tag outside the grammar names nothing, so it
+    is (None, None) and answers 404 like any unknown tag (the spec's pull section, and
+    Distribution, whose routes never match it); a malformed digest stays DIGEST_INVALID."""
+    if is_digest(reference):
+        return None, validate_digest(reference)
+    return (reference if is_tag(reference) else None), None
+
+
 def resolve(driver: StorageDriver, name: str, reference: str) -> str:
     """The digest `reference` names in the repository, else MANIFEST_UNKNOWN / NAME_UNKNOWN."""
-    tag, digest = split_reference(reference)
+    tag, digest = read_reference(reference)
     if tag is not None:
         digest = tag_digest(driver, name, tag)
     elif digest is not None and not has_revision(driver, name, digest):
@@ -165,7 +174,7 @@ def delete_manifest(
 ) -> None:
     """By tag: remove that tag only. By digest: remove the revision and every tag whose
     current link is it (Distribution), and its referrers-index entry. Blobs stay for GC."""
-    tag, digest = split_reference(reference)
+    tag, digest = read_reference(reference)
     if tag is not None:
         if tag_digest(driver, name, tag) is None or not untag(driver, name, tag):
             raise unknown(driver, name, reference)

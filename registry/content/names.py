@@ -29,6 +29,10 @@ def validate_tag(tag: str) -> str:
     return tag
 
 
+def is_tag(reference: str) -> bool:
+    return _TAG.fullmatch(reference) is not None
+
+
 def is_digest(reference: str) -> bool:
     return ":" in reference
 

@@ -12,6 +12,7 @@ from registry.content.errors import DigestInvalid, NameInvalid, TagInvalid
 from registry.content.names import (
     NAME_PATTERN,
     TAG_PATTERN,
+    is_tag,
     validate_digest,
     validate_name,
     validate_tag,
@@ -57,7 +58,9 @@ def test_an_accepted_tag_is_one_path_component(text: str) -> None:
     try:
         validate_tag(text)
     except TagInvalid:
+        assert not is_tag(text)  # reads treat it as naming nothing, pushes refuse it
         return
+    assert is_tag(text)
     assert "/" not in text and not text.startswith(".") and 0 < len(text) <= 128
 
 

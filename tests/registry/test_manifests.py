@@ -194,6 +194,20 @@ def test_resolve_distinguishes_unknown_manifest_from_unknown_repository(
         manifests.resolve(driver, REPO, sha256(b"absent"))
 
 
+@pytest.mark.parametrize("reference", [".INVALID_MANIFEST_NAME", "..", "-x", "a" * 129])
+def test_a_tag_outside_the_grammar_is_unknown_to_resolve_and_delete(
+    driver: StorageDriver, reference: str
+) -> None:
+    put(driver, "v1", image_manifest(driver, REPO))
+    with pytest.raises(ManifestUnknown):
+        manifests.resolve(driver, REPO, reference)
+    with pytest.raises(ManifestUnknown):
+        manifests.delete_manifest(driver, REPO, reference)
+    with pytest.raises(DigestInvalid):
+        manifests.resolve(driver, REPO, "sha256:nothex")
+    assert tags.all_tags(driver, REPO) == ["v1"]
+
+
 def test_load_serves_cached_bytes_without_reading_storage(driver: StorageDriver) -> None:
     cache = ManifestCache()
     digest, body = put(driver, "v1", image_manifest(driver, REPO))
