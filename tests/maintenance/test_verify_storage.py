@@ -16,6 +16,8 @@ from registry import layout
 from registry.cluster.leases import LeaseBusy
 from registry.maintenance import verify_storage as scrub
 from registry.maintenance.backup import LeaseMode
+from registry.maintenance.backup_snapshot import capture
+from registry.maintenance.migrate import MigrationStats, copy_metadata
 from registry.maintenance.progress import TaskCancelled
 from registry.maintenance.quarantine import list_quarantine
 from registry.maintenance.verify_result import VerifyResult
@@ -269,3 +271,20 @@ def test_repair_waits_while_another_task_holds_the_storage_lease(
     assert attempts == ["shared"] * 3 and result.outcome == "repaired"
     assert "waiting to quarantine: the storage lease is held by gc task 1" in recorder.text()
     assert "waiting for the storage lease" in [r.phase for r in recorder.reports]
+
+
+def test_quarantined_data_stays_out_of_backup_metadata_and_migrations(
+    tree: Tree, tmp_path: Path
+) -> None:
+    layer = tree.image("team/app", "v1").layers[0]
+    corrupt(tree, layer)
+    [bad] = run(tree, repair=True).mismatches
+    assert bad.quarantined_to is not None
+
+    captured = capture(tree.driver, Recorder().progress())
+    target = Tree(tmp_path / "migrated")
+    copy_metadata(tree.driver, target.driver, Recorder().progress(), MigrationStats())
+
+    assert not any(path.startswith(layout.QUARANTINE) for path in captured.files)
+    assert target.exists(layout.revision_link("team/app", tree.tagged("team/app").pop()))
+    assert not target.exists(bad.quarantined_to) and tree.exists(bad.quarantined_to)
