@@ -33,6 +33,7 @@ class Mismatch:
     manifest_in: list[str] = field(default_factory=list)  # where it is a manifest revision
     state: str = "corrupt"  # corrupt, quarantined, healed (genuine again) or vanished
     quarantined_to: str | None = None
+    repair_error: str | None = None  # why the quarantine failed (the blob stays corrupt)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

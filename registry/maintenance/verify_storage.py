@@ -25,7 +25,7 @@ from registry.maintenance.verify_hashing import ByteCounter, hash_all
 from registry.maintenance.verify_report import Mismatch, find_users
 from registry.maintenance.verify_result import VerifyResult
 from registry.maintenance.verify_scan import BlobEntry, Hashed, Listing, list_blobs
-from registry.storage import StorageDriver
+from registry.storage import StorageDriver, StorageError, StorageUnavailableError
 
 LEASE_POLL = 2.0  # seconds between attempts at the storage lease while another task holds it
 
@@ -131,11 +131,32 @@ def _quarantine(
         when = datetime.now(UTC)
         for done, (entry, mismatch) in enumerate(found):
             progress("quarantine", done, len(found))
-            moved = quarantine_blob(driver, entry, when, limit, counter.add)
-            mismatch.state, mismatch.quarantined_to = moved.state, moved.path
-            where = f" -> {moved.path}" if moved.path else ""
-            progress.log(f"{moved.state}: {entry.digest}{where}")
+            _quarantine_one(driver, entry, mismatch, when, limit, counter, progress)
         progress("quarantine", len(found), len(found))
+
+
+def _quarantine_one(
+    driver: StorageDriver,
+    entry: BlobEntry,
+    mismatch: Mismatch,
+    when: datetime,
+    limit: RateLimit | None,
+    counter: ByteCounter,
+    progress: Progress,
+) -> None:
+    """Quarantine one blob; a refusal of the storage leaves it `corrupt` (the task fails
+    with the report), a transient error retries the task."""
+    try:
+        moved = quarantine_blob(driver, entry, when, limit, counter.add)
+    except (StorageUnavailableError, TimeoutError, ConnectionError):
+        raise
+    except (StorageError, OSError) as exc:
+        mismatch.repair_error = str(exc)
+        progress.log(f"could not quarantine {entry.digest}: {exc}")
+        return
+    mismatch.state, mismatch.quarantined_to = moved.state, moved.path
+    where = f" -> {moved.path}" if moved.path else ""
+    progress.log(f"{moved.state}: {entry.digest}{where}")
 
 
 def _take_lease(held: ExitStack, lease: Lease, progress: Progress) -> None:

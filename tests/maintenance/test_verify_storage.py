@@ -27,7 +27,7 @@ from registry.maintenance.verify_storage import (
     raise_if_corrupt,
     verify_storage,
 )
-from registry.storage import StorageDriver
+from registry.storage import StorageDriver, StorageError
 from registry.storage.base import CheckedDriver
 from tests.maintenance.backup_support import LeaseLog, Recorder
 from tests.maintenance.trees import Tree
@@ -247,6 +247,29 @@ def test_a_genuine_copy_landing_just_after_the_move_stays_and_the_bad_one_is_qua
     assert bad.state == "quarantined" and bad.quarantined_to is not None
     assert tree.local(layout.blob_data(layer)).read_bytes() == genuine
     assert tree.local(bad.quarantined_to).read_bytes() != genuine
+
+
+class RefusingMoves(CheckedDriver):
+    """The real driver, except that the backend refuses moves (no permission): a fault a
+    root-run test cannot get from a real filesystem."""
+
+    def move(self, source: str, dest: str) -> None:
+        raise StorageError(f"move {source}: permission denied")
+
+
+def test_a_quarantine_the_storage_refuses_leaves_the_blob_corrupt_and_the_task_failed(
+    tree: Tree,
+) -> None:
+    layer = tree.image("team/app", "v1").layers[0]
+    corrupt(tree, layer)
+
+    result = run(tree, RefusingMoves(tree.driver), repair=True)
+
+    [bad] = result.mismatches
+    assert bad.state == "corrupt" and bad.repair_error is not None
+    assert "permission denied" in bad.repair_error and result.outcome == "corrupt"
+    with pytest.raises(CorruptionFound, match=layer):
+        raise_if_corrupt(result)
 
 
 def test_repair_waits_while_another_task_holds_the_storage_lease(
