@@ -14,7 +14,11 @@ from registry.maintenance.backup_space import human
 
 @click.command("verify-storage")
 @click.option("--repair", is_flag=True, help="Move corrupt blob data into quarantine.")
-@click.option("--since", metavar="DATE", help="Only blobs written since DATE (ISO, UTC).")
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="Only blobs written since WHEN: an ISO date or datetime (UTC), or a duration (8d).",
+)
 @click.option(
     "--rate-limit",
     type=click.FloatRange(min=0, min_open=True),

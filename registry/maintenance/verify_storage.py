@@ -13,9 +13,17 @@ import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from registry.cluster.leases import LeaseBusy
+from registry.durations import parse_duration
 from registry.maintenance.backup import Lease, no_lease
 from registry.maintenance.outcome import FailedWithResult
 from registry.maintenance.progress import Progress
@@ -36,16 +44,48 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     repair: bool = False  # move corrupt data into quarantine; without it, only report
-    since: datetime | None = None  # only blobs whose data was written at or after this
+    # Only blobs whose data was written at or after this: an ISO date or datetime (UTC
+    # unless it says otherwise), or a duration back from the start of the run ("8d"), which
+    # stays relative in a schedule.
+    since: str | None = None
     rate_limit: float | None = Field(default=None, gt=0)  # MB/s read, all threads together
 
     @field_validator("since")
     @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        # A date or a datetime without an offset is UTC, like every time in the platform.
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+    def _time_or_duration(cls, value: str | None) -> str | None:
+        if value is None or _is_duration(value):
+            return value
+        try:
+            return _as_utc(_DATETIME.validate_python(value)).isoformat()
+        except ValidationError:
+            raise ValueError(
+                f"{value!r} is neither an ISO date or datetime (2025-03-01, "
+                "2025-03-01T12:00:00Z) nor a duration back from the run (8d, 36h)"
+            ) from None
+
+    def cutoff(self, now: datetime) -> datetime | None:
+        """The time `since` names for a run starting at `now`."""
+        if self.since is None:
+            return None
+        if _is_duration(self.since):
+            return now - parse_duration(self.since)
+        return datetime.fromisoformat(self.since)
+
+
+_DATETIME = TypeAdapter(datetime)
+
+
+def _is_duration(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _as_utc(value: datetime) -> datetime:
+    # A date, or a datetime without an offset, is UTC like every time in the platform.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class CorruptionFound(FailedWithResult):
@@ -56,10 +96,11 @@ def verify_storage(
     driver: StorageDriver, params: Params, progress: Progress, lease: Lease = no_lease
 ) -> VerifyResult:
     started = time.monotonic()
-    result = VerifyResult(params.repair, params.since, params.rate_limit)
+    since = params.cutoff(datetime.now(UTC))
+    result = VerifyResult(params.repair, since, params.rate_limit)
     limit = RateLimit.of(params.rate_limit)
     workers = max(1, driver.read_concurrency)
-    listing = _list(driver, params, progress, result)
+    listing = _list(driver, since, progress, result)
     counter = ByteCounter(progress)
     found = _verify(driver, listing, workers, limit, counter, progress, result)
     if found:
@@ -77,14 +118,14 @@ def verify_storage(
 
 
 def _list(
-    driver: StorageDriver, params: Params, progress: Progress, result: VerifyResult
+    driver: StorageDriver, since: datetime | None, progress: Progress, result: VerifyResult
 ) -> Listing:
     progress("list", 0, None)
-    listing = list_blobs(driver, params.since, lambda seen: progress("list", seen, None))
+    listing = list_blobs(driver, since, lambda seen: progress("list", seen, None))
     result.blobs_older = listing.older
     result.not_checked = listing.odd
-    since = f" written since {params.since.isoformat()}" if params.since else ""
-    progress.log(f"{len(listing.entries)} blobs ({listing.bytes} bytes){since} to re-hash")
+    written = f" written since {since.isoformat()}" if since else ""
+    progress.log(f"{len(listing.entries)} blobs ({listing.bytes} bytes){written} to re-hash")
     for path in listing.odd[:20]:
         progress.log(f"not checked (names no sha256/sha512 blob): {path}")
     return listing

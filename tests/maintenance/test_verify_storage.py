@@ -139,20 +139,28 @@ def test_since_checks_only_blobs_written_from_then_on(tree: Tree) -> None:
     tree.age_path(layout.blob_data(old.layers[0]), timedelta(days=3))
 
     recent = run(tree, since=(datetime.now(UTC) - timedelta(days=1)).date().isoformat())
+    relative = run(tree, since="36h")
     everything = run(tree)
 
-    assert recent.outcome == "clean" and recent.blobs_checked == len(new.blobs)
-    assert recent.blobs_older == len(old.blobs)
+    for result in (recent, relative):
+        assert result.outcome == "clean" and result.blobs_checked == len(new.blobs)
+        assert result.blobs_older == len(old.blobs)
     assert [m.digest for m in everything.mismatches] == [old.layers[0]]
 
 
-def test_since_accepts_a_date_or_a_datetime_and_reads_one_without_offset_as_utc() -> None:
-    def since(text: str) -> datetime | None:
-        return Params.model_validate({"since": text}).since
+def test_since_takes_a_date_a_datetime_or_a_duration_back_from_the_run() -> None:
+    now = datetime(2025, 3, 10, 6, tzinfo=UTC)
 
-    assert since("2025-03-01") == datetime(2025, 3, 1, tzinfo=UTC)
-    assert since("2025-03-01T12:00:00+02:00") == datetime(2025, 3, 1, 10, tzinfo=UTC)
-    assert since("2025-03-01T12:00") == datetime(2025, 3, 1, 12, tzinfo=UTC)
+    def cutoff(text: str) -> datetime | None:
+        return Params.model_validate({"since": text}).cutoff(now)
+
+    assert cutoff("2025-03-01") == datetime(2025, 3, 1, tzinfo=UTC)  # midnight UTC
+    assert cutoff("2025-03-01T12:00:00+02:00") == datetime(2025, 3, 1, 10, tzinfo=UTC)
+    assert cutoff("2025-03-01T12:00") == datetime(2025, 3, 1, 12, tzinfo=UTC)
+    assert cutoff("8d") == datetime(2025, 3, 2, 6, tzinfo=UTC)
+    assert Params.model_validate({"since": "8d"}).since == "8d"  # relative in a schedule too
+    with pytest.raises(ValueError, match="since"):
+        Params.model_validate({"since": "yesterday"})
 
 
 def test_files_that_name_no_checkable_blob_are_listed_not_reported_as_corrupt(tree: Tree) -> None:
