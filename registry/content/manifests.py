@@ -145,6 +145,10 @@ def load(driver: StorageDriver, digest: str, cache: ManifestCache | None = None)
         body = driver.get_content(path)
     except PathNotFoundError:
         raise ManifestUnknown(f"manifest blob missing: {digest}", {"digest": digest}) from None
+    except (TimeoutError, ConnectionError):
+        raise  # the backend, not the data: 503 UNAVAILABLE like any storage outage
+    except OSError as exc:  # a local read error (a bad sector): the data is damaged
+        raise _unservable(digest, path, f"it cannot be read: {exc}", cache) from None
     actual = digest_of(body, digest.partition(":")[0])
     if actual != digest:
         problem = f"its content hashes to {actual} ({len(body)} bytes)"

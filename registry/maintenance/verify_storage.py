@@ -56,7 +56,7 @@ class Params(BaseModel):
         if value is None or _is_duration(value):
             return value
         try:
-            return _as_utc(_DATETIME.validate_python(value)).isoformat()
+            return _as_utc(TypeAdapter(datetime).validate_python(value)).isoformat()
         except ValidationError:
             raise ValueError(
                 f"{value!r} is neither an ISO date or datetime (2025-03-01, "
@@ -70,9 +70,6 @@ class Params(BaseModel):
         if _is_duration(self.since):
             return now - parse_duration(self.since)
         return datetime.fromisoformat(self.since)
-
-
-_DATETIME = TypeAdapter(datetime)
 
 
 def _is_duration(text: str) -> bool:

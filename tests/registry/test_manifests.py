@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 from pathlib import Path
@@ -24,6 +25,7 @@ from registry.content.manifest_cache import ManifestCache, StoredManifest
 from registry.content.manifest_format import parse_manifest
 from registry.content.negotiation import negotiate
 from registry.storage import PathNotFoundError, StorageDriver
+from registry.storage.base import CheckedDriver
 from tests.support.registry_content import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -237,6 +239,23 @@ def test_a_stored_manifest_that_is_not_json_is_manifest_unknown(driver: StorageD
 
     with pytest.raises(ManifestUnknown, match="damaged in storage"):
         manifests.load(driver, digest)
+
+
+class BadSector(CheckedDriver):
+    """The real driver, except that reading blob data fails as a failing disk does (EIO):
+    a fault no test can get from a healthy disk."""
+
+    def get_content(self, path: str) -> bytes:
+        if path.startswith(layout.BLOBS):
+            raise OSError(errno.EIO, "Input/output error")
+        return super().get_content(path)
+
+
+def test_a_stored_manifest_the_disk_cannot_read_is_manifest_unknown(driver: StorageDriver) -> None:
+    digest, _ = put(driver, "v1", image_manifest(driver, REPO))
+
+    with pytest.raises(ManifestUnknown, match="damaged in storage"):
+        read(BadSector(driver), "v1", ManifestCache())
 
 
 def test_a_push_of_the_genuine_manifest_replaces_a_damaged_copy_of_the_same_size(
