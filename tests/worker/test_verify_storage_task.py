@@ -186,3 +186,19 @@ def test_repair_waits_for_the_storage_lease_and_moves_nothing_meanwhile(
     assert "waiting to quarantine: the storage lease is held by gc task (test)" in log_of(
         platform, done
     )
+
+
+def test_a_scrub_schedule_keeps_since_relative_and_refuses_a_bad_one(
+    platform: TaskPlatform,
+) -> None:
+    api = platform.api()
+    body = {"kind": "verify_storage", "cron": "0 3 * * *", "params": {"since": "2d"}}
+    created = api.post("/api/v1/schedules", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["params"] == {"since": "2d"}
+    api.delete(f"/api/v1/schedules/{created.json()['id']}")
+
+    body["params"] = {"since": "last week", "rate_limit": 0}
+    refused = api.post("/api/v1/schedules", json=body)
+    assert refused.status_code == 422
+    assert "params.since" in refused.text and "params.rate_limit" in refused.text
