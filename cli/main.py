@@ -19,6 +19,7 @@ from cli.status import status
 from cli.tasks import tasks
 from cli.tokens import login, tokens
 from cli.users import users
+from cli.verify import verify_storage
 from registry.config import ConfigError, load_settings, read_settings_file, redacted
 
 
@@ -83,6 +84,7 @@ cli.add_command(users)
 cli.add_command(tokens)
 cli.add_command(login)
 cli.add_command(status)
+cli.add_command(verify_storage)
 
 
 def main() -> None:

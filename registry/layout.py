@@ -14,6 +14,10 @@
         referrers/<name>/<alg>/<subject-hex>/<alg>/<hex>      Distribution's tools
         deleted/<name>/_deleted                               soft-deleted repository marker
         upload-parts/<token>/<n>                              parts of an unfinished GCS write
+        quarantine/<alg>/<hex>/<time>                         blob data that did not hash to
+        quarantine/<alg>/<hex>/<time>.json                    its digest, moved aside by the
+                                                              scrub, and what/when (never
+                                                              deleted by anything)
 
 Link files hold the digest string. Everything else of ours stays under /hth so that
 Distribution's own tools (serve, garbage-collect) still read the tree.
@@ -27,6 +31,7 @@ REPOSITORIES = f"{ROOT}/repositories"
 HTH_ROOT = "/hth/v1"
 # Drivers that keep the parts of an unfinished write as objects of their own put them here.
 UPLOAD_PARTS = f"{HTH_ROOT}/upload-parts"
+QUARANTINE = f"{HTH_ROOT}/quarantine"
 
 
 def _split(digest: str) -> tuple[str, str]:
@@ -127,3 +132,8 @@ def referrers_repo_root(name: str) -> str:
 def deleted_marker(name: str) -> str:
     # A file under the name's own folder, so that "a" and "a/b" can both be marked.
     return f"{HTH_ROOT}/deleted/{name}/_deleted"
+
+
+def quarantine_dir(digest: str) -> str:
+    alg, hex_ = _split(digest)
+    return f"{QUARANTINE}/{alg}/{hex_}"

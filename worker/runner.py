@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from registry.durations import parse_duration
 from registry.maintenance import task_kind
+from registry.maintenance.outcome import FailedWithResult
 from registry.maintenance.progress import TaskCancelled
 from registry.tasks.db import Database, open_database
 from registry.tasks.models import TaskRow, utcnow
@@ -70,6 +71,9 @@ def _run(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> str:
     except Superseded:
         log.warning("task %s: attempt %d was superseded; stopping", row.id, attempt)
         return "superseded"
+    except FailedWithResult as exc:
+        fail(db, row.id, attempt, describe(exc), exc.result)
+        return "failed"
     except SoftTimeLimitExceeded:
         error = f"stopped: exceeded its time limit of {kind.soft_time_limit:.0f}s"
         fail(db, row.id, attempt, error)

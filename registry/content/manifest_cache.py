@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 DEFAULT_BUDGET = 64 * 1024 * 1024
+REPORTED_LIMIT = 1024
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class ManifestCache:
         self._used = 0
         self._entries: OrderedDict[str, StoredManifest] = OrderedDict()
         self._lock = threading.Lock()
+        self._reported: set[str] = set()  # digests of unservable manifests already logged
 
     def get(self, digest: str) -> StoredManifest | None:
         with self._lock:
@@ -48,6 +50,17 @@ class ManifestCache:
             while self._used > self._budget:
                 _, evicted = self._entries.popitem(last=False)
                 self._used -= len(evicted.body)
+
+    def first_report(self, digest: str) -> bool:
+        """True the first time an unservable manifest `digest` is reported (bounded: after
+        REPORTED_LIMIT digests the record starts over, and each is logged once more)."""
+        with self._lock:
+            if digest in self._reported:
+                return False
+            if len(self._reported) >= REPORTED_LIMIT:
+                self._reported.clear()
+            self._reported.add(digest)
+            return True
 
     def __len__(self) -> int:
         return len(self._entries)

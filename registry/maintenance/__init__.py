@@ -109,6 +109,13 @@ KINDS: dict[str, TaskKind] = {
         time_limit=6 * 3600 + 300,
         description="keep the newest docker_registry.backups.keep backups, free the rest",
     ),
+    # verify_storage takes the storage lease (shared) itself, only to quarantine.
+    "verify_storage": TaskKind(
+        "registry.maintenance.verify_storage:Params",
+        soft_time_limit=24 * 3600,
+        time_limit=24 * 3600 + 300,
+        description="re-hash every blob; report corrupt ones and, with repair, quarantine them",
+    ),
 }
 
 

@@ -88,7 +88,9 @@ def _metadata_files(driver: StorageDriver) -> Iterator[FileInfo]:
     for top in (layout.REPOSITORIES, layout.HTH_ROOT):
         try:
             for info in driver.walk(top):
-                if not info.is_dir and "/_uploads/" not in info.path:
+                # Quarantined blob data is no metadata: large, corrupt, and kept in place.
+                quarantined = info.path.startswith(f"{layout.QUARANTINE}/")
+                if not info.is_dir and "/_uploads/" not in info.path and not quarantined:
                     yield info
         except PathNotFoundError:
             continue  # an empty registry

@@ -8,7 +8,12 @@ from registry import layout
 from registry.content.repositories import RepositoryDir, deleted_names, iter_repository_dirs
 from registry.maintenance.digestset import hex_key, key_digest
 from registry.maintenance.gc_mark import Marking
-from registry.maintenance.gc_refs import ManifestRefs, ManifestUnreadable, parse_refs
+from registry.maintenance.gc_refs import (
+    ManifestRefs,
+    ManifestUnreadable,
+    check_digest,
+    parse_refs,
+)
 from registry.maintenance.gc_run import GCError, RunContext
 from registry.maintenance.gc_scan import (
     RepoScan,
@@ -22,7 +27,8 @@ from registry.maintenance.gc_scan import (
     stat_or_none,
 )
 from registry.maintenance.gc_workers import chunked
-from registry.storage import FileInfo
+from registry.maintenance.quarantine import REPAIR_COMMAND
+from registry.storage import FileInfo, StorageError, StorageUnavailableError
 
 
 @dataclass
@@ -87,14 +93,29 @@ class Planner:
     def _read_chunk(self, keys: list[bytes]) -> list[tuple[bytes, ManifestRefs]]:
         read = []
         for key in keys:
-            data = read_manifest(self.driver, key)
-            if data is None:
-                continue  # a revision without blob data is skipped, as Distribution does
             try:
+                data = read_manifest(self.driver, key)
+                if data is None:
+                    continue  # a revision without blob data is skipped, as Distribution does
+                check_digest(key, data)
                 read.append((key, parse_refs(data)))
-            except ManifestUnreadable as exc:
-                raise GCError(f"manifest {key_digest(key)} is unreadable ({exc})") from None
+            except (StorageUnavailableError, TimeoutError, ConnectionError):
+                raise  # transient: the task retries
+            except (ManifestUnreadable, StorageError, OSError) as exc:
+                raise self._unreadable(key, exc) from None
         return read
+
+    def _unreadable(self, key: bytes, problem: Exception) -> GCError:
+        """What it cannot know stops GC: the error names the manifest and the way out."""
+        digest = key_digest(key)
+        scans = self.plan.scans.values()
+        repos = ", ".join(sorted(s.name for s in scans if key in s.revisions)) or "?"
+        return GCError(
+            f"manifest {digest} (repository {repos}, {layout.blob_data(digest)}) is unreadable: "
+            f"{problem}; nothing was deleted, as what it references cannot be known. "
+            f"Quarantine it with `{REPAIR_COMMAND}` (or push the genuine manifest again), "
+            "then run GC again"
+        )
 
     def _mark(self) -> None:
         marking = self.plan.marking

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from registry.maintenance.digestset import digest_key
+from registry.maintenance.digestset import digest_key, key_digest
 
 
 class ManifestUnreadable(Exception):
@@ -31,6 +32,17 @@ def _keys(values: Any, field: str = "digest") -> list[bytes]:
         return []
     keys = (_descriptor_key(v, field) for v in values)
     return [k for k in keys if k is not None]
+
+
+def check_digest(key: bytes, data: bytes) -> None:
+    """ManifestUnreadable unless `data` hashes to the digest `key` (a corrupt manifest's
+    references could name the wrong blobs, and GC would delete what the real one uses)."""
+    algorithm = key_digest(key).partition(":")[0]
+    actual = hashlib.new(algorithm, data).digest()
+    if actual != key:
+        raise ManifestUnreadable(
+            f"its content hashes to {algorithm}:{actual.hex()} ({len(data)} bytes)"
+        )
 
 
 def parse_refs(data: bytes) -> ManifestRefs:

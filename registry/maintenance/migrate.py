@@ -10,15 +10,15 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from registry.layout import BLOBS, HTH_ROOT, REPOSITORIES, UPLOAD_PARTS
+from registry.layout import BLOBS, HTH_ROOT, QUARANTINE, REPOSITORIES, UPLOAD_PARTS
 from registry.maintenance.progress import Progress
 from registry.storage import FileInfo, PathNotFoundError, StorageDriver
 
 CHUNK = 4 * 1024 * 1024
-# Metadata trees copied file by file; upload sessions (with their parts) and probe objects
-# stay behind.
+# Metadata trees copied file by file; upload sessions (with their parts), probe objects and
+# quarantined blob data (large, corrupt, kept where the scrub put it) stay behind.
 METADATA_ROOTS = (REPOSITORIES, HTH_ROOT)
-_SKIPPED = ("/_uploads/", f"{HTH_ROOT}/probe/", f"{UPLOAD_PARTS}/")
+_SKIPPED = ("/_uploads/", f"{HTH_ROOT}/probe/", f"{UPLOAD_PARTS}/", f"{QUARANTINE}/")
 
 
 class MigrationError(Exception):

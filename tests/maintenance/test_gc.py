@@ -84,6 +84,26 @@ def test_unreadable_manifest_stops_gc_before_any_delete(tree: Tree) -> None:
     assert tree.files() == before
 
 
+def test_a_manifest_whose_bytes_do_not_match_its_digest_stops_gc_naming_it(tree: Tree) -> None:
+    garbage_tree(tree)
+    image = tree.image("team/app", "1.0")
+    data = tree.local(layout.blob_data(image.manifest))
+    # Still a valid manifest, but of other layers: trusting it would free the real ones.
+    document = json.loads(data.read_bytes())
+    document["layers"] = []
+    data.write_bytes(json.dumps(document).encode())
+    before = tree.files()
+
+    with pytest.raises(GCError) as stopped:
+        gc(tree, delete_untagged=True)
+
+    message = str(stopped.value)
+    assert f"manifest {image.manifest} (repository team/app, " in message
+    assert layout.blob_data(image.manifest) in message and "content hashes to sha256:" in message
+    assert "nothing was deleted" in message and "`hth-ctl verify-storage --repair`" in message
+    assert tree.files() == before
+
+
 def test_revision_without_blob_data_is_left_alone(tree: Tree) -> None:
     image = tree.image("app", "1.0")
     missing = tree.image("app")

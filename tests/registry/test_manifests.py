@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 from pathlib import Path
@@ -24,6 +25,7 @@ from registry.content.manifest_cache import ManifestCache, StoredManifest
 from registry.content.manifest_format import parse_manifest
 from registry.content.negotiation import negotiate
 from registry.storage import PathNotFoundError, StorageDriver
+from registry.storage.base import CheckedDriver
 from tests.support.registry_content import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -216,6 +218,71 @@ def test_load_serves_cached_bytes_without_reading_storage(driver: StorageDriver)
     assert manifests.load(driver, digest, cache).body == body
     with pytest.raises(ManifestUnknown):
         manifests.load(driver, digest)
+
+
+def flip_a_bit(driver: StorageDriver, digest: str) -> bytes:
+    """Bit rot: the same length, one bit changed, still valid JSON (a space becomes a tab)."""
+    body = driver.get_content(layout.blob_data(digest))
+    at = body.index(b" ")
+    driver.put_content(layout.blob_data(digest), body[:at] + b"\t" + body[at + 1 :])
+    return body
+
+
+def test_a_stored_manifest_that_does_not_hash_to_its_digest_is_never_served(
+    driver: StorageDriver, caplog: pytest.LogCaptureFixture
+) -> None:
+    digest, _ = put(driver, "v1", image_manifest(driver, REPO))
+    flip_a_bit(driver, digest)
+    cache = ManifestCache()
+
+    for _ in range(3):
+        with pytest.raises(ManifestUnknown, match="damaged in storage") as refused:
+            read(driver, "v1", cache)
+        assert refused.value.status == 404 and refused.value.detail == {"digest": digest}
+
+    assert len(cache) == 0
+    [logged] = [r for r in caplog.records if digest in r.getMessage()]  # once, not per GET
+    assert "content hashes to sha256:" in logged.getMessage()
+    assert "hth-ctl verify-storage --repair" in logged.getMessage()
+
+
+def test_a_stored_manifest_that_is_not_json_is_manifest_unknown(driver: StorageDriver) -> None:
+    body = b"\x00 not json"
+    digest = sha256(body)
+    driver.put_content(layout.blob_data(digest), body)
+
+    with pytest.raises(ManifestUnknown, match="damaged in storage"):
+        manifests.load(driver, digest)
+
+
+class BadSector(CheckedDriver):
+    """The real driver, except that reading blob data fails as a failing disk does (EIO):
+    a fault no test can get from a healthy disk."""
+
+    def get_content(self, path: str) -> bytes:
+        if path.startswith(layout.BLOBS):
+            raise OSError(errno.EIO, "Input/output error")
+        return super().get_content(path)
+
+
+def test_a_stored_manifest_the_disk_cannot_read_is_manifest_unknown(driver: StorageDriver) -> None:
+    digest, _ = put(driver, "v1", image_manifest(driver, REPO))
+
+    with pytest.raises(ManifestUnknown, match="damaged in storage"):
+        read(BadSector(driver), "v1", ManifestCache())
+
+
+def test_a_push_of_the_genuine_manifest_replaces_a_damaged_copy_of_the_same_size(
+    driver: StorageDriver,
+) -> None:
+    document = image_manifest(driver, REPO)
+    digest, body = put(driver, "v1", document)
+    flip_a_bit(driver, digest)
+
+    put(driver, "v1", document)
+
+    assert driver.get_content(layout.blob_data(digest)) == body
+    assert read(driver, "v1", ManifestCache()) == body
 
 
 def test_cache_evicts_least_recently_used_beyond_its_budget() -> None:

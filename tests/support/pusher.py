@@ -39,9 +39,12 @@ def _check(response: httpx.Response, *ok: int) -> httpx.Response:
     return response
 
 
-def push_image(http: httpx.Client, name: str, tag: str, layer_size: int = 4096) -> PushedImage:
-    """Push config + one layer + manifest as docker does: skip blobs that already exist."""
-    layer = os.urandom(layer_size)
+def push_image(
+    http: httpx.Client, name: str, tag: str, layer_size: int = 4096, layer: bytes | None = None
+) -> PushedImage:
+    """Push config + one layer + manifest as docker does: skip blobs that already exist.
+    The layer is random unless given (the same layer and tag push the same manifest)."""
+    layer = os.urandom(layer_size) if layer is None else layer
     config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
     blobs = {digest_of(layer): layer, digest_of(config): config}
     for digest, data in blobs.items():
