@@ -131,6 +131,9 @@ class QueueSettings(Section):
     dead_after: str = "30s"
     # A queued task whose message never reached the broker is re-sent after this long.
     resend_after: str = "30s"
+    # A queued task whose message left the broker's queue (a worker took it) but that no
+    # worker started within this long is re-sent: the worker died holding the message.
+    start_deadline: str = "60s"
     # Redis re-delivers an unacknowledged message after this; raised to the longest time limit.
     visibility_timeout: str = "12h"
     # Each worker serves Prometheus /metrics on this port, bound to the host of
@@ -143,6 +146,7 @@ class QueueSettings(Section):
         "heartbeat",
         "dead_after",
         "resend_after",
+        "start_deadline",
         "visibility_timeout",
     )(_check_duration)
 
