@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from registry.durations import parse_duration
 from registry.maintenance import task_kind
+from registry.maintenance.failure import FailedWithResult
 from registry.maintenance.progress import TaskCancelled
 from registry.tasks.db import Database, open_database
 from registry.tasks.models import TaskRow, utcnow
@@ -82,6 +83,10 @@ def _run(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> str:
 
 def _after_error(app: HthCelery, db: Database, row: TaskRow, attempt: int, exc: Exception) -> str:
     error = describe(exc)
+    if isinstance(exc, FailedWithResult):  # it did its work and found it wanting: no retry
+        log.error("task %s (%s) failed: %s", row.id, row.kind, error)
+        fail(db, row.id, attempt, error, exc.result)
+        return "failed"
     if not is_transient(exc):
         log.exception("task %s (%s) failed", row.id, row.kind)
         fail(db, row.id, attempt, error)

@@ -123,8 +123,12 @@ def succeed(db: Database, task_id: str, attempt: int, result: dict[str, Any]) ->
     return _finish(db, task_id, attempt, State.SUCCEEDED, "succeeded", result=result, error=None)
 
 
-def fail(db: Database, task_id: str, attempt: int, error: str) -> bool:
-    return _finish(db, task_id, attempt, State.FAILED, f"failed: {error}", error=error)
+def fail(
+    db: Database, task_id: str, attempt: int, error: str, result: dict[str, Any] | None = None
+) -> bool:
+    """End the attempt `failed`; `result`: what a task that did its work found wrong."""
+    line = f"failed: {error}"
+    return _finish(db, task_id, attempt, State.FAILED, line, error=error, result=result)
 
 
 def finish_cancelled(db: Database, task_id: str, attempt: int) -> bool:
