@@ -53,13 +53,14 @@ def suspect_copies(store: BackupStore) -> dict[str, datetime]:
         for problem in verification.problems:
             if problem.path != str(store.blob_path(problem.digest)):
                 continue  # the metadata archive: a backup writes its own
-            when = found.get(problem.digest)
-            found[problem.digest] = max(when or verification.checked_at, verification.checked_at)
+            checked = verification.checked_at
+            found[problem.digest] = max(found.get(problem.digest, checked), checked)
     return {digest: when for digest, when in found.items() if not _replaced(store, digest, when)}
 
 
 def _replaced(store: BackupStore, digest: str, since: datetime) -> bool:
-    # Copies are renamed into place, which sets ctime; bit rot and in-place damage do not.
+    # A copy renamed into place after the verification (a repair, a later backup's copy) has
+    # a newer inode change time; the damage that verification found is older than it.
     try:
         changed = store.blob_path(digest).stat().st_ctime
     except FileNotFoundError:
