@@ -18,6 +18,7 @@ from datetime import datetime
 from starlette.concurrency import run_in_threadpool
 
 from registry.cluster import generations, instances, leases
+from registry.cluster.secrets import keyring_for
 from registry.config import Settings
 from registry.content.errors import Unavailable
 from registry.durations import parse_duration
@@ -99,7 +100,7 @@ class InstanceAgent:
         if self.apply_config is None:
             return
         try:
-            found = generations.current(self.db)
+            found = generations.current(self.db, keyring_for(self.settings))
         except Exception as exc:  # noqa: BLE001 - any database failure: try next round
             log.warning("cannot read the configuration generation: %s", exc)
             return

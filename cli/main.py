@@ -15,6 +15,7 @@ from cli.instances import list_instances, start, stop
 from cli.processes import run_component, run_platform
 from cli.reconfigure import reconfigure
 from cli.schedules import schedules
+from cli.secrets import secrets
 from cli.status import status
 from cli.tasks import tasks
 from cli.tokens import login, tokens
@@ -85,6 +86,7 @@ cli.add_command(tokens)
 cli.add_command(login)
 cli.add_command(status)
 cli.add_command(verify_storage)
+cli.add_command(secrets)
 
 
 def main() -> None:

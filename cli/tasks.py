@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -170,13 +171,20 @@ def wait_for(
         bar.close()
 
 
-def run_task(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Enqueue, follow, and return the result; exit 1 with the task's error if it fails."""
+def run_task(
+    kind: str,
+    params: dict[str, Any],
+    on_failure: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Enqueue, follow, and return the result; exit 1 with the task's error if it fails
+    (after `on_failure(result)` when the failed task kept a result: what it found)."""
     client = api_client()
     task = client.post("/api/v1/tasks", {"kind": kind, "params": params, "trigger": "cli"})
     click.echo(f"task {task['id']} ({kind})", err=True)
     done = wait_for(client, task["id"], timeout=None)
     if done["state"] != "succeeded":
+        if on_failure is not None and done.get("result"):
+            on_failure(done["result"])
         reason = f": {done['error']}" if done.get("error") else ""
         raise click.ClickException(f"task {done['id']} {done['state']}{reason}")
     result: dict[str, Any] = done["result"] or {}

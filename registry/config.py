@@ -5,6 +5,8 @@ Settings are built by `load_settings()` (cached per path), never at import time.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -142,6 +144,9 @@ class QueueSettings(Section):
     dead_after: str = "30s"
     # A queued task whose message never reached the broker is re-sent after this long.
     resend_after: str = "30s"
+    # A queued task whose message left the broker's queue (a worker took it) but that no
+    # worker started within this long is re-sent: the worker died holding the message.
+    start_deadline: str = "60s"
     # Redis re-delivers an unacknowledged message after this; raised to the longest time limit.
     visibility_timeout: str = "12h"
     # Each worker serves Prometheus /metrics on this port, bound to the host of
@@ -154,6 +159,7 @@ class QueueSettings(Section):
         "heartbeat",
         "dead_after",
         "resend_after",
+        "start_deadline",
         "visibility_timeout",
     )(_check_duration)
 
@@ -180,6 +186,25 @@ class FlowerSettings(Section):
 
 class DatabaseSettings(Section):
     url: str | None = None
+    # Fernet keys that encrypt the secrets stored in the database (configuration generations):
+    # the first encrypts, every one decrypts. Empty: on SQLite a key generated into
+    # <data_dir>/secrets.key; on PostgreSQL, no secret may be stored (registry/cluster/secrets.py).
+    secrets_keys: list[SecretStr] = Field(default_factory=list)
+
+    @field_validator("secrets_keys")
+    @classmethod
+    def _fernet_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for index, key in enumerate(keys):
+            try:
+                decoded = base64.urlsafe_b64decode(key.get_secret_value().encode())
+            except (ValueError, binascii.Error):
+                decoded = b""
+            if len(decoded) != 32:
+                raise ValueError(
+                    f"item {index} is not a Fernet key (32 bytes, url-safe base64); "
+                    "`hth-ctl secrets new-key` prints a new one"
+                )
+        return keys
 
 
 class InitialAdmin(Section):
@@ -330,7 +355,14 @@ def redacted(settings: Settings) -> dict[str, Any]:
     return masked
 
 
-_SECRET_KEYS = {"secretkey", "accountkey", "password", "accesskeysecret", "secret"}
+_SECRET_KEYS = {
+    "secretkey",
+    "accountkey",
+    "password",
+    "accesskeysecret",
+    "secret",
+    "secrets_keys",
+}
 
 
 def _mask(value: Any) -> Any:

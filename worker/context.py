@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from registry.cluster import generations
+from registry.cluster.secrets import keyring_for
 from registry.config import Settings, with_shared
 from registry.durations import parse_duration
 from registry.maintenance.progress import Progress, ProgressState
@@ -100,7 +101,7 @@ _effective: dict[tuple[int, int], Settings] = {}
 def effective_settings(db: Database, local: Settings) -> Settings:
     """`local` with the newest configuration generation applied (hth-ctl reconfigure): each
     new task runs on it; one object per generation, so its driver is built once."""
-    found = generations.current(db)
+    found = generations.current(db, keyring_for(local))
     if found is None:
         return local
     key = (id(local), found.number)

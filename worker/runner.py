@@ -59,9 +59,11 @@ def _run(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> str:
     kind = task_kind(row.kind)
     execute: Execute = importlib.import_module(f"worker.tasks.{row.kind}").execute
     sink = RecordSink(db, row.id, attempt)
-    ctx = TaskContext(row.id, row.kind, row.params, attempt, settings, db, sink)
     interval = parse_duration(settings.queue.heartbeat).total_seconds()
     try:
+        # Inside: applying the newest configuration generation may fail (a key that cannot
+        # decrypt its secrets), and that must end the task, not leave it running.
+        ctx = TaskContext(row.id, row.kind, row.params, attempt, settings, db, sink)
         with Heartbeat(sink, interval), storage_lease(ctx, kind.storage_lease):
             result = execute(ctx)
             ctx.progress.flush()
@@ -71,7 +73,8 @@ def _run(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> str:
     except Superseded:
         log.warning("task %s: attempt %d was superseded; stopping", row.id, attempt)
         return "superseded"
-    except FailedWithResult as exc:
+    except FailedWithResult as exc:  # it did its work and found it wanting: no retry
+        log.error("task %s (%s) failed: %s", row.id, row.kind, describe(exc))
         fail(db, row.id, attempt, describe(exc), exc.result)
         return "failed"
     except SoftTimeLimitExceeded:

@@ -15,7 +15,8 @@ find it through `KINDS`):
 Tasks must be idempotent: a redelivered task runs again from the start. Between units of
 work call `progress(phase, done, total)`; it raises `TaskCancelled` once a cancel was asked.
 Errors: `StorageUnavailableError`, `ConnectionError` and `TimeoutError` are retried with
-backoff; anything else fails the task at once with its message.
+backoff; anything else fails the task at once with its message (`failure.FailedWithResult`
+also keeps a result: what a task that did its work found wrong).
 """
 
 from __future__ import annotations

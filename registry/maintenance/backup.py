@@ -11,24 +11,30 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, closing, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from registry import layout
 from registry.config import Settings
-from registry.maintenance.backup_copy import copy_file, run_parallel, sync_filesystem
-from registry.maintenance.backup_manifest import BackupManifest, BlobEntry
+from registry.maintenance.backup_blobs import (
+    BlobCopy,
+    Copied,
+    blobs_to_back_up,
+    copy_blobs,
+    suspect_copies,
+)
+from registry.maintenance.backup_copy import sync_filesystem
+from registry.maintenance.backup_manifest import BackupManifest, Verification
+from registry.maintenance.backup_problems import corrupt_backup
 from registry.maintenance.backup_prune import prune_backups
 from registry.maintenance.backup_snapshot import Snapshot, capture, complete, write_archive
-from registry.maintenance.backup_space import check_free_space
 from registry.maintenance.backup_store import METADATA, BackupStore, new_backup_id
 from registry.maintenance.backup_verify import verify_backup
 from registry.maintenance.progress import Progress
-from registry.storage import PathNotFoundError, StorageDriver
+from registry.storage import StorageDriver
 from registry.storage.filesystem import local_root
 from registry.tasks.models import utcnow
 
@@ -114,38 +120,50 @@ class BackupResult:
     completed_files: int  # written while the metadata was read, added afterwards
     missing_blobs: list[str]
     dangling: list[str]
+    # Stored copies a verification had found bad, copied again from the registry.
+    recopied: list[str] = field(default_factory=list)
     verification: str = "unverified"
     pruned: dict[str, Any] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         result = asdict(self)
-        result["missing_blobs"] = self.missing_blobs[:100]
-        result["dangling"] = self.dangling[:100]
+        for key in ("missing_blobs", "dangling", "recopied"):
+            result[key] = result[key][:100]
         return result
 
 
 def create_backup(
     driver: StorageDriver, options: BackupOptions, lease: Lease, progress: Progress
 ) -> BackupResult:
+    """The new backup; BackupCorrupt (the task fails, the backup is kept) when a blob of it
+    is corrupt or missing in the store and the registry has no sound copy to repair it."""
     store = options.store
+    found: Verification | None = None
     with store.shared():
-        result = _write_backup(driver, options, lease, progress)
+        result, copied = _write_backup(driver, options, lease, progress)
+        if copied.unrepaired and not options.verify:  # known bad without re-hashing it all
+            found = copied.problems(store)
+            store.save_verification(result.backup_id, found)
+            result.verification = found.state
     if options.verify:
         started = time.monotonic()
         found = verify_backup(store, result.backup_id, progress, options.workers, options.root)
         result.verification = found.state
         result.seconds["verify"] = round(time.monotonic() - started, 3)
-    if options.prune:
+    if options.prune:  # corrupt backups never push sound ones out (backup_prune.py)
         result.pruned = prune_backups(store, options.keep, progress).as_dict()
+    if found is not None and found.problem_count:
+        raise corrupt_backup(store, result.backup_id, found, result.as_dict())
     return result
 
 
 def _write_backup(
     driver: StorageDriver, options: BackupOptions, lease: Lease, progress: Progress
-) -> BackupResult:
+) -> tuple[BackupResult, Copied]:
     store, clock = options.store, _Clock()
-    live = _blobs_to_back_up(driver, store, progress)
+    suspects = suspect_copies(store)
+    live = blobs_to_back_up(driver, store, suspects, progress)
     clock.lap("scan")
     created = utcnow()
     backup_id = new_backup_id(created)
@@ -155,8 +173,9 @@ def _write_backup(
         metadata = write_archive(snapshot, folder / METADATA)
         clock.lap("archive")
         wanted = snapshot.blob_digests()
+        job = BlobCopy(driver, options.root, store, suspects, options.workers)
         with lease("shared"):  # immutable blobs: only GC must stay out while they are read
-            blobs, missing, copied = _copy_blobs(driver, options, wanted, live, progress)
+            blobs, missing, copied = copy_blobs(job, wanted, live, progress)
         copied.report(progress, clock.lap("copy"))
         sync_filesystem(store.directory)  # copies are durable before the manifest is
         manifest = BackupManifest(
@@ -177,7 +196,7 @@ def _write_backup(
         raise
     for line in snapshot.dangling[:20]:
         progress.log(f"warning: {line}")
-    return BackupResult(
+    result = BackupResult(
         backup_id=backup_id,
         blobs_copied=copied.blobs,
         bytes_copied=copied.bytes,
@@ -188,22 +207,10 @@ def _write_backup(
         completed_files=snapshot.completed,
         missing_blobs=missing,
         dangling=snapshot.dangling,
+        recopied=copied.recopied,
         seconds=clock.seconds,
     )
-
-
-def _blobs_to_back_up(
-    driver: StorageDriver, store: BackupStore, progress: Progress
-) -> dict[str, int]:
-    """Every blob in storage (digest -> size), once the new ones are known to fit."""
-    live = scan_blobs(driver, progress)
-    new = {digest: size for digest, size in live.items() if not store.has_blob(digest, size)}
-    check_free_space(store.directory, sum(new.values()), len(new))
-    progress.log(
-        f"{len(live)} blobs ({sum(live.values())} bytes) in storage, "
-        f"{len(new)} ({sum(new.values())} bytes) not backed up yet"
-    )
-    return live
+    return result, copied
 
 
 def _read_metadata(
@@ -221,22 +228,6 @@ def _read_metadata(
     return snapshot
 
 
-def scan_blobs(driver: StorageDriver, progress: Progress) -> dict[str, int]:
-    """Digest -> size of every blob in storage."""
-    sizes: dict[str, int] = {}
-    try:
-        for info in driver.walk(layout.BLOBS):
-            parts = info.path.rsplit("/", 4)  # BLOBS/<alg>/<xx>/<hex>/data
-            if not info.is_dir and parts[0] == layout.BLOBS and parts[-1] == "data":
-                sizes[f"{parts[1]}:{parts[3]}"] = info.size
-                if len(sizes) % 1000 == 0:
-                    progress("scan", len(sizes), None)
-    except PathNotFoundError:
-        pass  # no blob yet
-    progress("scan", len(sizes), len(sizes))
-    return sizes
-
-
 class _Clock:
     """Seconds spent per phase, measured lap by lap."""
 
@@ -249,55 +240,3 @@ class _Clock:
         self.seconds[phase] = round(now - self._last, 3)
         self._last = now
         return self.seconds[phase]
-
-
-@dataclass
-class _Copied:
-    blobs: int = 0
-    bytes: int = 0
-
-    def report(self, progress: Progress, seconds: float) -> None:
-        rate = self.bytes / seconds / 1e6 if seconds > 0 else 0.0
-        progress.log(
-            f"copied {self.blobs} new blobs ({self.bytes} bytes) in {seconds:.2f}s, {rate:.0f} MB/s"
-        )
-
-
-def _copy_blobs(
-    driver: StorageDriver,
-    options: BackupOptions,
-    digests: list[str],
-    live: dict[str, int],
-    progress: Progress,
-) -> tuple[list[BlobEntry], list[str], _Copied]:
-    """Copy the blobs the metadata names into the store unless already there."""
-    store = options.store
-    entries: list[BlobEntry] = []
-    missing: list[str] = []
-    todo: list[str] = []
-    total = 0
-    for digest in digests:
-        size = live.get(digest)
-        if size is None:  # pushed after the scan, or a link to nothing
-            try:
-                size = driver.stat(layout.blob_data(digest)).size
-            except PathNotFoundError:
-                missing.append(digest)
-                continue
-        entries.append(BlobEntry(digest, size))
-        if not store.has_blob(digest, size):
-            todo.append(digest)
-            total += size
-    copied = _Copied()
-
-    def copy(digest: str) -> int:
-        source = options.root / layout.blob_data(digest).lstrip("/")
-        return copy_file(source, store.blob_path(digest))
-
-    progress("copy", 0, total)
-    with closing(run_parallel(copy, todo, options.workers)) as results:
-        for _, size in results:
-            copied.blobs += 1
-            copied.bytes += size
-            progress("copy", copied.bytes, max(total, copied.bytes))
-    return entries, missing, copied

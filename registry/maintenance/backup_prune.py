@@ -1,5 +1,10 @@
 """`backup_prune`: keep the newest `keep` backups; delete the older ones, abandoned partial
-ones, and every stored blob that no remaining backup lists."""
+ones, and every stored blob that no remaining backup lists.
+
+A backup whose last verification found it corrupt does not push sound ones out: besides the
+newest `keep` backups (corrupt or not, kept with their files for inspection), the newest
+`keep` sound ones stay too, so a run of failed backups never leaves only broken ones.
+"""
 
 from __future__ import annotations
 
@@ -53,9 +58,24 @@ def prune_backups(store: BackupStore, keep: int, progress: Progress) -> PruneRes
     return result
 
 
+def _retained(store: BackupStore, keep: int) -> list[str]:
+    """The newest `keep` backups, and the newest `keep` sound ones: oldest first."""
+    ids = store.backup_ids()  # they sort by creation time
+    sound = [backup_id for backup_id in ids if not _is_corrupt(store, backup_id)]
+    return sorted(set(ids[-keep:]) | set(sound[-keep:]))
+
+
+def _is_corrupt(store: BackupStore, backup_id: str) -> bool:
+    try:
+        verification = store.verification(backup_id)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # unreadable: counted as a backup, as before it was verified
+    return verification is not None and verification.state == "corrupt"
+
+
 def _prune(store: BackupStore, keep: int, progress: Progress) -> PruneResult:
-    ids = store.backup_ids()
-    result = PruneResult(kept=ids[-keep:], deleted=ids[:-keep])
+    kept = _retained(store, keep)
+    result = PruneResult(kept=kept, deleted=[i for i in store.backup_ids() if i not in kept])
     for backup_id in progress.iterate("prune backups", result.deleted):
         store.delete(backup_id)
         progress.log(f"deleted backup {backup_id}")

@@ -1,7 +1,8 @@
 """`backup_verify`: re-hash every blob a backup lists and check its metadata archive.
 
 Problems are named by path and digest and kept as the backup's verification state. Right
-after a backup, a corrupt stored blob that the registry still holds is copied again.
+after a backup, a corrupt stored blob that the registry still holds is copied again. The
+task fails when anything is wrong (backup_problems.py names what, and where).
 """
 
 from __future__ import annotations
@@ -101,17 +102,21 @@ class _BlobChecker:
             if actual == entry.digest:
                 return None
             problem = f"content hashes to {actual} ({size} bytes, expected {entry.size})"
-        if self._repaired(entry, path):
+        not_repaired = self._repair(entry, path)
+        if not_repaired is None:
             return None
-        return Problem(str(path), entry.digest, problem)
+        return Problem(str(path), entry.digest, problem + not_repaired)
 
-    def _repaired(self, entry: BlobEntry, path: Path) -> bool:
+    def _repair(self, entry: BlobEntry, path: Path) -> str | None:
+        """None once repaired from the registry; else why not, to end the problem's text."""
         if self.repair_from is None:
-            return False
+            return ""
         live = self.repair_from / layout.blob_data(entry.digest).lstrip("/")
         try:
             copy_verified(live, path, entry.digest)
-        except (FileNotFoundError, DigestMismatch):
-            return False
+        except FileNotFoundError:
+            return "; the registry no longer holds it: not repaired"
+        except DigestMismatch as exc:
+            return f"; the registry's own copy is corrupt too (content hashes to {exc.actual})"
         self.repaired.append(f"repaired {path} ({entry.digest}) from {live}")
-        return True
+        return None

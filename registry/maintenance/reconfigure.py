@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from registry.cluster import generations, instances
 from registry.cluster.models import InstanceRow
+from registry.cluster.secrets import Keyring, keyring_for
 from registry.config import (
     Settings,
     read_settings_file,
@@ -65,6 +66,11 @@ class Cluster:
     instance_ttl: timedelta
     task_id: str | None = None
 
+    @property
+    def keyring(self) -> Keyring | None:
+        """The keys that seal the secrets of the generations this task records."""
+        return keyring_for(self.running)
+
 
 def reconfigure(params: Params, cluster: Cluster) -> dict[str, Any]:
     db, progress = cluster.db, cluster.progress
@@ -79,7 +85,8 @@ def reconfigure(params: Params, cluster: Cluster) -> dict[str, Any]:
         raise ReconfigureFailed("--migrate needs a change of storage backend; storage is the same")
     new_driver = _probed_driver(target, result, progress) if switching else None
     if expected == 0:  # keep what runs now as generation 1, so that a rollback can return to it
-        generations.record(db, shared_document(cluster.running), "running settings", 0)
+        running = shared_document(cluster.running)
+        generations.record(db, running, "running settings", 0, keyring=cluster.keyring)
         expected = 1
     try:
         if params.migrate and new_driver is not None:
@@ -100,7 +107,7 @@ def reconfigure(params: Params, cluster: Cluster) -> dict[str, Any]:
 def _target(params: Params, cluster: Cluster) -> tuple[dict[str, Any], str]:
     """(the shared document to apply, where it came from); ConfigError if the file is bad."""
     if params.rollback:
-        before = generations.previous(cluster.db)
+        before = generations.previous(cluster.db, cluster.keyring)
         if before is None:
             raise ReconfigureFailed("no previous configuration generation to roll back to")
         return before.document, f"rollback to generation {before.number}"
@@ -132,16 +139,19 @@ def _switch(
     result: dict[str, Any],
 ) -> None:
     started = time.monotonic()
-    generation = generations.record(cluster.db, document, source, expected, cluster.task_id)
+    generation = generations.record(
+        cluster.db, document, source, expected, cluster.task_id, keyring=cluster.keyring
+    )
     cluster.progress.log(f"recorded configuration generation {generation.number} ({source})")
     result["generation"] = generation.number
     try:
         table = wait_for_generation(cluster, generation.number, params.wait_timeout)
     except ReconfigureFailed as exc:
-        before = generations.get(cluster.db, expected)
+        before = generations.get(cluster.db, expected, cluster.keyring)
         assert before is not None
+        revert = f"revert to generation {expected}"
         back = generations.record(
-            cluster.db, before.document, f"revert to generation {expected}", generation.number
+            cluster.db, before.document, revert, generation.number, keyring=cluster.keyring
         )
         raise ReconfigureFailed(
             f"{exc}; reverted to generation {expected}'s settings as generation {back.number}"

@@ -133,14 +133,24 @@ def silent_since(db: Database, before: datetime) -> list[TaskRow]:
 
 
 def unsent_since(db: Database, before: datetime) -> list[TaskRow]:
-    """Waiting tasks whose message never reached the broker, or whose retry is overdue."""
-    never_sent = (col(TaskRow.sent_at).is_(None)) & (col(TaskRow.updated_at) < before)
-    overdue = (col(TaskRow.state) == State.RETRYING) & (col(TaskRow.retry_at) < before)
+    """Waiting tasks whose message never reached the broker (last changed before `before`)."""
     query = select(TaskRow).where(
-        col(TaskRow.state).in_([State.QUEUED, State.RETRYING]), never_sent | overdue
+        col(TaskRow.state).in_([State.QUEUED, State.RETRYING]),
+        col(TaskRow.sent_at).is_(None),
+        col(TaskRow.updated_at) < before,
     )
     with Session(db.engine, expire_on_commit=False) as session:
         return list(session.exec(query.limit(500)).all())
+
+
+def unstarted_since(db: Database, sent_before: datetime, due_before: datetime) -> list[TaskRow]:
+    """Waiting tasks whose message reached the broker but that no worker started: queued
+    tasks sent before `sent_before`, retries that were due before `due_before`."""
+    queued = (col(TaskRow.state) == State.QUEUED) & (col(TaskRow.sent_at) < sent_before)
+    overdue = (col(TaskRow.state) == State.RETRYING) & (col(TaskRow.retry_at) < due_before)
+    query = select(TaskRow).where(col(TaskRow.sent_at).is_not(None), queued | overdue)
+    with Session(db.engine, expire_on_commit=False) as session:
+        return list(session.exec(query.order_by(col(TaskRow.id)).limit(500)).all())
 
 
 def unfinished_of_kinds(db: Database, kinds: Iterable[str]) -> TaskRow | None:

@@ -190,8 +190,12 @@ def request_cancel(db: Database, task_id: str) -> TaskRow:
 
 
 def reassign_message(db: Database, row: TaskRow, line: str) -> str | None:
-    """Give a waiting task a fresh message id (its old message is lost); None if it moved on."""
+    """Give a waiting task a fresh message id (its old message is lost); None if it moved on
+    meanwhile (a worker claimed it, or another reaper re-sent it first). Should the old
+    message still turn up, its claim is refused as stale: the task never runs twice."""
     celery_id = new_id()
+    # A re-sent retry runs now: the next overdue check counts from here, not from the past.
+    due = {"retry_at": utcnow()} if row.state == State.RETRYING else {}
     moved = _update(
         db,
         row.id,
@@ -200,6 +204,7 @@ def reassign_message(db: Database, row: TaskRow, line: str) -> str | None:
         celery_id=celery_id,
         sent_at=None,
         log=with_line(line),
+        **due,
     )
     return celery_id if moved else None
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from registry import layout
 from registry.maintenance.backup_store import BackupStore
 from tests.maintenance.backup_support import metadata_and_blobs
 from tests.maintenance.trees import Tree
@@ -65,13 +66,35 @@ def test_verify_of_a_corrupt_backup_exits_1_naming_the_blob(up_platform: UpPlatf
     try:
         checked = up_platform.hth_ctl("backup", "verify", backup_id, timeout=120)
         assert checked.returncode == 1
-        assert f"corrupt: {damaged} ({image.config}): content hashes to" in checked.stdout
-        summary = rf"backup {re.escape(backup_id)}: corrupt, \d+ blobs checked, 1 problems$"
-        assert re.search(summary, checked.stderr.strip())
+        line = f"corrupt: {damaged} ({image.config}; cli/corrupt): content hashes to"
+        assert line in checked.stdout
+        error = rf"task \S+ failed: BackupCorrupt: backup {re.escape(backup_id)} is corrupt: "
+        assert re.search(error + r"1 of \d+ blobs bad: ", checked.stderr)
         listing = up_platform.hth_ctl("backup", "list").stdout
         assert re.search(rf"^{re.escape(backup_id)} .* corrupt \(1 problems\)$", listing, re.M)
     finally:
         damaged.write_bytes(content)
+
+
+def test_a_backup_of_a_corrupt_registry_exits_1_naming_the_blob_and_its_repository(
+    up_platform: UpPlatform,
+) -> None:
+    tree = tree_of(up_platform)
+    image = tree.image("cli/rotten", "v1")
+    live = tree.local(layout.blob_data(image.layers[0]))
+    content = live.read_bytes()
+    live.write_bytes(b"#" + content[1:])
+    try:
+        made = up_platform.hth_ctl("backup", timeout=120)
+    finally:
+        live.write_bytes(content)
+    assert made.returncode == 1, made.stdout
+    assert f"({image.layers[0]}; cli/rotten): content hashes to" in made.stdout
+    assert re.search(
+        r"failed: BackupCorrupt: backup \S+ is corrupt: 1 of \d+ blobs bad: ", made.stderr
+    )
+    assert "Traceback" not in made.stderr
+    assert up_platform.hth_ctl("backup", timeout=120).returncode == 0  # copied again, sound
 
 
 def test_an_unknown_backup_fails_with_one_line(up_platform: UpPlatform) -> None:

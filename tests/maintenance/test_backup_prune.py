@@ -1,4 +1,5 @@
-"""Retention: the newest `keep` backups stay; older ones and the blobs only they used go."""
+"""Retention: the newest `keep` backups stay, and the newest `keep` sound ones; older ones
+and the blobs only they used go."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from registry import layout
+from registry.maintenance.backup_problems import BackupCorrupt
 from registry.maintenance.backup_prune import prune_backups
 from registry.maintenance.backup_store import BackupStore
 from tests.maintenance.backup_support import Recorder, backup
@@ -75,3 +77,28 @@ def test_prune_waits_for_no_one_and_skips_while_a_backup_runs(
     assert len(store.backup_ids()) == 3
     assert "prune skipped" in recorder.text()
     assert len(prune_backups(store, 1, Recorder().progress()).deleted) == 2
+
+
+def test_failed_corrupt_backups_are_kept_and_never_push_the_sound_ones_out(
+    tree: Tree, store: BackupStore
+) -> None:
+    image = tree.image("team/app", "v1")
+    sound = [backup(tree.root, store, keep=2).backup_id for _ in range(2)]
+    damaged = [tree.local(layout.blob_data(image.layers[0])), store.blob_path(image.layers[0])]
+    content = damaged[0].read_bytes()
+    for path in damaged:  # the stored copy, and the registry's that could repair it
+        path.write_bytes(b"#" + content[1:])
+    failed = []
+    for _ in range(2):
+        with pytest.raises(BackupCorrupt) as caught:
+            backup(tree.root, store, keep=2)
+        failed.append(caught.value.result["backup_id"])
+    # Two failed backups in a row, keep 2: the sound ones stay, and so do the failed ones.
+    assert store.backup_ids() == sound + failed
+    assert image.layers[0] in stored(store)
+    damaged[0].write_bytes(content)  # the registry is repaired: the next backup is sound
+    healed = backup(tree.root, store, keep=2)
+    assert healed.verification == "verified" and healed.recopied == [image.layers[0]]
+    assert healed.pruned is not None
+    assert healed.pruned["deleted"] == [sound[0], failed[0]]
+    assert store.backup_ids() == [sound[1], failed[1], healed.backup_id]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from registry import layout
 from registry.maintenance.backup_store import BackupStore
 from tests.maintenance.backup_support import metadata_and_blobs, torn_references
 from tests.maintenance.trees import Tree
@@ -95,22 +96,70 @@ def test_a_second_backup_of_an_unchanged_registry_copies_zero_blobs(
     assert (again["blobs_copied"], again["bytes_copied"]) == (0, 0)
 
 
-def test_verify_names_a_corrupt_blob_by_path_and_digest(backups: TaskPlatform) -> None:
+def damage(path: Path) -> bytes:
+    """Flip the first byte of a file in place (same size); its old content."""
+    content = path.read_bytes()
+    path.write_bytes(bytes([content[0] ^ 1]) + content[1:])
+    return content
+
+
+def test_a_backup_of_a_blob_corrupt_in_the_registry_fails_names_it_and_is_kept(
+    backups: TaskPlatform,
+) -> None:
+    tree = tree_of(backups)
+    image = tree.image("team/rotten", "v1")
+    bad = image.layers[0]
+    live = tree.local(layout.blob_data(bad))
+    content = damage(live)
+    try:
+        task = run(backups, "backup")
+    finally:
+        live.write_bytes(content)
+    assert (task["state"], task["attempts"]) == ("failed", 1), backups.logs()
+    result = task["result"]  # kept with the failure: what it found, and where
+    backup_id, store = result["backup_id"], store_of(backups)
+    assert task["error"].startswith(f"BackupCorrupt: backup {backup_id} is corrupt: 1 of ")
+    assert (
+        f" blobs bad: {bad} (team/rotten) at {store.blob_path(bad)}: content hashes to "
+        in (task["error"])
+    )
+    assert "the registry's own copy is corrupt too" in task["error"]
+    assert result["problems"][0]["repositories"] == ["team/rotten"]
+    folder = store.backups / backup_id  # the record and the files, for inspection
+    assert {p.name for p in folder.iterdir()} >= {"manifest.json", "verification.json"}
+    assert store.blob_path(bad).read_bytes() != content
+    shown = backups.api().get(f"/api/v1/backups/{backup_id}").json()
+    assert shown["verification"]["state"] == "corrupt"
+    assert shown["problems"][0]["digest"] == bad
+    # The registry was repaired meanwhile: the next backup copies the blob again, sound.
+    healed = succeeded(backups, "backup")
+    assert healed["recopied"] == [bad] and healed["verification"] == "verified"
+    assert store.blob_path(bad).read_bytes() == content
+
+
+def test_verify_of_a_blob_corrupt_in_the_store_fails_and_the_next_backup_copies_it_again(
+    backups: TaskPlatform,
+) -> None:
     image = tree_of(backups).image("team/verify", "v1")
     backup_id = succeeded(backups, "backup", verify=False)["backup_id"]
     damaged = store_of(backups).blob_path(image.layers[0])
-    content = damaged.read_bytes()
-    damaged.write_bytes(bytes([content[0] ^ 1]) + content[1:])
-    try:
-        result = succeeded(backups, "backup_verify", backup_id=backup_id)
-        assert (result["state"], result["problem_count"]) == ("corrupt", 1)
-        assert result["problems"][0]["path"] == str(damaged)
-        assert result["problems"][0]["digest"] == image.layers[0]
-        shown = backups.api().get(f"/api/v1/backups/{backup_id}").json()
-        assert shown["verification"]["state"] == "corrupt"
-        assert shown["problems"][0]["digest"] == image.layers[0]
-    finally:
-        damaged.write_bytes(content)
+    content = damage(damaged)
+    task = run(backups, "backup_verify", backup_id=backup_id)
+    assert (task["state"], task["attempts"]) == ("failed", 1)
+    assert re.match(rf"BackupCorrupt: backup {backup_id} is corrupt: 1 of \d+ ", task["error"])
+    assert f"{image.layers[0]} (team/verify) at {damaged}: content hashes to " in task["error"]
+    result = task["result"]
+    assert (result["state"], result["problem_count"]) == ("corrupt", 1)
+    assert (result["problems"][0]["path"], result["problems"][0]["digest"]) == (
+        str(damaged),
+        image.layers[0],
+    )
+    shown = backups.api().get(f"/api/v1/backups/{backup_id}").json()
+    assert shown["verification"]["state"] == "corrupt"
+
+    again = succeeded(backups, "backup", verify=False)  # no verify of its own to catch it
+    assert again["recopied"] == [image.layers[0]] and damaged.read_bytes() == content
+    assert succeeded(backups, "backup_verify", backup_id=backup_id)["state"] == "verified"
 
 
 def test_restore_by_id_and_from_an_exported_file(backups: TaskPlatform, tmp_path: Path) -> None:

@@ -107,3 +107,21 @@ def test_processes_binding_a_queue_at_once_never_see_an_empty_exchange_table(
         for process in processes:
             process.join(30)
         assert [process.exitcode for process in processes] == [0] * 4
+
+
+def test_a_message_file_is_named_by_its_message_id_until_a_worker_takes_it(
+    tmp_path: Path,
+) -> None:
+    with Connection(fs_transport.register(), transport_options=options(tmp_path)) as conn:
+        queue = conn.SimpleQueue("named")
+        queue.put({"n": 1}, headers={"id": "01a2b3c4-0000-7000-8000-000000000001"})
+        queue.put({"n": 2}, headers={"id": "../../etc/passwd"})  # not a name: a fresh uuid
+        waiting = fs_transport.queued_ids(tmp_path, "named")
+        assert "01a2b3c4-0000-7000-8000-000000000001" in waiting and len(waiting) == 2
+        assert all("/" not in name and ".." not in name for name in waiting)
+        while (message := queue.get(timeout=5)).payload["n"] != 1:
+            message.ack()
+        message.ack()
+        assert "01a2b3c4-0000-7000-8000-000000000001" not in fs_transport.queued_ids(
+            tmp_path, "named"
+        )

@@ -18,6 +18,7 @@ from registry.maintenance.backup import (
     storage_root,
     store_of,
 )
+from registry.maintenance.backup_problems import corrupt_backup
 from worker.context import TaskContext
 from worker.lease import storage_lease
 
@@ -64,7 +65,10 @@ def execute_verify(ctx: TaskContext) -> dict[str, Any]:
     store = store_of(ctx.settings)
     backup_id = params.backup_id or store.latest()
     found = backup_verify.verify_backup(store, backup_id, ctx.progress)
-    return {"backup_id": backup_id, **found.as_dict()}
+    result = {"backup_id": backup_id, **found.as_dict()}
+    if found.problem_count:
+        raise corrupt_backup(store, backup_id, found, result)
+    return result
 
 
 def execute_export(ctx: TaskContext) -> dict[str, Any]:
