@@ -4,11 +4,13 @@ Two rules over the failures of the last `window` seconds (docs/auth.md, "Limits"
 - a name with `attempts` failures (from any addresses) is refused to every address that
   failed it in the window; an address that has not failed it may still try;
 - an address with `attempts * ADDRESS_FACTOR` failures (for any names) is refused.
-A refused attempt is answered 429 before the password is checked, right or wrong.
+A refused attempt is answered 429 before the password is checked, right or wrong. An IPv6
+address counts as its /64: one host usually holds a whole /64 and could rotate through it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -26,6 +28,7 @@ from registry.tasks.db import Database
 # address is limited too, without a sprayer locking a user out of the user's own address.
 ADDRESS_FACTOR = 4
 MAX_ADDRESS, MAX_USERNAME = 64, 128
+IPV6_PREFIX = 64
 T = TypeVar("T")
 
 
@@ -146,4 +149,17 @@ class LoginLimiter:
 
 
 def _key(address: str, name: str) -> tuple[str, str]:
-    return address[:MAX_ADDRESS], name[:MAX_USERNAME]
+    return counted_address(address)[:MAX_ADDRESS], name[:MAX_USERNAME]
+
+
+def counted_address(address: str) -> str:
+    """What failures are counted under: an IPv4 address, or an IPv6 address's /64."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # not an address (e.g. "unknown"): counted as it is
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_PREFIX}", strict=False))
+    return str(parsed)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from registry.auth.models import LoginFailureRow
-from registry.auth.ratelimit import ADDRESS_FACTOR, LoginLimiter, LoginLocked
+from registry.auth.ratelimit import ADDRESS_FACTOR, LoginLimiter, LoginLocked, counted_address
 from registry.tasks.db import Database
 
 
@@ -112,3 +112,27 @@ def test_a_long_name_or_address_is_counted_under_its_prefix(db: Database) -> Non
     fail(limiter, db, "x" * 500, "n" * 5000)
 
     assert limiter.check(db, "x" * 500, "n" * 5000).retry_after is not None
+
+
+def test_an_ipv6_host_cannot_rotate_through_its_64_to_spray(db: Database) -> None:
+    limiter = LoginLimiter(attempts=2, window=60, clock=Clock())
+    for index in range(2 * ADDRESS_FACTOR):
+        fail(limiter, db, f"2001:db8:1:2::{index + 1:x}", f"user{index}")
+
+    assert limiter.check(db, "2001:db8:1:2:ffff::9", "someone-new").retry_after is not None
+    assert limiter.check(db, "2001:db8:1:3::1", "someone-new").retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("address", "counted"),
+    [
+        ("192.0.2.1", "192.0.2.1"),
+        ("2001:db8::1", "2001:db8::/64"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_failures_are_counted_under_an_ipv4_address_or_an_ipv6_64(
+    address: str, counted: str
+) -> None:
+    assert counted_address(address) == counted
