@@ -1,6 +1,6 @@
 """Failed-login limiting, shared through the database by every process and instance.
 
-Two rules over the failures of the last `window` seconds (docs/auth.md, "Limits"):
+Two rules over the failures of the last `window` seconds (docs/auth.md, "Failed logins"):
 - a name with `attempts` failures (from any addresses) is refused to every address that
   failed it in the window; an address that has not failed it may still try;
 - an address with `attempts * ADDRESS_FACTOR` failures (for any names) is refused.
