@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api import health, metrics
 from api.auth.install import install_auth
 from api.cluster import InstanceAgent
+from api.forwarded import ForwardedMiddleware
 from api.logs import configure_logging
 from api.observability import ObservabilityMiddleware
 from api.state import AppState
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1_audit.router)
     app.add_middleware(ObservabilityMiddleware)
     install_auth(app, settings)  # last: it checks every /api/v1 route is admin-guarded
+    # Outermost: every middleware and route sees the client behind trusted proxies.
+    app.add_middleware(ForwardedMiddleware, networks=settings.docker_registry.http.trusted_proxies)
     return app
 
 

@@ -82,6 +82,9 @@ def serve(settings: Settings, config_path: str | None) -> None:
         ),
         log_level=settings.logging.level,
         access_log=False,
+        # X-Forwarded-* are read by api.forwarded from docker_registry.http.trusted_proxies
+        # only; uvicorn's own handling would believe any local client.
+        proxy_headers=False,
         timeout_keep_alive=30,
         h11_max_incomplete_event_size=64 * 1024,
     )

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import os
 import re
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +47,16 @@ def _check_duration(value: str) -> str:
     return value
 
 
+def _network(item: Any) -> Any:
+    """An address (a one-host network) or a CIDR network, with a message that says why not."""
+    if not isinstance(item, str):
+        raise ValueError(f"{item!r} is not a string such as '10.0.0.5' or '10.0.0.0/24'")
+    try:
+        return ipaddress.ip_network(item.strip())
+    except ValueError as exc:
+        raise ValueError(f"{item!r} is not an IP address or CIDR network ({exc})") from None
+
+
 class TLSSettings(Section):
     certificate: str | None = None
     key: str | None = None
@@ -58,6 +70,15 @@ class HTTPSettings(Section):
     # Serving plain HTTP beyond loopback must be asked for explicitly.
     allow_insecure: bool = False
     workers: int = Field(default=2, ge=1, le=64)
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDR networks); empty: none.
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [_network(item) for item in value]
 
     @field_validator("addr")
     @classmethod
@@ -229,10 +250,13 @@ class AuthSettings(Section):
     token_ttl: str = "5m"
     # Refresh tokens (Docker's `offline_token`): revocable like personal access tokens.
     refresh_token_ttl: str = "720h"
+    # Live refresh tokens kept per user and client_id; a new one revokes the oldest beyond it.
+    refresh_tokens_per_client: int = Field(default=10, ge=1, le=1000)
     # None: <scheme>://<host of the request>/auth/token
     realm: str | None = None
     service: str = "hth-registry"
-    # Failed logins from one address (and name) within login_window before 429.
+    # Failed logins for one name within login_window before 429 for the addresses that
+    # failed it (4x that from one address, for any names); see docs/auth.md.
     login_attempts: int = Field(default=5, ge=1, le=1000)
     login_window: str = "1m"
     # Largest JSON body accepted by /api/ and /auth/ (manifests have their own 4 MiB limit).

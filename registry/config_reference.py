@@ -22,8 +22,10 @@ Unknown keys and wrong types are errors that name the key path. Durations are Go
 
 
 def _type_name(info: FieldInfo) -> str:
-    text = str(info.annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
-    return text.replace("pydantic.types.", "").replace(" | ", " or ")
+    text = str(info.annotation).replace("<class '", "").replace("'>", "")
+    for module in ("typing.", "ipaddress.", "pydantic.types."):
+        text = text.replace(module, "")
+    return text.replace(" | ", " or ")
 
 
 def _default(info: FieldInfo) -> str:

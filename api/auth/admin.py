@@ -1,6 +1,10 @@
 """/api/v1 is for admins when auth is on: `admit_admin` runs before every route of
 `V1Route` (the route class all /api/v1 routers share), and `audit_call` records each
-changing call afterwards unless the core already recorded something more specific."""
+changing call afterwards unless the core already recorded something more specific.
+
+Only an admin's password (basic auth) or personal/robot token is an admin credential here:
+registry tokens (JWTs from /auth/token, which every Docker daemon holds) and refresh tokens
+(which `docker login` keeps) are refused with 401 whatever they carry."""
 
 from __future__ import annotations
 
@@ -14,8 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.auth.challenge import API_CHALLENGE
-from api.auth.identify import identify
+from api.auth.challenge import API_CHALLENGE, api_token_challenge
+from api.auth.identify import TokenRefused, identify
 from api.auth.runtime import auth_runtime, client_address, request_id
 from registry import audit
 from registry.auth.credentials import ANONYMOUS, Principal
@@ -39,20 +43,30 @@ async def admit_admin(request: Request) -> Principal:
     runtime = auth_runtime(request)
     principal = ANONYMOUS
     if runtime.enabled:
-        try:
-            principal = (await identify(request)).principal
-        except Unauthorized as exc:
-            exc.headers["WWW-Authenticate"] = API_CHALLENGE
-            raise
-        if not principal.authenticated:
-            error = Unauthorized("authentication required: an admin's token or credentials")
-            error.headers["WWW-Authenticate"] = API_CHALLENGE
-            raise error
-        if not principal.admin:
-            raise Denied("the management API is for admins")
+        principal = await _admin(request)
     setattr(request.state, _STATE, principal)
     context = audit.AuditContext(principal.username, client_address(request), request_id(request))
     audit.bind(context)
+    return principal
+
+
+async def _admin(request: Request) -> Principal:
+    try:
+        principal = (await identify(request, registry_tokens=False)).principal
+        if principal.token_kind == "refresh":
+            raise TokenRefused("a refresh token is only for /auth/token")
+    except TokenRefused as exc:
+        exc.headers["WWW-Authenticate"] = api_token_challenge(exc.message)
+        raise
+    except Unauthorized as exc:
+        exc.headers["WWW-Authenticate"] = API_CHALLENGE
+        raise
+    if not principal.authenticated:
+        error = Unauthorized("authentication required: an admin's token or credentials")
+        error.headers["WWW-Authenticate"] = API_CHALLENGE
+        raise error
+    if not principal.admin:
+        raise Denied("the management API is for admins")
     return principal
 
 

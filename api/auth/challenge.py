@@ -10,6 +10,14 @@ from api.auth.runtime import auth_runtime
 API_CHALLENGE = 'Basic realm="hth-registry", charset="UTF-8"'
 
 
+def api_token_challenge(description: str) -> str:
+    """/api/v1's answer to a refused bearer token (RFC 6750 `invalid_token`), after the
+    Basic challenge; its realm is not the token endpoint, whose tokens are no use here."""
+    text = description.replace("\\", "").replace('"', "'")
+    bearer = f'Bearer realm="hth-registry", error="invalid_token", error_description="{text}"'
+    return f"{API_CHALLENGE}, {bearer}"
+
+
 def realm(connection: HTTPConnection) -> str:
     configured = auth_runtime(connection).settings.auth.realm
     if configured:

@@ -1,13 +1,16 @@
 """Who sent a request: no credentials, basic credentials (a password or a token), or a
-bearer token (one of our JWTs, or a personal/robot token). Failed logins are limited."""
+bearer token (one of our JWTs, or a personal/robot token). Failed logins are limited
+(registry/auth/ratelimit.py, counted in the database by every process)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
@@ -20,12 +23,16 @@ from registry.auth.credentials import (
     check_credentials,
     session_principal,
 )
+from registry.auth.ratelimit import LoginLocked
 from registry.auth.tokens import looks_like_token
-from registry.content.errors import TooManyRequests, Unauthorized
+from registry.content.errors import TooManyRequests, Unauthorized, Unavailable
+from registry.tasks.db import Database
 
 log = logging.getLogger("hth.auth")
 
 MAX_CREDENTIAL_LENGTH = 4096
+# The limiter's name for failed bearer tokens (no username comes with them).
+TOKEN_NAME = "(token)"
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,12 @@ class TokenRefused(Unauthorized):
     """A bearer token that is invalid, expired or revoked (error="invalid_token")."""
 
 
-async def identify(connection: HTTPConnection) -> Identity:
+class RegistryTokenRefused(TokenRefused):
+    """A registry token (JWT) where only personal credentials are accepted (/api/v1)."""
+
+
+async def identify(connection: HTTPConnection, *, registry_tokens: bool = True) -> Identity:
+    """The caller; `registry_tokens=False` refuses our JWTs without even verifying them."""
     header = connection.headers.get("authorization")
     if not header:
         return Identity(ANONYMOUS)
@@ -55,6 +67,11 @@ async def identify(connection: HTTPConnection) -> Identity:
         username, secret = decode_basic(value)
         return Identity(await login(connection, username, secret))
     if scheme.lower() == "bearer" and value:
+        if not registry_tokens and not looks_like_token(value):
+            raise RegistryTokenRefused(
+                "registry tokens from /auth/token are not accepted here: use an admin's "
+                "personal access token (hth_...) or basic credentials"
+            )
         return await _bearer(connection, value)
     raise Unauthorized("unsupported authorization scheme (use Basic or Bearer)")
 
@@ -72,36 +89,39 @@ def decode_basic(value: str) -> tuple[str, str]:
 
 async def login(connection: HTTPConnection, username: str, secret: str) -> Principal:
     """Check a name and password (or token); too many failures answer 429 TOOMANYREQUESTS."""
-    runtime, address = auth_runtime(connection), client_address(connection)
-    wait = runtime.limiter.retry_after(address, username)
-    if wait is not None:
-        error = TooManyRequests(f"too many failed logins; retry in {wait} seconds")
-        error.headers["Retry-After"] = str(wait)
-        raise error
-    principal = await runtime.with_db(check_credentials, username, secret)
+    principal = await _limited(
+        connection, username, lambda db: check_credentials(db, username, secret)
+    )
     if principal is None:
-        runtime.limiter.failed(address, username)
-        log.warning("failed login for %r from %s", username[:64], address)
+        log.warning("failed login for %r from %s", username[:64], client_address(connection))
         raise Unauthorized("invalid username or password")
-    runtime.limiter.succeeded(address, username)
     return principal
 
 
 async def _bearer(connection: HTTPConnection, token: str) -> Identity:
-    runtime, address = auth_runtime(connection), client_address(connection)
     if looks_like_token(token):
-        wait = runtime.limiter.retry_after(address, "(token)")
-        if wait is not None:
-            error = TooManyRequests(f"too many failed logins; retry in {wait} seconds")
-            error.headers["Retry-After"] = str(wait)
-            raise error
-        principal = await runtime.with_db(check_bearer_token, token)
+        principal = await _limited(connection, TOKEN_NAME, lambda db: check_bearer_token(db, token))
         if principal is None:
-            runtime.limiter.failed(address, "(token)")
-            log.warning("invalid or revoked access token from %s", address)
+            log.warning("invalid or revoked access token from %s", client_address(connection))
             raise TokenRefused("invalid, expired or revoked token")
         return Identity(principal)
     return await run_in_threadpool(_verify_jwt, connection, token)
+
+
+async def _limited(
+    connection: HTTPConnection, name: str, verify: Callable[[Database], Principal | None]
+) -> Principal | None:
+    """`verify` under the login limiter, in a worker thread (the database is blocking I/O)."""
+    runtime, address = auth_runtime(connection), client_address(connection)
+    try:
+        return await runtime.with_db(runtime.limiter.attempt, address, name, verify)
+    except LoginLocked as exc:
+        error = TooManyRequests(str(exc))
+        error.headers["Retry-After"] = str(exc.retry_after)
+        raise error from None
+    except SQLAlchemyError as exc:
+        log.warning("login not checked, the database failed: %s", exc)
+        raise Unavailable("the user database is unavailable; try again shortly") from None
 
 
 def _verify_jwt(connection: HTTPConnection, token: str) -> Identity:

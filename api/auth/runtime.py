@@ -1,4 +1,5 @@
-"""What auth keeps per API process: whether it is on, the login limiter, the settings."""
+"""What auth keeps per API process: whether it is on, the login limiter (whose counts live
+in the database, shared by every process), the settings."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """The token endpoint of Docker's token protocol: `GET /auth/token?service=&scope=` with
 basic credentials (or none: an anonymous token for public namespaces), and `POST` with the
-OAuth2 form (grant_type password or refresh_token) that Docker also uses."""
+OAuth2 form (grant_type password or refresh_token) that Docker also uses. A password login
+with offline access also gets a refresh token; a user keeps at most
+`auth.refresh_tokens_per_client` live ones per client_id (the oldest are revoked)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,17 @@ from registry.auth import jwts
 from registry.auth.credentials import ANONYMOUS, Principal, check_bearer_token
 from registry.auth.permissions import grant_scopes
 from registry.auth.scopes import Scope, ScopeInvalid, parse_scopes
-from registry.auth.tokens import create_token, expiry
+from registry.auth.tokens import IssuedSecret, bound_refresh_tokens, create_token, expiry
 from registry.auth.users import user_by_id
 from registry.content.errors import RegistryError, Unauthorized
 from registry.durations import parse_duration
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+MAX_CLIENT_ID = 128
+# A user's live refresh tokens over all its clients: this many clients' worth at most, so
+# that inventing client ids does not grow the table without bound either.
+CLIENTS_PER_USER = 10
 
 
 class TokenRequestInvalid(RegistryError):
@@ -35,10 +42,10 @@ async def token_get(request: Request) -> JSONResponse:
     query = request.query_params
     try:
         principal = await _basic_principal(request)
+        offline = _offline(query.get("offline_token") == "true", query.get("client_id"))
         return await _answer(
-            request, query.get("service"), query.getlist("scope"), principal, oauth=False,
-            offline=query.get("offline_token") == "true",
-        )  # fmt: skip
+            request, query.get("service"), query.getlist("scope"), principal, False, offline
+        )
     except RegistryError as exc:
         return _error(exc, oauth=False)
 
@@ -49,10 +56,19 @@ async def token_post(request: Request) -> JSONResponse:
         form = _form(await request.body())
         principal = await _grant_principal(request, form)
         scopes = form.get("scope", "").split()
-        offline = form.get("access_type") == "offline"
+        offline = _offline(form.get("access_type") == "offline", form.get("client_id"))
         return await _answer(request, form.get("service"), scopes, principal, True, offline)
     except RegistryError as exc:
         return _error(exc, oauth=True)
+
+
+def _offline(wanted: bool, client_id: str | None) -> str | None:
+    """The client a refresh token is for ("" when none is named), or None: no refresh token."""
+    if not wanted:
+        return None
+    if client_id is not None and len(client_id) > MAX_CLIENT_ID:
+        raise TokenRequestInvalid(f"client_id longer than {MAX_CLIENT_ID} characters")
+    return client_id or ""
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -97,7 +113,7 @@ async def _answer(
     raw_scopes: list[str],
     principal: Principal,
     oauth: bool,
-    offline: bool,
+    offline: str | None,
 ) -> JSONResponse:
     runtime = auth_runtime(request)
     if service and service != runtime.service:
@@ -116,7 +132,7 @@ async def _answer(
 
 
 def _issue(
-    runtime: AuthRuntime, principal: Principal, scopes: list[Scope], offline: bool
+    runtime: AuthRuntime, principal: Principal, scopes: list[Scope], offline: str | None
 ) -> dict[str, Any]:
     db = runtime.db()
     username = principal.username if principal.authenticated else None
@@ -124,12 +140,10 @@ def _issue(
     token_id = principal.token_id
     refresh: str | None = None
     # Password logins only: a token login keeps its own token (revoking it must suffice).
-    if offline and principal.user_id and principal.token_id is None:
-        user = user_by_id(db, principal.user_id)
-        if user is not None:
-            ttl = parse_duration(runtime.settings.auth.refresh_token_ttl)
-            issued = create_token(db, user, "docker login", "refresh", expiry(_positive(ttl)))
-            refresh, token_id = issued.token, issued.row.id
+    if offline is not None and principal.user_id and principal.token_id is None:
+        issued_refresh = _refresh_token(runtime, principal.user_id, offline)
+        if issued_refresh is not None:
+            refresh, token_id = issued_refresh.token, issued_refresh.row.id
     issued_jwt = jwts.issue(
         db,
         runtime.service,
@@ -147,6 +161,20 @@ def _issue(
     if refresh:
         body["refresh_token"] = refresh
     return body
+
+
+def _refresh_token(runtime: AuthRuntime, user_id: str, client_id: str) -> IssuedSecret | None:
+    """A new refresh token for this client; the oldest beyond the limit are revoked."""
+    db = runtime.db()
+    user = user_by_id(db, user_id)
+    if user is None:
+        return None
+    auth = runtime.settings.auth
+    ttl = _positive(parse_duration(auth.refresh_token_ttl))
+    issued = create_token(db, user, "docker login", "refresh", expiry(ttl), client_id)
+    per_client = auth.refresh_tokens_per_client
+    bound_refresh_tokens(db, user.id, client_id, per_client, per_client * CLIENTS_PER_USER)
+    return issued
 
 
 def _positive(ttl: timedelta) -> timedelta | None:

@@ -102,7 +102,10 @@ async function poll() {
     const response = await fetch("/api/v1/status", { headers, cache: "no-store" });
     if (response.status === 401 || response.status === 403) {
       document.getElementById("token-form").hidden = false;
-      showError("This registry has authentication on: enter an admin's personal access token.");
+      showError(response.status === 403
+        ? "This token's user is not an admin: enter an admin's personal access token."
+        : "This registry has authentication on: enter an admin's personal access token " +
+          "(hth_..., from `hth-ctl login` or /api/v1/tokens; registry tokens are not accepted).");
       return;
     }
     if (!response.ok) {
@@ -121,7 +124,12 @@ async function poll() {
 
 document.getElementById("token-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  localStorage.setItem(TOKEN_KEY, document.getElementById("token").value);
+  const token = document.getElementById("token").value.trim();
+  if (!token.startsWith("hth_")) {
+    showError("An admin's personal access token starts with hth_ (registry tokens are not accepted).");
+    return;
+  }
+  localStorage.setItem(TOKEN_KEY, token);
   document.getElementById("token-form").hidden = true;
 });
 

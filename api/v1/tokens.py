@@ -46,6 +46,7 @@ class TokenOut(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     live: bool
+    client_id: str | None = Field(default=None, description="refresh tokens: the client's id")
 
 
 class TokenCreated(TokenOut):
@@ -64,6 +65,7 @@ def _out(db: Database, row: TokenRow, names: dict[str, str] | None = None) -> To
     return TokenOut(
         **fields,
         revoked_at=row.revoked_at,
+        client_id=row.client_id,
         user=names.get(row.user_id, "(deleted)"),
         live=tokens.is_live(row),
     )

@@ -27,6 +27,7 @@ class Principal:
     kind: str = "anonymous"  # anonymous | user | robot
     admin: bool = False
     token_id: str | None = None  # set when a token (not a password) was presented
+    token_kind: str | None = None  # that token's kind: personal | robot | refresh
 
     @property
     def authenticated(self) -> bool:
@@ -36,8 +37,10 @@ class Principal:
 ANONYMOUS = Principal("anonymous")
 
 
-def principal_of(user: UserRow, token_id: str | None = None) -> Principal:
-    return Principal(user.username, user.id, user.kind, user.admin, token_id)
+def principal_of(user: UserRow, token: TokenRow | None = None) -> Principal:
+    if token is None:
+        return Principal(user.username, user.id, user.kind, user.admin)
+    return Principal(user.username, user.id, user.kind, user.admin, token.id, token.kind)
 
 
 class _VerifiedPasswords:
@@ -74,7 +77,7 @@ def check_credentials(db: Database, username: str, secret: str) -> Principal | N
     if looks_like_token(secret):
         found = verify_token(db, secret)
         if found is not None and found[1].username == username:
-            return principal_of(found[1], found[0].id)
+            return principal_of(found[1], found[0])
     user = find_user(db, username)
     usable = user is not None and not user.disabled and user.password_hash is not None
     stored = user.password_hash if usable and user is not None else None
@@ -90,7 +93,7 @@ def check_credentials(db: Database, username: str, secret: str) -> Principal | N
 def check_bearer_token(db: Database, secret: str) -> Principal | None:
     """A personal or robot token presented as `Authorization: Bearer hth_...`."""
     found = verify_token(db, secret)
-    return principal_of(found[1], found[0].id) if found else None
+    return principal_of(found[1], found[0]) if found else None
 
 
 def session_principal(db: Database, claims: Claims) -> Principal | None:
@@ -107,4 +110,4 @@ def session_principal(db: Database, claims: Claims) -> Principal | None:
         token is None or token.user_id != user.id or not is_live(token)
     ):
         return None
-    return principal_of(user, claims.token_id)
+    return principal_of(user, token)

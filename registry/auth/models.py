@@ -1,6 +1,7 @@
-"""SQLModel tables of auth: users (and robots), tokens, namespace permissions, signing keys.
+"""SQLModel tables of auth: users (and robots), tokens, namespace permissions, signing keys,
+failed logins.
 
-The schema is owned by the Alembic migration `0003_auth.py`.
+The schema is owned by the Alembic migrations `0003_auth.py` and `0006_login_limits.py`.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Float, Index, Text
 from sqlmodel import Field, SQLModel
 
 from registry.tasks.models import UTCDateTime
@@ -45,6 +46,8 @@ class TokenRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime | None = _when()
     revoked_at: datetime | None = _when()
+    # Refresh tokens: the OAuth2 client_id that asked for it (at most N live per client).
+    client_id: str | None = Field(default=None, max_length=128)
 
 
 class PermissionRow(SQLModel, table=True):
@@ -64,3 +67,19 @@ class SigningKeyRow(SQLModel, table=True):
     # In the database so that every instance of a cluster verifies what any one issued.
     private_pem: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class LoginFailureRow(SQLModel, table=True):
+    """One failed login, kept for the login window (every process and instance counts them)."""
+
+    __tablename__ = "auth_login_failures"
+    __table_args__ = (
+        Index("ix_auth_login_failures_username_at", "username", "at"),
+        Index("ix_auth_login_failures_address_at", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Seconds since the epoch: compared with a window, never shown.
+    at: float = Field(sa_column=Column(Float(), nullable=False))
+    address: str = Field(max_length=64)
+    username: str = Field(max_length=128)

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select, update
 
 from registry.auth.models import TokenRow, UserRow
 from registry.tasks.db import Database
@@ -47,7 +47,12 @@ def _digest(secret: str) -> str:
 
 
 def create_token(
-    db: Database, user: UserRow, name: str, kind: str, expires_at: datetime | None = None
+    db: Database,
+    user: UserRow,
+    name: str,
+    kind: str,
+    expires_at: datetime | None = None,
+    client_id: str | None = None,
 ) -> IssuedSecret:
     if kind not in KINDS:
         raise TokenError(f"unknown token kind {kind!r}")
@@ -64,6 +69,7 @@ def create_token(
         secret_hash=_digest(secret),
         created_at=utcnow(),
         expires_at=expires_at,
+        client_id=client_id,
     )
     with Session(db.engine) as session:
         session.add(row)
@@ -129,3 +135,33 @@ def revoke_token(db: Database, token_id: str) -> TokenRow:
             session.commit()
             session.refresh(row)
     return row
+
+
+def bound_refresh_tokens(
+    db: Database, user_id: str, client_id: str | None, per_client: int, per_user: int
+) -> list[str]:
+    """Revoke the user's oldest live refresh tokens beyond `per_client` for this client and
+    `per_user` in all, and delete its dead (revoked or expired) ones beyond the newest
+    `per_user`; the ids revoked. Run after issuing one: two logins racing agree on the set."""
+    now = utcnow()
+    query = (
+        select(TokenRow)
+        .where(col(TokenRow.user_id) == user_id, col(TokenRow.kind) == "refresh")
+        .order_by(col(TokenRow.created_at).desc(), col(TokenRow.id).desc())
+    )
+    with Session(db.engine) as session:
+        rows = list(session.exec(query).all())
+        live = [row for row in rows if is_live(row, now)]
+        mine = [row for row in live if row.client_id == client_id]
+        revoked = {row.id for row in mine[per_client:]} | {row.id for row in live[per_user:]}
+        dead = [row.id for row in rows if row.id in revoked or not is_live(row, now)]
+        if revoked:
+            session.exec(
+                update(TokenRow)
+                .where(col(TokenRow.id).in_(sorted(revoked)), col(TokenRow.revoked_at).is_(None))
+                .values(revoked_at=now)
+            )
+        if len(dead) > per_user:
+            session.exec(delete(TokenRow).where(col(TokenRow.id).in_(dead[per_user:])))
+        session.commit()
+    return sorted(revoked)

@@ -1,6 +1,8 @@
 """Every /v2 route (dispatch.ROUTES) and every /api/v1 route (the app's route table) times
-{anonymous, pull, push, delete, admin} -> the expected answer. The table below is the
-specification: a route or method missing from it fails, so no new route goes unruled."""
+{anonymous, pull, push, delete, admin} -> the expected answer (registry tokens on /v2,
+personal tokens on /api/v1, where registry tokens answer 401 whatever they grant). The table
+below is the specification: a route or method missing from it fails, so no new route goes
+unruled."""
 
 from __future__ import annotations
 
@@ -75,8 +77,13 @@ def _api_routes() -> list[tuple[str, str]]:
     return found
 
 
+# Registry tokens on /api/v1: 401 whatever their scope, so a client may fetch other credentials.
+REGISTRY_TOKENS = ["admin registry token", "anonymous registry token"]
+
+
 def _api_cases() -> list[tuple[str, str, str]]:
-    return [(path, method, role) for path, method in _api_routes() for role in ROLES]
+    roles = ROLES + REGISTRY_TOKENS
+    return [(path, method, role) for path, method in _api_routes() for role in roles]
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +99,21 @@ def matrix(auth_registry: AuthRegistry) -> Iterator[dict[str, dict[str, str]]]:
         headers[role] = bearer(auth_registry.token(user, *scopes))
     headers["admin"] = bearer(auth_registry.token(ADMIN, *scopes))
     yield {"digest": {"layer": document["layers"][0]["digest"]}, **headers}
+
+
+@pytest.fixture(scope="module")
+def api_matrix(
+    auth_registry: AuthRegistry, matrix: dict[str, dict[str, str]]
+) -> dict[str, dict[str, str]]:
+    """Headers per role for /api/v1: personal access tokens, and (REGISTRY_TOKENS) the
+    registry tokens of `matrix`, which are no admin credential whatever they grant."""
+    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    for role in GRANTS:
+        headers[role] = bearer(auth_registry.create_token(f"matrix-{role}", "matrix")["token"])
+    headers["admin"] = bearer(auth_registry.create_token(ADMIN[0], "matrix")["token"])
+    headers["admin registry token"] = matrix["admin"]
+    headers["anonymous registry token"] = bearer(auth_registry.token(None))
+    return headers
 
 
 def _v2_path(label: str, digest: str) -> str:
@@ -142,11 +164,11 @@ def _api_path(path: str) -> str:
 
 @pytest.mark.parametrize(("path", "method", "role"), _api_cases())
 def test_api_route(
-    auth_registry: AuthRegistry, matrix: dict[str, dict[str, str]], path: str, method: str,
+    auth_registry: AuthRegistry, api_matrix: dict[str, dict[str, str]], path: str, method: str,
     role: str,
 ) -> None:  # fmt: skip
     body = {} if method in ("POST", "PUT", "PATCH") else None
-    with auth_registry.client(**matrix[role]) as http:
+    with auth_registry.client(**api_matrix[role]) as http:
         response = http.request(method, _api_path(path), json=body)
         if role == "admin" and path.endswith("/stop"):  # leave the registry serving
             http.post(_api_path(path).removesuffix("/stop") + "/start")
@@ -154,6 +176,10 @@ def test_api_route(
     if role == "admin":
         assert response.status_code not in REFUSED, response.text
         assert response.status_code < 500, response.text
+    elif role in REGISTRY_TOKENS:
+        assert response.status_code == 401, response.text
+        assert "registry tokens" in response.json()["detail"]
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
     else:
         assert response.status_code == (401 if role == "anonymous" else 403), response.text
         assert "detail" in response.json()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
+
+import httpx
 
 from tests.support.auth import ADMIN, SERVICE, AuthRegistry, bearer
 
@@ -105,3 +108,69 @@ def test_unsupported_grant_type_is_a_bad_request(auth_registry: AuthRegistry) ->
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+def _offline_login(
+    http: httpx.Client, user: tuple[str, str], client_id: str | None = "docker"
+) -> dict[str, Any]:
+    form = {"grant_type": "password", "username": user[0], "password": user[1],
+            "service": SERVICE, "access_type": "offline"}  # fmt: skip
+    if client_id is not None:
+        form["client_id"] = client_id
+    response = http.post("/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    issued: dict[str, Any] = response.json()
+    return issued
+
+
+def test_offline_logins_beyond_the_limit_revoke_the_oldest_refresh_token(
+    auth_registry: AuthRegistry,
+) -> None:
+    limit = 10  # auth.refresh_tokens_per_client's default
+    user = auth_registry.create_user(_name("r"))
+    with auth_registry.client() as http:
+        logins = [_offline_login(http, user) for _ in range(limit + 1)]
+        other_client = _offline_login(http, user, "podman")
+        oldest_again = http.post("/auth/token", data={
+            "grant_type": "refresh_token", "refresh_token": logins[0]["refresh_token"],
+            "service": SERVICE,
+        })  # fmt: skip
+        newest_again = http.post("/auth/token", data={
+            "grant_type": "refresh_token", "refresh_token": logins[-1]["refresh_token"],
+            "service": SERVICE,
+        })  # fmt: skip
+    with auth_registry.admin() as http:
+        listed = http.get(
+            "/api/v1/tokens", params={"user": user[0], "kind": "refresh", "include_revoked": True}
+        ).json()["items"]
+
+    live = [t for t in listed if t["live"]]
+    revoked = [t for t in listed if not t["live"]]
+    assert sorted(t["client_id"] for t in live) == ["docker"] * limit + ["podman"]
+    assert [(t["client_id"], t["revoked_at"] is not None) for t in revoked] == [("docker", True)]
+    assert revoked[0]["id"] == logins[0]["refresh_token"].split("_")[1]
+    assert other_client["refresh_token"].split("_")[1] in {t["id"] for t in live}
+    assert oldest_again.status_code == 401
+    assert newest_again.status_code == 200
+    with auth_registry.client(**bearer(logins[0]["access_token"])) as http:
+        assert http.get("/v2/").status_code == 401  # its registry token ended with it
+
+
+def test_a_get_login_names_its_client_and_an_overlong_client_id_is_refused(
+    auth_registry: AuthRegistry,
+) -> None:
+    user = auth_registry.create_user(_name("g"))
+    with auth_registry.client(user) as http:
+        named = http.get("/auth/token", params={
+            "service": SERVICE, "offline_token": "true", "client_id": "skopeo",
+        })  # fmt: skip
+        overlong = http.get("/auth/token", params={
+            "service": SERVICE, "offline_token": "true", "client_id": "c" * 129,
+        })  # fmt: skip
+    with auth_registry.admin() as http:
+        listed = http.get("/api/v1/tokens", params={"user": user[0], "kind": "refresh"}).json()
+
+    assert named.status_code == 200 and named.json()["refresh_token"].startswith("hth_")
+    assert [t["client_id"] for t in listed["items"]] == ["skopeo"]
+    assert overlong.status_code == 400
+    assert "client_id" in overlong.json()["errors"][0]["message"]

@@ -58,6 +58,9 @@ class Nginx:
     workdir: Path
     upstreams: list[int]
     port: int = field(default_factory=free_port)
+    # The address nginx connects to the registries from (`proxy_bind`), e.g. 127.0.0.7, so
+    # that the registries can tell nginx from a client on loopback.
+    source: str | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,6 +72,10 @@ class Nginx:
         cert, key = self_signed(self.workdir)
         self.cert = cert
         text = render(self.workdir, self.upstreams, cert, key, self.port, free_port())
+        if self.source:
+            upstream = "proxy_pass http://hth_registry;"
+            assert upstream in text, "the registry location of nginx.conf changed shape"
+            text = text.replace(upstream, f"{upstream}\n            proxy_bind {self.source};")
         self.conf.write_text(text)
         return self.conf
 

@@ -4,6 +4,7 @@ hold together, volumes and ports are consistent, and the nginx config passes `ng
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -149,6 +150,23 @@ def test_worker_metrics_port_is_exposed_and_scraped(compose: dict[str, Any]) -> 
     ]
     registries = jobs["hth-registry"]["static_configs"][0]["targets"]
     assert registries == ["registry1:5000", "registry2:5000"]
+
+
+def test_the_registries_trust_forwarded_addresses_from_nginx_alone(
+    compose: dict[str, Any],
+) -> None:
+    ipam = compose["networks"]["default"]["ipam"]["config"][0]
+    subnet, dynamic = ipaddress.ip_network(ipam["subnet"]), ipaddress.ip_network(ipam["ip_range"])
+    fixed = ipaddress.ip_address(services(compose)["nginx"]["networks"]["default"]["ipv4_address"])
+    trusted = read_settings_file(REPO_ROOT / "deploy" / "hth.json").docker_registry.http
+
+    assert trusted.trusted_proxies == [ipaddress.ip_network(fixed)]
+    assert fixed in subnet and dynamic.subnet_of(subnet)
+    assert fixed not in dynamic  # no other container can be given nginx's address
+    for name, service in services(compose).items():  # every other one is on that network
+        assert "networks" not in service or name == "nginx", name
+    conf = (REPO_ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
 
 
 def test_nginx_config_passes_nginx_t(tmp_path: Path) -> None:

@@ -68,6 +68,36 @@ def test_unknown_driver_lists_the_known_ones() -> None:
         parse_settings({"docker_registry": {"storage_driver": "ftp"}})
 
 
+def test_trusted_proxies_are_addresses_or_networks_and_none_by_default() -> None:
+    assert parse_settings({}).docker_registry.http.trusted_proxies == []
+    raw = {"docker_registry": {"http": {"trusted_proxies": ["10.0.0.5", "172.30.0.0/16", "::1"]}}}
+    proxies = parse_settings(raw).docker_registry.http.trusted_proxies
+
+    assert [str(network) for network in proxies] == ["10.0.0.5/32", "172.30.0.0/16", "::1/128"]
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (["10.0.0.5/8"], "'10.0.0.5/8' is not an IP address or CIDR network (10.0.0.5/8 has host"),
+        (["proxy.local"], "'proxy.local' is not an IP address or CIDR network"),
+        ([5], "5 is not a string"),
+        ("10.0.0.5", "Input should be a valid list"),
+    ],
+)
+def test_a_trusted_proxy_that_is_no_address_names_the_key(value: object, says: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings({"docker_registry": {"http": {"trusted_proxies": value}}})
+    assert str(err.value).startswith("docker_registry.http.trusted_proxies: ")
+    assert says in str(err.value)
+
+
+def test_refresh_tokens_per_client_is_at_least_one() -> None:
+    assert parse_settings({}).auth.refresh_tokens_per_client == 10
+    with pytest.raises(ConfigError, match=r"auth\.refresh_tokens_per_client"):
+        parse_settings({"auth": {"refresh_tokens_per_client": 0}})
+
+
 def test_bad_duration_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"docker_registry\.gc\.grace_period"):
         parse_settings({"docker_registry": {"gc": {"grace_period": "one hour"}}})
