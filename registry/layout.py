@@ -14,6 +14,7 @@
         referrers/<name>/<alg>/<subject-hex>/<alg>/<hex>      Distribution's tools
         deleted/<name>/_deleted                               soft-deleted repository marker
         upload-parts/<token>/<n>                              parts of an unfinished GCS write
+        upload-parts/<token>/previous                         its marker as the close before left it
 
 Link files hold the digest string. Everything else of ours stays under /hth so that
 Distribution's own tools (serve, garbage-collect) still read the tree.
