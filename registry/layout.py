@@ -14,6 +14,7 @@
         referrers/<name>/<alg>/<subject-hex>/<alg>/<hex>      Distribution's tools
         deleted/<name>/_deleted                               soft-deleted repository marker
         upload-parts/<token>/<n>                              parts of an unfinished GCS write
+        upload-parts/<token>/previous                         its marker as the close before left it
         quarantine/<alg>/<hex>/<time>                         blob data that did not hash to
         quarantine/<alg>/<hex>/<time>.json                    its digest, moved aside by the
                                                               scrub, and what/when (never

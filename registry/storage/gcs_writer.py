@@ -38,6 +38,7 @@ OFFSET_KEY = "hth-upload-offset"
 NEXT_KEY = "hth-upload-next"
 COMPOSE_LIMIT = 32  # sources per compose call
 PARTS_IN_FLIGHT = 2
+PREVIOUS = "previous"  # in the parts folder: the marker as the close before the last left it
 
 
 def parts_folder(token: str) -> str:
@@ -96,15 +97,34 @@ def _from_object(
 
 
 def _cut(gcs: GCSDriver, path: str, progress: Progress, tail: bytes, size: int) -> GCSWriter:
-    """Resume a marker below its size: its pieces cannot be cut, its tail (all of it, at 0)
-    can. The shorter marker is stored now, so that a rollback keeps the cut."""
+    """Resume a marker below its size: inside its tail (all of it, at 0), or where the close
+    before the last one ended; its pieces cannot be cut. The shorter marker is stored now, so
+    that a rollback keeps the cut."""
     if size == 0:
-        progress = Progress(progress.token, next=progress.next, resumed=True)
-    elif not progress.offset <= size < progress.offset + len(tail):
-        raise InvalidOffsetError(path, size, driver="gcs")
-    writer = GCSWriter(gcs, path, progress, tail[: size - progress.offset])
-    writer.store_marker(tail[: size - progress.offset])
+        progress, tail = Progress(progress.token, next=progress.next, resumed=True), b""
+    elif progress.offset <= size < progress.offset + len(tail):
+        tail = tail[: size - progress.offset]
+    else:
+        progress, tail = _previous(gcs, path, progress.token, size)
+    writer = GCSWriter(gcs, path, progress, tail)
+    writer.store_marker(tail)
     return writer
+
+
+def _previous(gcs: GCSDriver, path: str, token: str, size: int) -> tuple[Progress, bytes]:
+    """The marker of the close before the last one, when `size` is where it ended. Its pieces
+    are all there: later writers send theirs under higher numbers and delete none."""
+    with gcs.errors(path):
+        kept = gcs.bucket.get_blob(gcs.keys.key(f"{parts_folder(token)}/{PREVIOUS}"), **gcs.calls)
+        if kept is not None:
+            progress = Progress.from_metadata(kept.metadata or {}, path)
+            if progress.token == token and progress.offset <= size <= progress.offset + (
+                kept.size or 0
+            ):
+                tail = kept.download_as_bytes(**gcs.calls)
+                if progress.offset + len(tail) == size:
+                    return progress, tail
+    raise InvalidOffsetError(path, size, driver="gcs")
 
 
 @dataclass
@@ -165,6 +185,7 @@ class GCSWriter(cloud.PartWriter):
         self._progress = progress
         self._own_token, self._new_file = own_token, new_file
         self._first_piece = progress.next  # pieces from here on are this writer's
+        self._found_size = size
         self.in_flight = cloud.InFlight(gcs.uploads, PARTS_IN_FLIGHT)
 
     def _make_room(self) -> None:
@@ -208,8 +229,24 @@ class GCSWriter(cloud.PartWriter):
     def _persist(self, tail: bytes) -> None:
         if self.in_flight.failed:
             return  # the marker stays as this writer found it: resume from there
+        if self._progress.resumed and self.size == self._found_size:
+            return  # the marker it resumed says it all (and stays the close to go back to)
         self.in_flight.drain()
+        if self._progress.resumed:
+            self._keep_previous()
         self.store_marker(tail)
+
+    def _keep_previous(self) -> None:
+        """Copy the marker this writer resumed into its parts folder (server-side), so that
+        a resume at the size it held can go back to it."""
+        folder = parts_folder(self._progress.token)
+        kept = self._gcs.bucket.blob(self._gcs.keys.key(f"{folder}/{PREVIOUS}"))
+        with self._gcs.errors(self.path):
+            token, _, _ = kept.rewrite(self._gcs.blob(self.path), **self._gcs.calls)
+            while token is not None:
+                token, _, _ = kept.rewrite(
+                    self._gcs.blob(self.path), token=token, **self._gcs.calls
+                )
 
     def store_marker(self, tail: bytes) -> None:
         """Write the marker: `tail` and the pieces so far (all of them landed)."""

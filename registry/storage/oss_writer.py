@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 # of its parts come before them (parts after those are a killed or rolled-back writer's).
 UPLOAD_META = "x-oss-meta-hth-upload"
 PARTS_META = "x-oss-meta-hth-parts"
+# Where the previous close ended, "<parts>,<bytes>": after that many parts, and that many bytes
+# of the marker, which holds that close's tail before its own. A resume can go back to it.
+PREVIOUS_META = "x-oss-meta-hth-previous"
+# A point a writer ended at: the upload's first parts, then a tail of bytes.
+Point = tuple[int, bytes]
 
 
 def open_writer(oss: OSSDriver, path: str, append: bool, size: int | None = None) -> OSSWriter:
@@ -39,39 +44,53 @@ def open_writer(oss: OSSDriver, path: str, append: bool, size: int | None = None
             raise InvalidOffsetError(path, size) from None
         return OSSWriter(oss, path, changed=True)
     try:
-        upload_id, count = found.headers.get(UPLOAD_META), found.headers.get(PARTS_META)
-        stored = found.content_length
+        headers, stored = found.headers, found.content_length
+        upload_id = headers.get(UPLOAD_META)
         with translated(path):
-            pending = found.read() if upload_id or stored < MIN_PART_SIZE else b""
-        if pending:
+            content = found.read() if upload_id or stored < MIN_PART_SIZE else b""
+        if content:
             check_crc(found, path)
     finally:
         found.close()  # a big committed object is not read: its connection is dropped
-    if upload_id:  # a marker: the upload holds everything but its bytes
-        parts = None if count is None else int(count)
-        upload = MultipartUpload.resume(oss, path, upload_id, parts)
-        if count is None:
-            upload.keep_tail(pending)  # an older marker: from now on it counts the parts
-        return _from_marker(oss, path, upload, pending, size)
-    return _from_object(oss, path, stored, pending, size)
+    if not upload_id:
+        return _from_object(oss, path, stored, content, size)
+    # A marker: the upload holds everything but its tail.
+    count = headers.get(PARTS_META)
+    upload = MultipartUpload.resume(oss, path, upload_id, None if count is None else int(count))
+    if count is None:
+        upload.keep_tail(content)  # an older marker: from now on it counts the parts
+    parts, _, kept = (headers.get(PREVIOUS_META) or "0,0").partition(",")
+    previous = (int(parts), content[: int(kept)])
+    return _from_marker(oss, path, upload, content[int(kept) :], previous, size)
 
 
 def _from_marker(
-    oss: OSSDriver, path: str, upload: MultipartUpload, tail: bytes, size: int | None
+    oss: OSSDriver,
+    path: str,
+    upload: MultipartUpload,
+    tail: bytes,
+    previous: Point,
+    size: int | None,
 ) -> OSSWriter:
-    """Go on after the marker's parts and tail, or after the first `size` bytes of them: all
-    of its tail may be cut, its parts only where one ends."""
+    """Go on after the marker's parts and tail, or after the first `size` bytes of them: its
+    tail may be cut anywhere, its parts where one ends or where the previous close ended."""
     if size is None or size == upload.size + len(tail):
         return OSSWriter(oss, path, upload=upload, pending=tail)
     if size > upload.size + len(tail):
         raise InvalidOffsetError(path, size)
     if size >= upload.size:
         tail = tail[: size - upload.size]
+    elif size == _size_at(upload.parts, previous):
+        upload.parts, tail = upload.parts[: previous[0]], previous[1]
     else:
-        upload.parts = _parts_up_to(upload.parts, size, path)
-        tail = b""
+        upload.parts, tail = _parts_up_to(upload.parts, size, path), b""
     upload.keep_tail(tail)  # the cut is stored now, so that a rollback keeps it
     return OSSWriter(oss, path, upload=upload, pending=tail)
+
+
+def _size_at(parts: list[PartInfo], point: Point) -> int:
+    count, tail = point
+    return sum(part.size for part in parts[:count]) + len(tail) if count <= len(parts) else -1
 
 
 def _from_object(
@@ -174,15 +193,18 @@ class MultipartUpload:
                 )
             self.parts.append(PartInfo(number, result.etag, end - start, part_crc=result.crc))
 
-    def keep_tail(self, tail: bytes) -> None:
-        """Store the bytes after the last part as the marker object at the key."""
+    def keep_tail(self, tail: bytes, previous: Point = (0, b"")) -> None:
+        """Store the bytes after the last part as the marker object at the key, with where
+        the previous close ended (unless at the start)."""
         headers = {
             **self._oss.write_headers,
             UPLOAD_META: self.upload_id,
             PARTS_META: str(len(self.parts)),
         }
+        if previous != (0, b""):
+            headers[PREVIOUS_META] = f"{previous[0]},{len(previous[1])}"
         with translated(self._path):
-            self._oss.bucket.put_object(self._key, tail, headers=headers)
+            self._oss.bucket.put_object(self._key, previous[1] + tail, headers=headers)
 
     def complete(self) -> None:
         with translated(self._path):
@@ -225,6 +247,7 @@ class OSSWriter(PartWriter):
         self._changed = changed
         self._new_file = new_file  # a rollback leaves an empty file, whatever the path held
         self._own_upload = upload is None  # any upload it has when it ends, it started
+        self._found: Point = (len(upload.parts) if upload else 0, pending)  # where it began
 
     def write(self, data: bytes) -> int:
         self._changed = self._changed or bool(data)
@@ -236,6 +259,7 @@ class OSSWriter(PartWriter):
             if self._copied:
                 self._upload.copy_from(self.path, self._copied)
                 self._copied = 0
+                self._found = (len(self._upload.parts), b"")
         return self._upload
 
     def _upload_part(self, data: bytes) -> None:
@@ -262,7 +286,7 @@ class OSSWriter(PartWriter):
         if len(tail) >= MIN_PART_SIZE:
             upload.put(tail)
             tail = b""
-        upload.keep_tail(tail)
+        upload.keep_tail(tail, previous=self._found)
 
     def _revert(self) -> None:
         # A marker that was there counts its parts: parts sent after them are no part of the

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
+import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -106,3 +109,26 @@ def test_a_failed_block_leaves_the_blob_as_the_writer_found_it(
     resume_with_a_refused_part(monkeypatch, azure_driver, "/upload/data", BLOCK_SIZE, refused)
     assert azure_driver.get_content("/upload/data") == b"kept;"
     azure_driver.delete("/upload")
+
+
+def test_rollback_with_a_block_on_the_wire_of_a_frozen_backend_ends_and_keeps_the_blob(
+    tmp_path: Path, short_timeouts: None
+) -> None:
+    server = Azurite(tmp_path).start()
+    try:
+        driver = create_driver("azure", server.settings(server.new_container()))
+        with driver.writer("/upload/data") as writer:
+            writer.write(b"kept;")
+        writer = driver.writer("/upload/data", append=True)
+        server.freeze()
+        started = time.monotonic()
+        writer.write(b"x" * BLOCK_SIZE)  # staged in the background: it hangs on the wire
+        writer.rollback()  # waits for it to fail, within the backend's timeouts
+        assert time.monotonic() - started < 30
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGCONT)  # the block may land now: no list names it
+        with driver.writer("/upload/data", append=True) as resumed:
+            assert resumed.size == 5
+        assert driver.get_content("/upload/data") == b"kept;"
+    finally:
+        server.stop()

@@ -68,3 +68,22 @@ def test_a_failed_call_raises_from_the_submit_that_waits_on_it() -> None:
             calls.submit(lambda: None)
         assert calls.failed
         calls.drain()
+
+
+def test_settle_waits_for_every_call_and_raises_nothing() -> None:
+    finished = []
+
+    def fail() -> None:
+        raise OSError("part refused")
+
+    def slow() -> None:
+        threading.Event().wait(0.2)
+        finished.append("slow")
+
+    with ThreadPoolExecutor(4) as pool:
+        calls = InFlight(pool, 4)
+        calls.submit(fail)
+        calls.submit(slow)
+        calls.settle()
+        assert finished == ["slow"]
+        assert calls.failed

@@ -80,6 +80,26 @@ def test_resume_at_size_after_an_abandoned_writer_of_a_committed_file(
     assert committed_content(storage, path, len(first) + 6) == first + b"second"
 
 
+@pytest.mark.parametrize("tail", [1000, "a third of a part"])
+def test_resume_at_the_previous_close_drops_the_last_one(
+    backend: Backend, root: str, tail: int | str
+) -> None:
+    # A request closed its writer but failed to record it (the upload's hash state): the next
+    # one resumes where the close before ended. A tail of 1000 bytes is under every minimum
+    # part size (S3's 5 MiB, OSS's 100 KiB), so the next writer's first part holds it.
+    storage, part, path = backend.driver, backend.part_size, f"{root}/upload"
+    first = os.urandom(part + (tail if isinstance(tail, int) else part // 3))
+    closed_file(storage, path, first)
+    with storage.writer(path, append=True) as writer:
+        writer.write(os.urandom(2 * part + 5))
+    with storage.writer(path, append=True):
+        pass  # a status request in between opens a writer to learn the size
+    with storage.writer(path, append=True, size=len(first)) as writer:
+        assert writer.size == len(first)
+        writer.write(b"third")
+    assert committed_content(storage, path, len(first) + 5) == first + b"third"
+
+
 def test_resume_at_size_zero_starts_the_file_again(backend: Backend, root: str) -> None:
     storage, part, path = backend.driver, backend.part_size, f"{root}/upload"
     closed_file(storage, path, os.urandom(part + part // 3))
