@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.api.test_tls import Certificate, self_signed, tls_config
 from tests.support.processes import RegistryProcess
 from tests.support.raw_http import RawConnection, parse_status, rss_kib
 
@@ -202,3 +203,38 @@ def test_a_partial_head_pipelined_behind_a_request_does_not_hold_the_connection(
         waited, answer = connection.until_closed()
     assert TIMEOUT * 0.9 <= waited < TIMEOUT + SLACK
     assert answer == b"" or parse_status(answer) == 408
+
+
+# --- over TLS -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RegistryProcess, Certificate]]:
+    certificate = self_signed(tmp_path_factory.mktemp("limits-cert"))
+    config = tls_config(certificate)
+    config["docker_registry"]["http"]["header_timeout"] = "2s"
+    registry = RegistryProcess(tmp_path_factory.mktemp("limits-tls"), config).start()
+    yield registry, certificate
+    registry.stop()
+
+
+def test_over_tls_a_10_mib_header_answers_431(
+    tls_server: tuple[RegistryProcess, Certificate],
+) -> None:
+    registry, certificate = tls_server
+    with RawConnection(registry.port, tls=certificate.client_context()) as connection:
+        connection.send_quietly(head_of_size(10 << 20))
+        assert_refused_with_431(connection.until_closed()[1])
+
+
+def test_over_tls_half_a_request_line_answers_408_after_the_header_timeout(
+    tls_server: tuple[RegistryProcess, Certificate],
+) -> None:
+    registry, certificate = tls_server
+    with RawConnection(registry.port, tls=certificate.client_context()) as connection:
+        connection.send(b"GET /v2/ HT")
+        waited, answer = connection.until_closed()
+    assert TIMEOUT * 0.9 <= waited < TIMEOUT + SLACK
+    assert parse_status(answer) == 408

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,16 @@ class RawResponse:
     body: bytes
 
 
-class RawConnection:
-    """One TCP connection to 127.0.0.1:`port`, with a read buffer shared by its responses."""
+# What a peer that closed or reset its side looks like, in plain TCP and in TLS.
+CLOSED = (BrokenPipeError, ConnectionResetError, ssl.SSLError)
 
-    def __init__(self, port: int, timeout: float = 60.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+class RawConnection:
+    """One TCP (or TLS) connection to 127.0.0.1:`port`, with a read buffer for its answers."""
+
+    def __init__(self, port: int, timeout: float = 60.0, tls: ssl.SSLContext | None = None):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = tls.wrap_socket(sock, server_hostname="127.0.0.1") if tls else sock
         self.buffer = b""
 
     def __enter__(self) -> RawConnection:
@@ -39,7 +45,7 @@ class RawConnection:
         """Send `data`; False when the server had closed its side first (not an error here)."""
         try:
             self.sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
+        except CLOSED:
             return False
         return True
 
@@ -67,7 +73,7 @@ class RawConnection:
     def _receive(self) -> bool:
         try:
             chunk = self.sock.recv(65536)
-        except ConnectionResetError:
+        except CLOSED:
             return False
         self.buffer += chunk
         return bool(chunk)
