@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from registry import layout
+from registry.content import manifests
 from registry.content.bounded_json import MAX_DEPTH, JSONTooDeep, exceeds_depth, loads
 from registry.content.descriptors import MAX_SIZE
-from registry.content.errors import ManifestInvalid
+from registry.content.errors import ManifestInvalid, RegistryError
+from registry.content.links import write_link
 from registry.content.manifest_format import parse_manifest
-from tests.support.registry_content import OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST
+from tests.support.registry_content import (
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_MANIFEST,
+    filesystem_driver,
+    sha256,
+)
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -184,6 +195,14 @@ def test_index_manifests_must_be_an_array_of_descriptors(manifests: Any) -> None
     refusal(json.dumps(document).encode(), OCI_INDEX)
 
 
+def test_oci_artifact_manifests_with_blobs_are_not_a_manifest_type() -> None:
+    # The image-spec 1.1 release candidates' artifact manifest was dropped; nothing reads it.
+    artifact = "application/vnd.oci.artifact.manifest.v1+json"
+    document = {"mediaType": artifact, "blobs": [{"mediaType": OCI_LAYER, "size": -1}]}
+    assert "unsupported manifest media type" in refusal(json.dumps(document).encode(), artifact)
+    assert "unsupported manifest media type" in refusal(json.dumps(document).encode(), None)
+
+
 def test_schema1_history_entries_must_carry_v1_compatibility_strings() -> None:
     document = {
         "schemaVersion": 1,
@@ -217,3 +236,16 @@ def test_non_json_constants_are_refused(constant: bytes) -> None:
 def test_lone_surrogate_escapes_in_annotations_are_kept_as_pushed() -> None:
     body = json.dumps(manifest(annotations={"a": "\ud800"})).encode()
     assert parse_manifest(body, OCI_MANIFEST).blobs == (DIGEST,)
+
+
+def test_a_deep_manifest_stored_by_another_tool_is_a_registry_error_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    driver = filesystem_driver(tmp_path)
+    body = b'{"schemaVersion": 2, "x": ' + nested(5_000) + b"}"
+    digest = sha256(body)
+    driver.put_content(layout.blob_data(digest), body)
+    write_link(driver, layout.revision_link("team/app", digest), digest)
+    with pytest.raises(RegistryError, match="not a JSON object"):
+        manifests.load(driver, digest)
+    manifests.delete_manifest(driver, "team/app", digest)  # and it can still be deleted
