@@ -102,8 +102,6 @@ class HeadGuard:
     def _feed_head_piece(self, piece: bytes) -> bool:
         """Parse a slice of a head; False when the connection is done with (refused, closed)."""
         self.head_bytes += len(piece)
-        if self.timer is None:
-            self._arm()
         self.connection.parse(piece)
         if self.transport is None or self.transport.is_closing():
             return False
@@ -114,6 +112,8 @@ class HeadGuard:
             message = f"request line and headers exceed {limit} bytes"
             self.refuse(431, "Request Header Fields Too Large", "HEADER_TOO_LARGE", message)
             return False
+        if self.timer is None:  # armed only for a head that did not come whole in one read
+            self._arm()
         return True
 
     def _head_ended(self) -> bool:

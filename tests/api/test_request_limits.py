@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -155,6 +156,26 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(
         waited, answer = connection.until_closed()
     assert TIMEOUT * 0.9 <= waited < TIMEOUT + SLACK
     assert answer == b""  # nothing was asked, so nothing is answered
+
+
+def test_stalled_connections_give_their_file_descriptors_back(server: RegistryProcess) -> None:
+    assert server.proc is not None
+    descriptors = Path(f"/proc/{server.proc.pid}/fd")
+    before = len(list(descriptors.iterdir()))
+    stalled = [RawConnection(server.port) for _ in range(20)]
+    for number, connection in enumerate(stalled):
+        connection.send(b"GET /v2/ HTTP/1.1\r\n" if number % 2 else b"")
+    deadline = time.monotonic() + 10
+    while len(list(descriptors.iterdir())) < before + 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(descriptors.iterdir())) >= before + 20
+    for connection in stalled:
+        connection.until_closed()
+        connection.sock.close()
+    deadline = time.monotonic() + SLACK
+    while len(list(descriptors.iterdir())) > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(list(descriptors.iterdir())) <= before
 
 
 def test_a_trickled_head_is_cut_at_the_header_timeout_in_total(server: RegistryProcess) -> None:
