@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import ssl
@@ -10,6 +11,8 @@ from functools import partial
 
 import uvicorn
 
+from api.protocol.guard import MAX_HEAD_BYTES, HeadLimits
+from api.protocol.implementations import protocol_factory
 from registry.auth.mode import is_loopback, split_addr
 from registry.config import ConfigError, Settings
 
@@ -85,6 +88,9 @@ def serve(settings: Settings, config_path: str | None) -> None:
         # X-Forwarded-* are read by api.forwarded from docker_registry.http.trusted_proxies
         # only; uvicorn's own handling would believe any local client.
         proxy_headers=False,
-        timeout_keep_alive=30,
-        h11_max_incomplete_event_size=64 * 1024,
+        # Both parsers sit behind the same head limits (api/protocol/guard.py).
+        http=protocol_factory(http.parser, HeadLimits(http.header_timeout_seconds())),
+        ws="none",  # no WebSocket route exists: no upgrade path to guard
+        timeout_keep_alive=math.ceil(http.keepalive_timeout_seconds()),
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )

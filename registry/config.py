@@ -57,6 +57,12 @@ def _network(item: Any) -> Any:
         raise ValueError(f"{item!r} is not an IP address or CIDR network ({exc})") from None
 
 
+def _check_positive_duration(value: str) -> str:
+    if parse_duration(value).total_seconds() <= 0:
+        raise ValueError(f"must be a positive duration, got {value!r}")
+    return value
+
+
 class TLSSettings(Section):
     certificate: str | None = None
     key: str | None = None
@@ -79,6 +85,21 @@ class HTTPSettings(Section):
         if not isinstance(value, list):
             return value
         return [_network(item) for item in value]
+
+    # A request line and headers must arrive within this (408 and close; docs/security.md).
+    header_timeout: str = "30s"
+    # An idle connection between requests is closed after this (whole seconds, rounded up).
+    keepalive_timeout: str = "30s"
+    # uvicorn's HTTP/1.1 parser; "auto" is httptools when installed, else h11.
+    parser: Literal["auto", "httptools", "h11"] = "auto"
+
+    _timeouts = field_validator("header_timeout", "keepalive_timeout")(_check_positive_duration)
+
+    def header_timeout_seconds(self) -> float:
+        return parse_duration(self.header_timeout).total_seconds()
+
+    def keepalive_timeout_seconds(self) -> float:
+        return parse_duration(self.keepalive_timeout).total_seconds()
 
     @field_validator("addr")
     @classmethod

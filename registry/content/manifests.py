@@ -179,7 +179,7 @@ def load(driver: StorageDriver, digest: str, cache: ManifestCache | None = None)
 def _media_type_of(body: bytes) -> str | None:
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # pushed before depth limits, or by another tool
         document = None
     return stored_media_type(document) if isinstance(document, dict) else None
 
@@ -225,7 +225,7 @@ def delete_manifest(
 def _subject_of(driver: StorageDriver, digest: str, cache: ManifestCache | None) -> str | None:
     try:
         document = json.loads(load(driver, digest, cache).body)
-    except (RegistryError, ValueError):
+    except (RegistryError, ValueError, RecursionError):
         return None  # blob already collected or unreadable: nothing to unindex
     subject = document.get("subject")
     found = subject.get("digest") if isinstance(subject, dict) else None

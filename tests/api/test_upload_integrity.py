@@ -85,7 +85,7 @@ def test_put_while_a_patch_holds_the_upload_is_refused_and_the_blob_stays_exact(
         assert refused.headers["Range"] == f"0-{len(first) - 1}"
         assert client.head(f"/v2/{repo}/blobs/{sha256(first)}").status_code == 404
         held.send(injected)
-        assert held.read_response().status == 202
+        assert held.response().status == 202
     finally:
         held.close()
     whole = first + injected
@@ -115,11 +115,11 @@ def two_patches_at_zero(
         one = held_patch(first.port, client, location, len(a), f"0-{len(a) - 1}")
     two = hold_patch(second.port, location, len(b), f"0-{len(b) - 1}")
     try:
-        refused = two.read_response()  # answered at once, before any byte of its body
+        refused = two.response()  # answered at once, before any byte of its body
         assert refused.status == 416, refused.body
         assert refused.error_code == "RANGE_INVALID"
         one.send(a)
-        accepted = one.read_response()
+        accepted = one.response()
         return accepted.status, refused.status
     finally:
         one.close()
@@ -212,7 +212,7 @@ def test_chunked_patch_shorter_than_its_content_range_leaves_the_session_as_it_w
         )
         conn.send_chunk(data[1000:1500])
         conn.send_chunk(b"")
-        answer = conn.read_response()
+        answer = conn.response()
     assert answer.status == 400 and answer.error_code == "SIZE_INVALID"
     assert client.get(location).headers["Range"] == "0-999"
     assert upload_file(registry_server.storage_root, location).stat().st_size == 1000
@@ -230,7 +230,7 @@ def test_chunked_patch_longer_than_its_content_range_is_refused_and_keeps_nothin
         conn.send_head("PATCH", location, {"Transfer-Encoding": "chunked", "Content-Range": "0-99"})
         conn.send_chunk(data)
         conn.send_chunk(b"")
-        answer = conn.read_response()
+        answer = conn.response()
     assert answer.status == 400 and answer.error_code == "SIZE_INVALID"
     assert client.get(location).headers["Range"] == "0-0"
     assert upload_file(registry_server.storage_root, location).stat().st_size == 0
@@ -247,7 +247,7 @@ def test_stalled_patch_fails_after_the_idle_timeout_and_frees_the_session(
         with hold_patch(first.port, location, len(data), range_["Content-Range"]) as held:
             held.send(data[:100])
             began = time.monotonic()
-            answer = held.read_response()
+            answer = held.response()
         assert answer.status == 408 and answer.error_code == "BLOB_UPLOAD_INVALID"
         assert 1.5 < time.monotonic() - began < 10
         assert client.get(location).headers["Range"] == "0-0"
@@ -265,7 +265,7 @@ def test_delete_while_a_patch_writes_is_refused_with_409(
         assert refused.status_code == 409
         assert refused.json()["errors"][0]["code"] == "BLOB_UPLOAD_INVALID"
         held.send(data)
-        assert held.read_response().status == 202
+        assert held.response().status == 202
     assert client.delete(location).status_code == 204
     assert client.get(location).status_code == 404
 

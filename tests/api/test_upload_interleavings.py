@@ -169,7 +169,7 @@ def send_in_halves(
         conn.send(body[:half])
         time.sleep(pause)
         conn.send(body[half:])
-        return conn.read_response()
+        return conn.response()
 
 
 def patch(port: int, run: Run, session: Session, op: Op, content: bytes) -> RawResponse:
@@ -195,7 +195,7 @@ def patch_lie(port: int, run: Run, session: Session, op: Op, content: bytes) -> 
             conn.send_chunk(op.payload)
         time.sleep(op.pause)
         conn.send_chunk(b"")
-        return conn.read_response()
+        return conn.response()
 
 
 def patch_abort(port: int, run: Run, session: Session, op: Op, content: bytes) -> RawResponse:

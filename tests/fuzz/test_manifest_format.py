@@ -1,6 +1,6 @@
-"""Manifest parsing under fuzzing: bytes, JSON of any shape and mutated real manifests are
-either parsed (into digests that are valid) or refused with MANIFEST_INVALID/DIGEST_INVALID,
-never another exception."""
+"""Manifest parsing under fuzzing: bytes, JSON of any shape, mutated real manifests, nesting
+of any depth and numbers of any size are either parsed (into digests that are valid) or
+refused with MANIFEST_INVALID/DIGEST_INVALID, never another exception."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.content import mediatypes as mt
+from registry.content.bounded_json import MAX_DEPTH, exceeds_depth
 from registry.content.errors import DigestInvalid, ManifestInvalid
 from registry.content.manifest_format import parse_manifest
 from registry.content.names import validate_digest
@@ -22,8 +23,14 @@ CONTENT_TYPES = st.one_of(
     st.sampled_from(sorted(mt.IMAGE_TYPES | mt.SCHEMA1_TYPES) + [mt.OCI_INDEX, "text/plain", ""]),
     st.text(max_size=30),
 )
+huge_integers = st.integers(min_value=-(2**256), max_value=2**256)
 scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | huge_integers
+    | st.floats()  # NaN and ±Infinity become JSON's forbidden constants
+    | st.text(max_size=20)
 )
 json_values = st.recursive(
     scalars,
@@ -98,3 +105,72 @@ def test_mutated_manifests_parse_or_are_refused(
 def test_the_unmutated_manifest_parses() -> None:
     parsed = parse_manifest(json.dumps(BASE_MANIFEST).encode(), mt.OCI_MANIFEST)
     assert parsed.blobs == (DIGEST,)
+
+
+# Strings that hold JSON's structural characters, so that only a real string scan skips them.
+tricky_text = st.text(alphabet='[]{}"\\:, ab\u00e9\ud7ff', max_size=12)
+
+
+@st.composite
+def nested_values(draw: st.DrawFn) -> tuple[Any, int]:
+    """A value nested to a drawn depth around the limit, with tricky strings on the way."""
+    depth = draw(st.integers(0, MAX_DEPTH + 8))
+    value: Any = draw(tricky_text)
+    for _ in range(depth):
+        siblings = draw(st.lists(tricky_text, max_size=2))
+        if draw(st.booleans()):
+            value = [*siblings, value]
+        else:
+            value = {**{f"{s}{i}": s for i, s in enumerate(siblings)}, draw(tricky_text): value}
+    return value, depth
+
+
+@settings(settings.get_profile("fuzz"))
+@given(nested_values())
+def test_the_depth_scan_agrees_with_the_parsed_depth(drawn: tuple[Any, int]) -> None:
+    count("manifests")
+    value, depth = drawn
+    assert exceeds_depth(json.dumps(value).encode()) == (depth > MAX_DEPTH)
+
+
+@settings(settings.get_profile("fuzz"))
+@given(nested_values(), st.sampled_from(["config", "layers", "annotations", "subject"]))
+def test_deep_values_anywhere_in_a_manifest_are_parsed_or_refused(
+    drawn: tuple[Any, int], key: str
+) -> None:
+    count("manifests")
+    document = json.loads(json.dumps(BASE_MANIFEST))
+    document[key] = drawn[0]
+    _check(json.dumps(document).encode(), mt.OCI_MANIFEST)
+
+
+@settings(settings.get_profile("fuzz"))
+@given(
+    st.integers(0, 200_000),
+    st.sampled_from([b"[", b"{", b'{"a":', b'[{"a":']),
+    st.booleans(),
+)
+def test_nesting_of_any_depth_never_crashes(depth: int, opener: bytes, closed: bool) -> None:
+    count("manifests")
+    closer = {b"[": b"]", b"{": b"}", b'{"a":': b"1}", b'[{"a":': b"1}]"}[opener]
+    _check(opener * depth + (closer * depth if closed else b""), None)
+
+
+@settings(settings.get_profile("fuzz"))
+@given(st.lists(st.sampled_from(list(b'[]{}",:\\ 1e-')), max_size=400).map(bytes))
+def test_bracket_soup_never_crashes(body: bytes) -> None:
+    count("manifests")
+    _check(body, mt.OCI_MANIFEST)
+
+
+@settings(settings.get_profile("fuzz"))
+@given(st.sampled_from(["config", "layers"]), st.text("0123456789-+.eE", min_size=1, max_size=6000))
+def test_numbers_of_any_size_in_size_fields_never_crash(where: str, digits: str) -> None:
+    count("manifests")
+    body = json.dumps(BASE_MANIFEST).encode()
+    if where == "config":
+        body = body.replace(b'"size": 10', b'"size": ' + digits.encode(), 1)
+    else:
+        head, sep, tail = body.rpartition(b'"size": 10')
+        body = head + b'"size": ' + digits.encode() + tail
+    _check(body, mt.OCI_MANIFEST)

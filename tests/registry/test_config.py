@@ -103,6 +103,26 @@ def test_bad_duration_is_refused() -> None:
         parse_settings({"docker_registry": {"gc": {"grace_period": "one hour"}}})
 
 
+@pytest.mark.parametrize("key", ["header_timeout", "keepalive_timeout"])
+@pytest.mark.parametrize("value", ["0", "0s", "soon", "-5s"])
+def test_connection_timeouts_must_be_positive_durations(key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=rf"docker_registry\.http\.{key}"):
+        parse_settings({"docker_registry": {"http": {key: value}}})
+
+
+def test_connection_timeouts_default_to_30_seconds_and_take_durations() -> None:
+    http = parse_settings({}).docker_registry.http
+    assert (http.header_timeout_seconds(), http.keepalive_timeout_seconds()) == (30.0, 30.0)
+    http = parse_settings({"docker_registry": {"http": {"header_timeout": "1m30s"}}})
+    assert http.docker_registry.http.header_timeout_seconds() == 90.0
+
+
+def test_the_http_parser_is_auto_httptools_or_h11() -> None:
+    assert parse_settings({}).docker_registry.http.parser == "auto"
+    with pytest.raises(ConfigError, match=r"docker_registry\.http\.parser"):
+        parse_settings({"docker_registry": {"http": {"parser": "zttp"}}})
+
+
 def test_invalid_json_reports_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "hth.json"
     path.write_text('{"docker_registry": {\n  "storage_driver": }\n}')
