@@ -168,8 +168,9 @@ def load(driver: StorageDriver, digest: str, cache: ManifestCache | None = None)
         problem = f"its content hashes to {actual} ({len(body)} bytes)"
         raise _unservable(digest, path, problem, cache)
     media_type = _media_type_of(body)
-    if media_type is None:
-        raise _unservable(digest, path, "it is not a JSON object", cache)
+    if media_type is None:  # intact, but stored by another tool or before the depth limits
+        problem = "its bytes match the digest but do not parse as a manifest"
+        raise _unservable(digest, path, problem, cache, damaged=False)
     manifest = StoredManifest(digest, media_type, body)
     if cache is not None:
         cache.put(manifest)
@@ -185,20 +186,20 @@ def _media_type_of(body: bytes) -> str | None:
 
 
 def _unservable(
-    digest: str, path: str, problem: str, cache: ManifestCache | None
+    digest: str, path: str, problem: str, cache: ManifestCache | None, damaged: bool = True
 ) -> ManifestUnknown:
     """The error a client gets for a stored manifest that cannot be served; logged once per
     digest and process (a pull loop must not flood the log)."""
+    remedy = (
+        "run `hth-ctl verify-storage --repair` to quarantine it, then push the genuine "
+        "manifest again"
+        if damaged
+        else "delete it (DELETE /v2/<name>/manifests/<digest>) and push a valid one"
+    )
     if cache is None or cache.first_report(digest):
-        log.error(
-            "manifest %s at %s cannot be served: %s; run `hth-ctl verify-storage --repair` "
-            "to quarantine it, then push the genuine manifest again",
-            digest,
-            path,
-            problem,
-        )
-    message = f"manifest {digest} is damaged in storage and cannot be served"
-    return ManifestUnknown(message, {"digest": digest})
+        log.error("manifest %s at %s cannot be served: %s; %s", digest, path, problem, remedy)
+    state = "is damaged in storage" if damaged else "is stored in a form this registry cannot read"
+    return ManifestUnknown(f"manifest {digest} {state} and cannot be served", {"digest": digest})
 
 
 def delete_manifest(
