@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from registry import layout
-from tests.support.processes import RegistryProcess
+from tests.support.processes import RegistryProcess, cluster_of_two
 from tests.support.raw_http import RawConnection, request
 
 
@@ -144,22 +144,9 @@ def test_two_patches_at_the_same_offset_the_second_is_refused_at_once(
 @pytest.fixture()
 def cluster(tmp_path: Path) -> Iterator[tuple[RegistryProcess, RegistryProcess]]:
     """Two registry processes sharing storage and database, with short upload timeouts."""
-    config = {
-        "database": {"url": f"sqlite:///{tmp_path / 'shared.db'}"},
-        "docker_registry": {
-            "storage_settings": {"rootdirectory": str(tmp_path / "storage")},
-            "uploads": {"lock_ttl": "3s", "idle_timeout": "2s"},
-        },
-    }
-    first = RegistryProcess(tmp_path / "first", config).start()
-    try:
-        second = RegistryProcess(tmp_path / "second", config).start()
-        try:
-            yield first, second
-        finally:
-            second.stop()
-    finally:
-        first.stop()
+    uploads = {"docker_registry": {"uploads": {"lock_ttl": "3s", "idle_timeout": "2s"}}}
+    with cluster_of_two(tmp_path, uploads) as pair:
+        yield pair
 
 
 def test_two_patches_on_two_instances_one_writer_at_a_time(

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.processes import RegistryProcess
+from tests.support.processes import RegistryProcess, cluster_of_two
 from tests.support.raw_http import RawConnection, RawResponse, request
 
 SESSIONS = 3
@@ -86,16 +86,8 @@ batches = st.lists(st.lists(ops, min_size=1, max_size=4), min_size=1, max_size=6
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RegistryProcess]]:
-    base = tmp_path_factory.mktemp("interleavings")
-    config = {
-        "database": {"url": f"sqlite:///{base / 'shared.db'}"},
-        "docker_registry": {"storage_settings": {"rootdirectory": str(base / "storage")}},
-    }
-    first = RegistryProcess(base / "first", config).start()
-    second = RegistryProcess(base / "second", config).start()
-    yield [first, second]
-    second.stop()
-    first.stop()
+    with cluster_of_two(tmp_path_factory.mktemp("interleavings")) as (first, second):
+        yield [first, second]
 
 
 @settings(

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import RegistryProcess
+from tests.support.processes import RegistryProcess, cluster_of_two
 
 V2 = Path("docker/registry/v2")
 
@@ -358,19 +358,8 @@ def test_mount_that_cannot_be_done_falls_back_to_an_upload(
 @pytest.fixture()
 def two_registries(tmp_path: Path) -> Iterator[tuple[RegistryProcess, RegistryProcess]]:
     """Two instances of a cluster: storage and database shared."""
-    config = {
-        "database": {"url": f"sqlite:///{tmp_path / 'shared.db'}"},
-        "docker_registry": {"storage_settings": {"rootdirectory": str(tmp_path / "shared")}},
-    }
-    first = RegistryProcess(tmp_path / "first", config).start()
-    try:
-        second = RegistryProcess(tmp_path / "second", config).start()
-        try:
-            yield first, second
-        finally:
-            second.stop()
-    finally:
-        first.stop()
+    with cluster_of_two(tmp_path) as pair:
+        yield pair
 
 
 def test_upload_started_on_one_process_finishes_on_another(

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,3 +119,24 @@ class RegistryProcess:
     def log_text(self) -> str:
         path = self.workdir / "registry.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextmanager
+def cluster_of_two(
+    base: Path, config: dict[str, Any] | None = None
+) -> Iterator[tuple[RegistryProcess, RegistryProcess]]:
+    """Two registry processes of one cluster: storage and database shared (plus `config`)."""
+    shared = {
+        "database": {"url": f"sqlite:///{base / 'shared.db'}"},
+        "docker_registry": {"storage_settings": {"rootdirectory": str(base / "storage")}},
+    }
+    shared = deep_merge(shared, config or {})
+    first = RegistryProcess(base / "first", shared).start()
+    try:
+        second = RegistryProcess(base / "second", shared).start()
+        try:
+            yield first, second
+        finally:
+            second.stop()
+    finally:
+        first.stop()
