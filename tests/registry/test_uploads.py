@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from registry import layout
 from registry.cluster.upload_locks import DatabaseUploadSessions
-from registry.config import parse_settings
+from registry.config import Settings, parse_settings
 from registry.content import uploads
 from registry.content.errors import BlobUploadUnknown, DigestInvalid
 from registry.content.links import link_blob, linked_blob_size
@@ -22,6 +23,7 @@ from registry.content.uploads import Upload
 from registry.hashstate import ResumableSha256
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
 from registry.tasks.db import open_database
+from tests.support.task_platform import postgres_database
 
 NAME = "library/app"
 
@@ -31,15 +33,30 @@ def driver(tmp_path: Path) -> StorageDriver:
     return create_driver("filesystem", {"rootdirectory": str(tmp_path / "storage")})
 
 
-def new_sessions(tmp_path: Path, ttl: float = 30.0) -> DatabaseUploadSessions:
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """The sessions' database: SQLite (embedded) or PostgreSQL (a cluster)."""
+    raw: dict[str, object] = {"data_dir": str(tmp_path / "var")}
+    if request.param == "postgresql":
+        raw["database"] = {"url": request.getfixturevalue("postgres_url")}
+    return parse_settings(raw)
+
+
+def new_sessions(settings: Settings, ttl: float = 30.0) -> DatabaseUploadSessions:
     """The sessions of one registry process (each call: another process)."""
-    database = open_database(parse_settings({"data_dir": str(tmp_path / "var")}))
+    database = open_database(settings)
     return DatabaseUploadSessions(lambda: database, timedelta(seconds=ttl))
 
 
 @pytest.fixture()
-def sessions(tmp_path: Path) -> DatabaseUploadSessions:
-    return new_sessions(tmp_path)
+def sessions(database_settings: Settings) -> DatabaseUploadSessions:
+    return new_sessions(database_settings)
 
 
 def resume(
@@ -281,8 +298,10 @@ def test_bytes_a_dead_request_wrote_after_its_last_commit_are_dropped(
     assert upload.complete(sha256(b"kept+more")) == 9
 
 
-def test_a_second_holder_is_refused_until_the_first_releases(tmp_path: Path) -> None:
-    first, second = new_sessions(tmp_path), new_sessions(tmp_path)
+def test_a_second_holder_is_refused_until_the_first_releases(
+    tmp_path: Path, database_settings: Settings
+) -> None:
+    first, second = new_sessions(database_settings), new_sessions(database_settings)
     driver = create_driver("filesystem", {"rootdirectory": str(tmp_path / "storage")})
     upload_id = upload_chunks(driver, first, b"12345")
     hold = first.acquire(NAME, upload_id)
@@ -294,9 +313,10 @@ def test_a_second_holder_is_refused_until_the_first_releases(tmp_path: Path) -> 
 
 
 def test_a_hold_that_was_not_renewed_expires_and_its_commit_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    frozen, alive = new_sessions(tmp_path, ttl=1.0), new_sessions(tmp_path, ttl=1.0)
+    frozen = new_sessions(database_settings, ttl=1.0)
+    alive = new_sessions(database_settings, ttl=1.0)
     monkeypatch.setattr(frozen, "_start_renewing", lambda: None)  # a process that stopped
     driver = create_driver("filesystem", {"rootdirectory": str(tmp_path / "storage")})
     upload_id = upload_chunks(driver, alive, b"12345")
@@ -311,8 +331,8 @@ def test_a_hold_that_was_not_renewed_expires_and_its_commit_is_refused(
     taker.release()
 
 
-def test_a_renewed_hold_outlives_its_ttl(tmp_path: Path) -> None:
-    sessions = new_sessions(tmp_path, ttl=0.6)
+def test_a_renewed_hold_outlives_its_ttl(tmp_path: Path, database_settings: Settings) -> None:
+    sessions = new_sessions(database_settings, ttl=0.6)
     driver = create_driver("filesystem", {"rootdirectory": str(tmp_path / "storage")})
     upload_id = upload_chunks(driver, sessions, b"")
     hold = sessions.acquire(NAME, upload_id)
