@@ -74,7 +74,7 @@ async def start_upload(request: Request, params: dict[str, str]) -> Response:
     upload = await run_in_threadpool(Upload.create, driver, name)
     try:
         if digest is None:
-            await run_in_threadpool(upload.close)
+            await run_in_threadpool(upload.save)
             sessions = app_state(request).upload_sessions
             await run_in_threadpool(sessions.register, name, upload.upload_id)
             return empty(202, _upload_headers(name, upload.upload_id, 0))

@@ -108,7 +108,7 @@ class Upload:
 
     def save(self) -> None:
         """Keep what this request wrote: store it, then its hash state, then commit its size
-        under the hold (the commit is what makes the bytes count)."""
+        under the hold (the commit is what makes the bytes count; a new session has none)."""
         if not self._open:
             return
         self._open = False
@@ -116,10 +116,6 @@ class Upload:
         store_hash_state(self.driver, self.name, self.upload_id, self._hasher)
         if self._hold is not None:
             self._hold.commit(self.size)
-
-    def close(self) -> None:
-        """save() for a session that has no hold (a new one)."""
-        self.save()
 
     def rollback(self) -> None:
         """Drop what this request wrote: the session is as the request found it."""

@@ -82,7 +82,7 @@ def exists(driver: StorageDriver, path: str) -> bool:
 def upload_chunks(driver: StorageDriver, sessions: DatabaseUploadSessions, *chunks: bytes) -> str:
     """Start an upload and send each chunk as its own request; returns the upload id."""
     upload = Upload.create(driver, NAME)
-    upload.close()
+    upload.save()
     sessions.register(NAME, upload.upload_id)
     for chunk in chunks:
         hold = sessions.acquire(NAME, upload.upload_id)
@@ -95,7 +95,7 @@ def upload_chunks(driver: StorageDriver, sessions: DatabaseUploadSessions, *chun
 
 def test_new_upload_has_distributions_files(driver: StorageDriver) -> None:
     upload = Upload.create(driver, NAME)
-    upload.close()
+    upload.save()
     started = driver.get_content(layout.upload_started_at(NAME, upload.upload_id)).decode()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", started)
     assert driver.stat(layout.upload_data(NAME, upload.upload_id)).size == 0
