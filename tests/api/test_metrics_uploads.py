@@ -26,7 +26,10 @@ from tests.support.task_platform import wait_until
 @pytest.fixture(scope="module")
 def two_instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RegistryProcess]]:
     workdir = tmp_path_factory.mktemp("metrics-uploads")
-    storage = {"docker_registry": {"storage_settings": {"rootdirectory": str(workdir / "shared")}}}
+    storage = {
+        "database": {"url": f"sqlite:///{workdir / 'shared.db'}"},  # one cluster: one database
+        "docker_registry": {"storage_settings": {"rootdirectory": str(workdir / "shared")}},
+    }
     servers = [RegistryProcess(workdir / name, config=storage) for name in ("a", "b")]
     try:
         for server in servers:
