@@ -15,6 +15,7 @@ from api.cluster import WriteGate
 from registry.cluster.generations import Generation
 from registry.cluster.upload_locks import DatabaseUploadSessions
 from registry.config import Settings, same_storage, with_shared
+from registry.content.upload_sessions import UploadSessions
 from registry.durations import parse_duration
 from registry.storage import StorageDriver, StorageError, create_driver
 from registry.tasks.db import open_database
@@ -62,7 +63,7 @@ class AppState:
     driver: StorageDriver
     gate: WriteGate = field(default_factory=WriteGate)
     storage_probe: StorageProbe = field(init=False)
-    upload_sessions: DatabaseUploadSessions = field(init=False)
+    upload_sessions: UploadSessions = field(init=False)
     config_generation: int = 0
 
     def __post_init__(self) -> None:

@@ -54,10 +54,12 @@ class Hold(Protocol):
         """Raise UploadLockLost unless the hold is still certainly ours."""
 
     def commit(self, size: int) -> None:
-        """Record that the upload now holds `size` good bytes (fenced; UploadLockLost)."""
+        """Take `size` good bytes as the upload's new size; written when the hold is
+        released, in the same UPDATE, fenced by the hold's token."""
 
     def release(self) -> None:
-        """Let the next request in (idempotent)."""
+        """Let the next request in (idempotent); UploadLockLost when a commit could not be
+        written because the hold had ended."""
 
 
 class UploadSessions(Protocol):
