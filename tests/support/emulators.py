@@ -187,13 +187,27 @@ class Azurite(Emulator):
         }
 
 
+# Two of the emulator's habits turn into CI flakes under load, so its entry point is wrapped:
+# - it serves one request at a time on http.server's default listen backlog of 5: eight client
+#   threads overflow it, the kernel drops their SYNs, and the retransmits run past the client's
+#   5 s connect timeout; a deeper backlog makes them wait instead;
+# - after every write it re-serialises the metadata of every object it holds into a file that,
+#   in memory, nothing reads again: a thousand puts cost a quadratic minute or more.
+_GCS_EMULATOR_MAIN = (
+    "import http.server, sys; http.server.HTTPServer.request_queue_size = 256; "
+    "from gcp_storage_emulator import storage; "
+    "storage.Storage._write_config_to_file = lambda self: None; "
+    "from gcp_storage_emulator.__main__ import main; main(sys.argv[1:])"
+)
+
+
 class GCSEmulator(Emulator):
     """gcp-storage-emulator in memory: resumable uploads, compose, rewrite; no auth."""
 
     label = "gcp-storage-emulator"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "gcp_storage_emulator", "start"] + [
+        return [sys.executable, "-c", _GCS_EMULATOR_MAIN, "start"] + [
             "--host", "127.0.0.1", "--port", str(self.port), "--in-memory"
         ]  # fmt: skip
 
