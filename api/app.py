@@ -21,11 +21,13 @@ from api.ui import router as ui_router
 from api.v1 import audit as v1_audit
 from api.v1 import backups as v1_backups
 from api.v1 import instances as v1_instances
+from api.v1 import me as v1_me
 from api.v1 import repositories as v1_repositories
 from api.v1 import schedules as v1_schedules
 from api.v1 import status as v1_status
 from api.v1 import tasks as v1_tasks
 from api.v1 import tokens as v1_tokens
+from api.v1 import usage as v1_usage
 from api.v1 import users as v1_users
 from api.v2.dispatch import dispatch
 from registry.config import Settings, load_settings
@@ -59,9 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ui_router)
     app.include_router(v1_users.router)
     app.include_router(v1_tokens.router)
+    app.include_router(v1_me.router)
     app.include_router(v1_audit.router)
-    app.add_middleware(ObservabilityMiddleware)
+    app.include_router(v1_usage.router)
     install_auth(app, settings)  # last: it checks every /api/v1 route is admin-guarded
+    # Around auth's body limits: a request they refuse (413, 408) has its log line too.
+    app.add_middleware(ObservabilityMiddleware)
     # Outermost: every middleware and route sees the client behind trusted proxies.
     app.add_middleware(ForwardedMiddleware, networks=settings.docker_registry.http.trusted_proxies)
     return app

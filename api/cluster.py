@@ -1,8 +1,10 @@
-"""This instance's part in cluster coordination: the write gate and the heartbeat loop.
+"""This process's part in cluster coordination: the write gate and the heartbeat loop.
 
-The loop reads the storage lease and the operator's wish for this instance, applies the
-most restrictive of them to the gate, drains in-flight writes, then acknowledges the lease
-token in its heartbeat. A maintenance task proceeds once every live instance acknowledged.
+An instance is one server (`hth-ctl run registry`); each of its HTTP worker processes runs
+this loop. The loop reads the storage lease and the operator's wish for the instance, applies
+the most restrictive of them to the process's gate, drains its in-flight writes, then
+acknowledges the lease token in its heartbeat. A maintenance task proceeds once every live
+process of every live instance acknowledged.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ from registry.tasks.models import utcnow
 log = logging.getLogger("hth.cluster")
 
 _RANK = {"serving": 0, "readonly": 1, "stopped": 2}
+# Set by the server (api.server.serve) for the worker processes it starts: the instance they
+# belong to and when it started. Without them (an app built in-process) a process is an
+# instance of its own.
+INSTANCE_ID_ENV = "HTH_INSTANCE_ID"
+INSTANCE_STARTED_ENV = "HTH_INSTANCE_STARTED"
 # What a read-only registry still serves; every other method is a write.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -65,7 +72,8 @@ class InstanceAgent:
     settings: Settings
     gate: WriteGate
     id: str = ""
-    started_at: datetime = field(default_factory=utcnow)
+    started_at: datetime = field(default_factory=utcnow)  # the instance's start
+    process_started_at: datetime = field(default_factory=utcnow)
     acked_token: int = 0
     admin_state: str = "serving"
     # Applies a configuration generation to this process (AppState.apply_generation).
@@ -75,8 +83,10 @@ class InstanceAgent:
     _lease_expiry: datetime | None = None
 
     def __post_init__(self) -> None:
-        addr = self.settings.docker_registry.http.addr
-        self.id = self.id or f"{socket.gethostname()}:{addr.rpartition(':')[2]}/{os.getpid()}"
+        if not self.id:
+            self.id = os.environ.get(INSTANCE_ID_ENV) or own_instance_id(self.settings)
+            started = os.environ.get(INSTANCE_STARTED_ENV)
+            self.started_at = datetime.fromisoformat(started) if started else self.started_at
 
     @property
     def db(self) -> Database:
@@ -92,7 +102,8 @@ class InstanceAgent:
         self.gate.mode, self.gate.reason = target, reason
         if target == "serving" or self.gate.inflight_writes == 0:
             self.acked_token = max(self.acked_token, token)
-        self.admin_state = instances.beat(self.db, self._heartbeat(target))
+        ttl = parse_duration(self.settings.cluster.instance_ttl)
+        self.admin_state = instances.beat(self.db, self._heartbeat(target), ttl)
 
     def _follow_generation(self) -> None:
         """Apply the newest configuration generation once; a failure is reported in the
@@ -143,6 +154,7 @@ class InstanceAgent:
             lease_token=self.acked_token,
             config_generation=self.config_generation,
             started_at=self.started_at,
+            process_started_at=self.process_started_at,
             detail="; ".join(text for text in (self.gate.reason, self.config_error) if text),
         )
 
@@ -154,3 +166,15 @@ class InstanceAgent:
             except Exception:  # noqa: BLE001 - the loop must survive a database outage
                 log.exception("instance heartbeat failed")
             await asyncio.sleep(interval)
+
+
+def own_instance_id(settings: Settings) -> str:
+    """The id of an instance this process starts: "<host>:<port>/<pid>"."""
+    port = settings.docker_registry.http.addr.rpartition(":")[2]
+    return f"{socket.gethostname()}:{port}/{os.getpid()}"
+
+
+def announce_instance(settings: Settings) -> None:
+    """Make this process an instance: the worker processes it starts inherit its id."""
+    os.environ[INSTANCE_ID_ENV] = own_instance_id(settings)
+    os.environ[INSTANCE_STARTED_ENV] = utcnow().isoformat()

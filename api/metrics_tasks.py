@@ -1,6 +1,7 @@
 """Platform series for /metrics, computed from the task database at scrape time: tasks by
 kind and state, queue depth, task durations, GC totals, last successful GC and backup, the
-storage lease and the registry instances. Every instance reports the same cluster-wide values."""
+storage lease, the registry instances and the newest usage run. Every instance reports the
+same cluster-wide values."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.metrics_usage import usage_metrics
 from registry.config import Settings
 from registry.durations import parse_duration
 from registry.metrics_tasks import WATCHED_KINDS, PlatformSnapshot, snapshot
@@ -40,7 +42,8 @@ class PlatformCollector(Collector):
         ok = GaugeMetricFamily("hth_platform_scrape_ok", "1 when the task database was read")
         try:
             ttl = parse_duration(self.settings.cluster.instance_ttl)
-            snap = snapshot(open_database(self.settings), ttl)
+            db = open_database(self.settings)
+            snap = snapshot(db, ttl)
         except Exception as exc:  # noqa: BLE001 - a scrape reports, it does not fail
             log.warning("platform metrics unavailable: %s", exc)
             ok.add_metric([], 0)
@@ -51,6 +54,7 @@ class PlatformCollector(Collector):
         yield from task_metrics(snap)
         yield from gc_metrics(snap)
         yield from cluster_metrics(snap)
+        yield from usage_metrics(db)
 
 
 def task_metrics(snap: PlatformSnapshot) -> Iterator[Metric]:
@@ -108,7 +112,9 @@ def cluster_metrics(snap: PlatformSnapshot) -> Iterator[Metric]:
     token.add_metric([], snap.lease.token if snap.lease else 0)
     yield token
     live = GaugeMetricFamily(
-        "hth_instances", "Registry instances with a live heartbeat, by state", labels=["state"]
+        "hth_instances",
+        "Registry instances (servers) with a live heartbeat, by state",
+        labels=["state"],
     )
     for state in sorted({*INSTANCE_STATES, *snap.instances}):
         live.add_metric([state], snap.instances.get(state, 0))
@@ -116,3 +122,8 @@ def cluster_metrics(snap: PlatformSnapshot) -> Iterator[Metric]:
     dead = GaugeMetricFamily("hth_instances_dead", "Registry instances whose heartbeat stopped")
     dead.add_metric([], snap.instances_dead)
     yield dead
+    processes = GaugeMetricFamily(
+        "hth_instance_processes", "HTTP worker processes of the live registry instances"
+    )
+    processes.add_metric([], snap.instance_processes)
+    yield processes

@@ -1,17 +1,17 @@
-"""Per-request observability as one ASGI middleware: request id, Prometheus metrics, JSON log."""
+"""Per-request observability as one ASGI middleware: request id, Prometheus metrics, the access
+log line (api/access_log.py)."""
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import access_log
+from api.access_log import Exchange
 from api.v2.dispatch import route_label
-
-log = logging.getLogger("hth.access")
 
 REQUESTS = Counter(
     "hth_http_requests_total", "HTTP requests answered", ["route", "method", "status"]
@@ -43,6 +43,8 @@ class ObservabilityMiddleware:
             return
         started = time.perf_counter()
         request_id = _request_id(scope)
+        # Where the audit log (api/auth) finds it: both name a request by the same id.
+        scope.setdefault("state", {})[access_log.REQUEST_ID_KEY] = request_id
         counts = {"in": 0, "out": 0, "status": 500}
 
         async def counting_receive() -> Message:
@@ -67,31 +69,19 @@ class ObservabilityMiddleware:
 
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
-        if name == b"x-request-id" and 0 < len(value) <= 64:
-            return str(value.decode("latin-1"))
+        # Visible ASCII only: the id is echoed in a header and written in log lines.
+        if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
+            text = str(value.decode("ascii"))
+            if text.isprintable() and " " not in text:
+                return text
     return uuid.uuid4().hex[:16]
 
 
 def _record(scope: Scope, request_id: str, counts: dict[str, int], elapsed: float) -> None:
-    path, method = scope["path"], scope["method"]
-    route = label_for(path)
-    REQUESTS.labels(route, method, str(counts["status"])).inc()
-    LATENCY.labels(route, method).observe(elapsed)
+    route = label_for(scope["path"])
+    REQUESTS.labels(route, scope["method"], str(counts["status"])).inc()
+    LATENCY.labels(route, scope["method"]).observe(elapsed)
     BYTES_IN.labels(route).inc(counts["in"])
     BYTES_OUT.labels(route).inc(counts["out"])
-    if log.isEnabledFor(logging.INFO):
-        client = scope.get("client")
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": method,
-                "path": path,
-                "route": route,
-                "status": counts["status"],
-                "duration_ms": round(elapsed * 1000, 2),
-                "bytes_in": counts["in"],
-                "bytes_out": counts["out"],
-                "client": client[0] if client else None,
-            },
-        )
+    exchange = Exchange(request_id, route, counts["status"], counts["in"], counts["out"], elapsed)
+    access_log.write(scope, exchange)

@@ -11,10 +11,12 @@ from functools import partial
 
 import uvicorn
 
+from api.cluster import announce_instance
 from api.protocol.guard import MAX_HEAD_BYTES, HeadLimits
 from api.protocol.implementations import protocol_factory
 from registry.auth.mode import is_loopback, split_addr
 from registry.config import ConfigError, Settings
+from registry.ports import check_free, registry_listener
 
 
 def check_bind(settings: Settings) -> None:
@@ -35,6 +37,8 @@ def check_bind(settings: Settings) -> None:
         if path and not os.path.isfile(path):
             raise ConfigError(f"docker_registry.http.tls.{label}: file not found: {path}")
 
+
+WORKER_HEALTHCHECK_SECONDS = 60
 
 # TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are always modern.
 MODERN_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
@@ -62,10 +66,13 @@ def _prepare_multiprocess_metrics(settings: Settings) -> None:
 def serve(settings: Settings, config_path: str | None) -> None:
     """Serve the registry and the management API in the foreground."""
     check_bind(settings)
+    # uvicorn's own message for a taken port names neither the port nor the setting.
+    check_free([registry_listener(settings)])
     http = settings.docker_registry.http
     host, port = split_addr(http.addr)
     if config_path:
         os.environ["HTH_CONFIG"] = os.path.abspath(config_path)
+    announce_instance(settings)  # one instance, however many worker processes
     if http.workers > 1:
         _prepare_multiprocess_metrics(settings)
     minimum = ssl.TLSVersion.TLSv1_3 if http.tls.minimum_version == "tls1.3" else None
@@ -75,6 +82,10 @@ def serve(settings: Settings, config_path: str | None) -> None:
         host=host,
         port=port,
         workers=http.workers,
+        # A spawned worker answers the supervisor's health pings only once it has started
+        # Python and imported this CLI; on a loaded machine that takes longer than uvicorn's
+        # 5 s, and workers were killed and respawned in a loop before serving.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         ssl_certfile=http.tls.certificate,
         ssl_keyfile=http.tls.key,
         ssl_ciphers=MODERN_CIPHERS,

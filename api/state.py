@@ -4,7 +4,6 @@ readiness probe."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ from registry.cluster.upload_locks import DatabaseUploadSessions
 from registry.config import Settings, same_storage, with_shared
 from registry.content.upload_sessions import UploadSessions
 from registry.durations import parse_duration
+from registry.logs import apply_levels
 from registry.storage import StorageDriver, StorageError, create_driver
 from registry.tasks.db import open_database
 
@@ -95,7 +95,7 @@ class AppState:
         self.settings, self.driver = settings, driver
         self.storage_probe = StorageProbe(driver)
         self.config_generation = generation.number
-        logging.getLogger().setLevel(settings.logging.level.upper())
+        apply_levels(settings.logging)
         if driver is not old:
             closer = threading.Timer(OLD_DRIVER_GRACE, old.close)
             closer.daemon = True

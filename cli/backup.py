@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cli.tasks import api_client, run_task
+from registry.maintenance.backup_prune import kept_text
 from registry.maintenance.backup_space import human
 from registry.maintenance.backup_store import is_backup_id
 
@@ -34,11 +35,22 @@ def create(no_verify: bool, no_prune: bool) -> None:
     """Take a backup now (incremental: only new blobs are copied)."""
     params = {"verify": not no_verify, "prune": not no_prune}
     result = run_task("backup", params, on_failure=_print_problems)
+    already = ""
+    if "blobs_already_backed_up" in result:  # a worker older than the CLI does not say
+        already = (
+            f"; {result['blobs_already_backed_up']} blobs "
+            f"({human(result['bytes_already_backed_up'])}) already backed up, not copied again"
+        )
     click.echo(
         f"backup {result['backup_id']}: {result['repositories']} repositories, "
         f"{result['blobs']} blobs ({human(result['bytes'])}); copied {result['blobs_copied']} "
-        f"new blobs ({human(result['bytes_copied'])}); {result['verification']}"
+        f"new blobs ({human(result['bytes_copied'])}){already}; {result['verification']}"
     )
+    pruned = result.get("pruned")
+    if pruned and pruned.get("skipped"):
+        click.echo(f"prune skipped: {pruned['skipped']}")
+    elif pruned and "keep" in pruned:
+        click.echo(f"prune: {_pruned_text(pruned)}")
 
 
 @backup.command("list")
@@ -97,10 +109,17 @@ def prune(keep: int | None) -> None:
     result = run_task("backup_prune", {} if keep is None else {"keep": keep})
     if result.get("skipped"):
         raise click.ClickException(f"prune skipped: {result['skipped']}")
-    click.echo(
-        f"deleted {len(result['deleted'])} backups, {result['blobs_deleted']} blobs "
-        f"({human(result['bytes_freed'])}); kept {len(result['kept'])}"
+    click.echo(_pruned_text(result))
+
+
+def _pruned_text(pruned: dict[str, Any]) -> str:
+    deleted = (
+        f"deleted {len(pruned['deleted'])} backups, {pruned['blobs_deleted']} blobs "
+        f"({human(pruned['bytes_freed'])})"
     )
+    if "keep" not in pruned:  # a worker older than the CLI does not say why
+        return f"{deleted}; kept {len(pruned['kept'])}"
+    return f"{deleted}; {kept_text(pruned)}"
 
 
 @click.command()

@@ -46,7 +46,7 @@ class ApiClient:
         except httpx.HTTPError as exc:
             raise ApiError(f"cannot reach the API at {self.url}: {exc} (is it running?)") from None
         if response.status_code == 401:
-            hint = f"set {TOKEN_ENV} or run `hth-ctl login` (an admin's token is required)"
+            hint = f"set {TOKEN_ENV} or run `hth-ctl login`"
             raise ApiError(f"{method} {path}: 401 {_detail(response)}; {hint}")
         if response.status_code >= 400:
             raise ApiError(f"{method} {path}: {response.status_code} {_detail(response)}")

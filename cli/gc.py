@@ -9,6 +9,21 @@ from urllib.parse import quote
 import click
 
 from cli.tasks import api_client, run_task
+from registry.durations import parse_duration
+from registry.maintenance.gc_kept import kept_lines
+
+
+class DurationText(click.ParamType[str, str]):
+    """A duration as the API takes it ("1h", "90s", or seconds: "0", "3600"), checked here."""
+
+    name = "duration"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
 
 
 @click.command("docker-registry-garbage-collect")
@@ -18,7 +33,12 @@ from cli.tasks import api_client, run_task
     default=None,
     help="Also delete manifests no tag points at (default: docker_registry.gc).",
 )
-@click.option("--grace-period", help="Never delete blobs younger than this (e.g. 1h, 0).")
+@click.option(
+    "--grace-period",
+    type=DurationText(),
+    help="Never delete what was written more recently than this: 1h, 90s, or seconds "
+    "(0 frees everything unreferenced now; default: docker_registry.gc.grace_period).",
+)
 @click.option(
     "--mode",
     type=click.Choice(["readonly", "stop"]),
@@ -49,6 +69,9 @@ def garbage_collect(
         f"{len(result['repositories_deleted'])} repositories, {result['uploads_purged']} "
         f"uploads: {verb} {freed} bytes in {result['seconds']:.1f}s"
     )
+    if "kept" in result:  # a worker older than the CLI does not say
+        for line in kept_lines(result["kept"], result["grace_period_seconds"], dry_run):
+            click.echo(line)
 
 
 @click.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import quote
 
 import click
@@ -38,18 +39,27 @@ def _change(action: str, instance_id: str | None) -> None:
 
 @click.command("instances")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON answer.")
-def list_instances(as_json: bool) -> None:
-    """Registry instances, their state and the storage lease."""
+@click.option(
+    "--processes", "with_processes", is_flag=True, help="Also list each HTTP worker process."
+)
+def list_instances(as_json: bool, with_processes: bool) -> None:
+    """Registry instances (servers), their state and the storage lease."""
     cluster = api_client().get("/api/v1/instances")
     if as_json:
         click.echo(json.dumps(cluster, indent=2))
         return
-    click.echo(f"{'ID':40}  {'LIVE':5}  {'STATE':9}  {'ASKED':9}  {'WRITES':6}  ADDRESS")
+    click.echo(
+        f"{'ID':40}  {'LIVE':5}  {'STATE':9}  {'ASKED':9}  {'PROCS':5}  {'WRITES':6}  ADDRESS"
+    )
     for row in cluster["instances"]:
         click.echo(
             f"{row['id']:40}  {'yes' if row['live'] else 'no':5}  {row['state']:9}  "
-            f"{row['admin_state']:9}  {row['inflight_writes']:6}  {row['address']}"
+            f"{row['admin_state']:9}  {row.get('processes', 1):5}  {row['inflight_writes']:6}  "
+            f"{row['address']}"
         )
+        if with_processes:
+            for process in row.get("process_detail", []):
+                click.echo(f"  {_process_line(process)}")
     lease = cluster["storage_lease"]
     if lease:
         click.echo(
@@ -57,3 +67,11 @@ def list_instances(as_json: bool) -> None:
         )
     else:
         click.echo("storage lease: free")
+
+
+def _process_line(process: dict[str, Any]) -> str:
+    live = "live" if process["live"] else "dead"
+    return (
+        f"pid {process['pid']:<8} {live:4}  {process['state']:9}  lease token "
+        f"{process['lease_token']}  {process['inflight_writes']} writes in flight"
+    )

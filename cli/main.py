@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import traceback
@@ -9,19 +10,46 @@ from typing import Any
 
 import click
 
-from cli.backup import backup, restore
-from cli.gc import garbage_collect, repositories
-from cli.instances import list_instances, start, stop
-from cli.processes import run_component, run_platform
-from cli.reconfigure import reconfigure
-from cli.schedules import schedules
-from cli.secrets import secrets
-from cli.status import status
-from cli.tasks import tasks
-from cli.tokens import login, tokens
-from cli.users import users
-from cli.verify import verify_storage
 from registry.config import ConfigError, load_settings, read_settings_file, redacted
+
+# Command name -> "module:attribute", imported only when that command runs (or --help lists
+# them): `hth-ctl run X` and the HTTP workers it spawns, which import this module again,
+# then carry only what X needs (docs/benchmarks.md, "Footprint").
+LAZY_COMMANDS = {
+    "tasks": "cli.tasks:tasks",
+    "docker-registry-garbage-collect": "cli.gc:garbage_collect",
+    "repositories": "cli.gc:repositories",
+    "stop": "cli.instances:stop",
+    "start": "cli.instances:start",
+    "instances": "cli.instances:list_instances",
+    "schedules": "cli.schedules:schedules",
+    "backup": "cli.backup:backup",
+    "restore": "cli.backup:restore",
+    "reconfigure": "cli.reconfigure:reconfigure",
+    "users": "cli.users:users",
+    "tokens": "cli.tokens:tokens",
+    "me": "cli.me:me",
+    "usage": "cli.usage:usage",
+    "login": "cli.tokens:login",
+    "status": "cli.status:status",
+    "verify-storage": "cli.verify:verify_storage",
+    "secrets": "cli.secrets:secrets",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose LAZY_COMMANDS are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            module, attribute = LAZY_COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 class Context:
@@ -30,7 +58,7 @@ class Context:
         self.debug = debug
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config", type=click.Path(dir_okay=False), help="Path of hth.json.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.pass_context
@@ -43,6 +71,8 @@ def cli(ctx: click.Context, config: str | None, debug: bool) -> None:
 @click.pass_obj
 def up(obj: Context) -> None:
     """Run the whole platform on this machine (Ctrl-C stops it all)."""
+    from cli.processes import run_platform
+
     load_settings(obj.config)  # fail early, in the parent, on a bad configuration
     sys.exit(run_platform(obj.config))
 
@@ -52,6 +82,8 @@ def up(obj: Context) -> None:
 @click.pass_obj
 def run(obj: Context, component: str) -> None:
     """Run one component in the foreground."""
+    from cli.processes import run_component
+
     run_component(component, load_settings(obj.config), obj.config)
 
 
@@ -69,24 +101,6 @@ def show_config(obj: Context, check_file: str | None) -> None:
     settings = load_settings(obj.config)
     document: dict[str, Any] = redacted(settings)
     click.echo(json.dumps(document, indent=2))
-
-
-cli.add_command(tasks)
-cli.add_command(garbage_collect)
-cli.add_command(repositories)
-cli.add_command(stop)
-cli.add_command(start)
-cli.add_command(list_instances)
-cli.add_command(schedules)
-cli.add_command(backup)
-cli.add_command(restore)
-cli.add_command(reconfigure)
-cli.add_command(users)
-cli.add_command(tokens)
-cli.add_command(login)
-cli.add_command(status)
-cli.add_command(verify_storage)
-cli.add_command(secrets)
 
 
 def main() -> None:

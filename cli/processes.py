@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
+import os
 import sys
-import time
-from collections.abc import Iterable
 
-from registry.config import Settings
+from cli import supervisor
+from registry.config import Settings, load_settings
+from registry.ports import check_free, platform_listeners
 
 PLATFORM_COMPONENTS = ["registry", "worker", "beat", "flower"]
 
@@ -34,7 +33,6 @@ def run_component(component: str, settings: Settings, config_path: str | None) -
 
 def _platform_components(config_path: str | None) -> list[str]:
     """The components `up` starts, after migrating the task database once, here."""
-    from registry.config import load_settings
     from registry.tasks.db import open_database
 
     settings = load_settings(config_path)
@@ -47,45 +45,14 @@ def _platform_components(config_path: str | None) -> list[str]:
     return [c for c in PLATFORM_COMPONENTS if c != "flower" or settings.flower.enabled]
 
 
-def _spawn(component: str, config_path: str | None) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "cli.main"]
-    if config_path:
-        args += ["--config", config_path]
-    return subprocess.Popen([*args, "run", component])
-
-
 def run_platform(config_path: str | None) -> int:
-    """Start every component; stop all when one dies or on Ctrl-C/SIGTERM."""
+    """Start every component under a supervisor that stops all when one dies or on
+    Ctrl-C/SIGTERM. Every port is checked first (a taken one is named with its setting before
+    anything starts), then the migration runs here; then this process becomes the
+    supervisor (exec: same PID, none of the platform's modules left in memory)."""
+    check_free(platform_listeners(load_settings(config_path)))
     components = _platform_components(config_path)
-    children = {name: _spawn(name, config_path) for name in components}
-    stopping = False
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            code = child.poll()
-            if code is not None:
-                print(f"hth-ctl: {name} exited with code {code}; stopping", file=sys.stderr)
-                exit_code, stopping = code or 1, True
-        time.sleep(0.2)
-    _terminate(children.values())
-    return exit_code
-
-
-def _terminate(children: Iterable[subprocess.Popen[bytes]]) -> None:
-    procs = list(children)
-    for child in procs:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for child in procs:
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
+    argv = supervisor.command(components, config_path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)

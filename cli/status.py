@@ -27,7 +27,10 @@ def render(answer: dict[str, Any]) -> list[str]:
     lines = ["INSTANCES"]
     for row in answer["instances"]:
         live = "live" if row["live"] else "dead"
-        lines.append(f"  {row['id']:40}  {live:4}  {row['state']:9}  {row['address']}")
+        processes = _plural(row.get("processes", 1), "process", "processes")
+        lines.append(
+            f"  {row['id']:40}  {live:4}  {row['state']:9}  {processes:13}  {row['address']}"
+        )
     lease = answer["storage_lease"]
     held = f"{lease['mode']} by {lease['holder']}" if lease else "free"
     lines.append(f"  storage lease: {held}")
@@ -59,3 +62,7 @@ def _when(task: dict[str, Any]) -> str:
 
 def _short(timestamp: str) -> str:
     return timestamp[:19].replace("T", " ")
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"

@@ -1,23 +1,24 @@
-"""`hth-ctl tokens ...` (personal and robot tokens) and `hth-ctl login`, which trades an
-admin's password for a token kept in the 0600 token file."""
+"""`hth-ctl tokens ...` (every user's personal and robot tokens: admins) and `hth-ctl login`,
+which trades a user's password for a token of theirs kept in the 0600 token file."""
 
 from __future__ import annotations
 
 import json
 import socket
+from typing import Any
 
 import click
 
 from cli.client import ApiClient, base_url
 from cli.credentials import save_token
 from cli.tasks import api_client
-from cli.users import read_password
+from cli.users import parse_grant, read_password
 from registry.config import load_settings
 
 
 @click.group()
 def tokens() -> None:
-    """Personal access tokens and robot tokens: list, create (shown once), revoke."""
+    """Every user's personal and robot tokens (admins; your own: `hth-ctl me tokens`)."""
 
 
 @tokens.command("list")
@@ -27,32 +28,64 @@ def tokens() -> None:
 def list_tokens(user: str | None, include_revoked: bool, as_json: bool) -> None:
     query = {"user": user, "include_revoked": include_revoked or None}
     page = api_client().get("/api/v1/tokens", **query)
+    print_tokens(page, as_json)
+
+
+def print_tokens(page: dict[str, Any], as_json: bool) -> None:
+    """A token page as a table (or its JSON): never a secret, the API sends none."""
     if as_json:
         click.echo(json.dumps(page, indent=2))
         return
-    click.echo(f"{'ID':16}  {'USER':24}  {'KIND':8}  {'EXPIRES':20}  {'LIVE':4}  NAME")
+    click.echo(
+        f"{'ID':16}  {'USER':24}  {'KIND':8}  {'EXPIRES':20}  {'LIVE':4}  {'LIMITS':20}  NAME"
+    )
     for token in page["items"]:
         expires = (token["expires_at"] or "never")[:19].replace("T", " ")
         live = "yes" if token["live"] else "no"
+        limits = format_grants(token.get("permissions")) or "-"
         click.echo(
             f"{token['id']:16}  {token['user']:24}  {token['kind']:8}  {expires:20}  "
-            f"{live:4}  {token['name']}"
+            f"{live:4}  {limits:20}  {token['name']}"
         )
+
+
+def format_grants(grants: list[dict[str, Any]] | None) -> str:
+    return " ".join(f"{g['namespace']}={','.join(g['actions'])}" for g in grants or [])
+
+
+def token_body(name: str, expires_in: str | None, grants: tuple[str, ...]) -> dict[str, Any]:
+    """The body of a token creation: --grant NAMESPACE=ACTIONS limits it."""
+    body: dict[str, Any] = {"name": name}
+    if expires_in:
+        body["expires_in"] = expires_in
+    if grants:
+        body["permissions"] = [parse_grant(g) for g in grants]
+    return body
+
+
+def show_created(created: dict[str, Any], save: bool) -> None:
+    click.echo(f"token {created['id']} for {created['user']} (shown only now):")
+    click.echo(created["token"])
+    if save:
+        click.echo(f"saved to {save_token(created['token'])}", err=True)
 
 
 @tokens.command("create")
 @click.argument("name")
 @click.option("--user", help="Whose token (default: yours).")
 @click.option("--expires-in", help="A duration such as 720h (default: never).")
+@click.option(
+    "--grant", "grants", multiple=True, help="Limit it: NAMESPACE=pull,push (repeatable)."
+)
 @click.option("--save", is_flag=True, help="Also keep it as this CLI's token (0600 file).")
-def create_token(name: str, user: str | None, expires_in: str | None, save: bool) -> None:
+def create_token(
+    name: str, user: str | None, expires_in: str | None, grants: tuple[str, ...], save: bool
+) -> None:
     """Create a token; its text is printed now and never again."""
-    body = {"name": name, "user": user, "expires_in": expires_in}
-    created = api_client().post("/api/v1/tokens", {k: v for k, v in body.items() if v})
-    click.echo(f"token {created['id']} for {created['user']} (shown only now):")
-    click.echo(created["token"])
-    if save:
-        click.echo(f"saved to {save_token(created['token'])}", err=True)
+    body = token_body(name, expires_in, grants)
+    if user:
+        body["user"] = user
+    show_created(api_client().post("/api/v1/tokens", body), save)
 
 
 @tokens.command("revoke")
@@ -64,17 +97,18 @@ def revoke_token(token_id: str) -> None:
 
 
 @click.command()
-@click.option("--username", prompt=True, help="An admin's username.")
+@click.option("--username", prompt=True, help="Your username.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.option("--expires-in", default="720h", show_default=True, help="The token's lifetime.")
 @click.pass_context
 def login(ctx: click.Context, username: str, password_stdin: bool, expires_in: str) -> None:
-    """Log in as an admin: create a token and keep it in the 0600 token file."""
+    """Log in: create a token of yours and keep it in the 0600 token file (any user; the
+    management commands other than `hth-ctl me` need an admin)."""
     settings = load_settings(getattr(ctx.find_root().obj, "config", None))
     password = read_password(password_stdin) if password_stdin else _prompt_once()
     client = ApiClient(base_url(settings), auth=(username, password))
     name = f"hth-ctl on {socket.gethostname()}"[:128]
-    created = client.post("/api/v1/tokens", {"name": name, "expires_in": expires_in})
+    created = client.post("/api/v1/me/tokens", {"name": name, "expires_in": expires_in})
     click.echo(f"logged in as {username}; token saved to {save_token(created['token'])}")
 
 

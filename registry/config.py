@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from registry.auth.passwords import check_policy
-from registry.durations import parse_duration
+from registry.durations import Duration, parse_duration
 from registry.storage.settings import SETTINGS_BY_DRIVER, DriverSettings
 
 SYSTEM_CONFIG = Path("/var/opt/hth/shared/hth.json")
@@ -40,11 +40,6 @@ class ConfigError(Exception):
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def _check_duration(value: str) -> str:
-    parse_duration(value)
-    return value
 
 
 def _network(item: Any) -> Any:
@@ -87,9 +82,9 @@ class HTTPSettings(Section):
         return [_network(item) for item in value]
 
     # A request line and headers must arrive within this (408 and close; docs/security.md).
-    header_timeout: str = "30s"
+    header_timeout: Duration = "30s"
     # An idle connection between requests is closed after this (whole seconds, rounded up).
-    keepalive_timeout: str = "30s"
+    keepalive_timeout: Duration = "30s"
     # uvicorn's HTTP/1.1 parser; "auto" is httptools when installed, else h11.
     parser: Literal["auto", "httptools", "h11"] = "auto"
 
@@ -113,29 +108,23 @@ class HTTPSettings(Section):
 class GCSettings(Section):
     schedule: str | None = None
     delete_untagged: bool = False
-    grace_period: str = "1h"
+    grace_period: Duration = "1h"
     cluster_mode: Literal["readonly", "stop"] = "readonly"
-
-    _grace = field_validator("grace_period")(_check_duration)
 
 
 class UploadPurgingSettings(Section):
     enabled: bool = True
-    age: str = "168h"
-    interval: str = "24h"
+    age: Duration = "168h"
+    interval: Duration = "24h"
     dryrun: bool = False
-
-    _durations = field_validator("age", "interval")(_check_duration)
 
 
 class UploadSettings(Section):
     # A request writing an upload holds it this long past its last renewal (renewed every
     # third of it while the request lives): how long a killed registry blocks its uploads.
-    lock_ttl: str = "30s"
+    lock_ttl: Duration = "30s"
     # A chunk whose bytes stop arriving for this long fails (and frees the upload).
-    idle_timeout: str = "60s"
-
-    _durations = field_validator("lock_ttl", "idle_timeout")(_check_duration)
+    idle_timeout: Duration = "60s"
 
 
 class BackupSettings(Section):
@@ -176,44 +165,40 @@ class QueueSettings(Section):
     broker_url: str | None = None
     # Prepended to every Redis key, so several platforms (or test runs) can share one Redis.
     key_prefix: str = ""
-    concurrency: int = Field(default=2, ge=1, le=64)
+    # Pool processes per worker; None: the machine's CPU cores, at most 2 (tasks mostly wait
+    # on storage, and each pool process holds a copy of the platform: docs/benchmarks.md).
+    concurrency: int | None = Field(default=None, ge=1, le=64)
     # Automatic retries after transient errors or a lost worker; then the task fails.
     max_retries: int = Field(default=3, ge=0, le=100)
-    retry_backoff: str = "2s"
-    retry_backoff_max: str = "10m"
+    retry_backoff: Duration = "2s"
+    retry_backoff_max: Duration = "10m"
     # A running task refreshes its heartbeat this often; silent for dead_after = worker died.
-    heartbeat: str = "5s"
-    dead_after: str = "30s"
+    heartbeat: Duration = "5s"
+    dead_after: Duration = "30s"
     # A queued task whose message never reached the broker is re-sent after this long.
-    resend_after: str = "30s"
+    resend_after: Duration = "30s"
     # A queued task whose message left the broker's queue (a worker took it) but that no
     # worker started within this long is re-sent: the worker died holding the message.
-    start_deadline: str = "60s"
+    start_deadline: Duration = "60s"
     # Redis re-delivers an unacknowledged message after this; raised to the longest time limit.
-    visibility_timeout: str = "12h"
+    visibility_timeout: Duration = "12h"
     # Each worker serves Prometheus /metrics on this port, bound to the host of
     # docker_registry.http.addr (loopback by default, every interface in compose); 0: off.
     worker_metrics_port: int = Field(default=9808, ge=0, le=65535)
 
-    _durations = field_validator(
-        "retry_backoff",
-        "retry_backoff_max",
-        "heartbeat",
-        "dead_after",
-        "resend_after",
-        "start_deadline",
-        "visibility_timeout",
-    )(_check_duration)
+    def worker_concurrency(self) -> int:
+        """`concurrency`, else the CPU cores this process may use, at most 2."""
+        if self.concurrency is not None:
+            return self.concurrency
+        return max(1, min(2, len(os.sched_getaffinity(0))))
 
 
 class SchedulerSettings(Section):
-    tick: str = "1s"
+    tick: Duration = "1s"
     # A beat holds the scheduler lock this long; another beat takes over when it expires.
-    leader_ttl: str = "15s"
+    leader_ttl: Duration = "15s"
     # Accept a sixth cron field for seconds: meant for tests and demos, not production.
     cron_seconds: bool = False
-
-    _durations = field_validator("tick", "leader_ttl")(_check_duration)
 
 
 class FlowerSettings(Section):
@@ -268,38 +253,34 @@ class AuthSettings(Section):
     # None: on whenever docker_registry.http.addr is beyond loopback, off on loopback.
     enabled: bool | None = None
     initial_admin: InitialAdmin = Field(default_factory=InitialAdmin)
-    token_ttl: str = "5m"
+    token_ttl: Duration = "5m"
     # Refresh tokens (Docker's `offline_token`): revocable like personal access tokens.
-    refresh_token_ttl: str = "720h"
+    refresh_token_ttl: Duration = "720h"
     # Live refresh tokens kept per user and client_id; a new one revokes the oldest beyond it.
     refresh_tokens_per_client: int = Field(default=10, ge=1, le=1000)
+    # Live personal (and robot) tokens a user may hold; making one more is refused (409).
+    personal_tokens_per_user: int = Field(default=100, ge=1, le=100_000)
     # None: <scheme>://<host of the request>/auth/token
     realm: str | None = None
     service: str = "hth-registry"
     # Failed logins for one name within login_window before 429 for the addresses that
     # failed it (4x that from one address, for any names); see docs/auth.md.
     login_attempts: int = Field(default=5, ge=1, le=1000)
-    login_window: str = "1m"
+    login_window: Duration = "1m"
     # Largest JSON body accepted by /api/ and /auth/ (manifests have their own 4 MiB limit).
     api_body_limit: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
-
-    _durations = field_validator("token_ttl", "refresh_token_ttl", "login_window")(_check_duration)
 
 
 class ClusterSettings(Section):
     """Timings of instance heartbeats and the storage lease (DESIGN §5)."""
 
-    heartbeat_interval: str = "1s"
+    heartbeat_interval: Duration = "1s"
     # An instance whose last heartbeat is older than this is dead: it is not waited for.
-    instance_ttl: str = "10s"
+    instance_ttl: Duration = "10s"
     # A lease not renewed for this long ends by itself (its holder died).
-    lease_ttl: str = "30s"
+    lease_ttl: Duration = "30s"
     # How long a task waits for every live instance to drain its writes and acknowledge.
-    ack_timeout: str = "120s"
-
-    _durations = field_validator("heartbeat_interval", "instance_ttl", "lease_ttl", "ack_timeout")(
-        _check_duration
-    )
+    ack_timeout: Duration = "120s"
 
 
 class LoggingSettings(Section):

@@ -9,6 +9,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from registry.config import Settings
+from registry.durations import normalise_duration
 from registry.storage.settings import SETTINGS_BY_DRIVER
 
 _HEADER = """# Configuration reference
@@ -16,12 +17,15 @@ _HEADER = """# Configuration reference
 Generated from the settings models (`python -m registry.config_reference > docs/configuration.md`);
 a test keeps it current. `hth.json` is found at `--config FILE`, else `$HTH_CONFIG`, else
 `/var/opt/hth/shared/hth.json` when it exists, else the embedded default (data under `./var`).
-Unknown keys and wrong types are errors that name the key path. Durations are Go-style
-(`90s`, `1h30m`, `168h`). Secrets are shown as `***` by `hth-ctl show-config` and the API.
+Unknown keys and wrong types are errors that name the key path. Durations (type `duration`)
+are Go-style text (`"90s"`, `"1h30m"`, `"168h"`) or a number of seconds (`3600`, `0`, `"3600"`);
+negative ones are refused. Secrets are shown as `***` by `hth-ctl show-config` and the API.
 """
 
 
 def _type_name(info: FieldInfo) -> str:
+    if any(getattr(m, "func", None) is normalise_duration for m in info.metadata):
+        return "duration"
     text = str(info.annotation).replace("<class '", "").replace("'>", "")
     for module in ("typing.", "ipaddress.", "pydantic.types."):
         text = text.replace(module, "")

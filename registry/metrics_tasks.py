@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from registry.cluster import instances, leases
 from registry.tasks.db import Database
-from registry.tasks.models import TaskRow, utcnow
+from registry.tasks.models import TaskRow
 from registry.tasks.states import TERMINAL, WAITING, State
 
 # Task kinds whose last success operators watch (alerts on its age).
@@ -44,8 +44,9 @@ class PlatformSnapshot:
     gc: GCTotals
     last_success: dict[str, datetime]  # kind -> finished_at of its newest success
     lease: LeaseState | None
-    instances: Counter[str]  # state -> live instances
+    instances: Counter[str]  # state -> live instances (servers)
     instances_dead: int
+    instance_processes: int = 0  # live HTTP worker processes of live instances
 
     @property
     def queue_depth(self) -> int:
@@ -82,15 +83,16 @@ def snapshot(db: Database, instance_ttl: timedelta) -> PlatformSnapshot:
         if result and not result.get("dry_run", False):
             gc.blobs_deleted += int(result.get("blobs_deleted", 0))
             gc.bytes_freed += int(result.get("bytes_freed", 0))
-    live, dead = _instance_counts(db, instance_ttl)
+    views = instances.instances(db, instance_ttl)
     return PlatformSnapshot(
         tasks=Counter({(kind, state): int(n) for kind, state, n in counts}),
         durations=durations,
         gc=gc,
         last_success=last_success,
         lease=_lease(db),
-        instances=live,
-        instances_dead=dead,
+        instances=Counter(view.state for view in views if view.live),
+        instances_dead=sum(1 for view in views if not view.live),
+        instance_processes=sum(len(view.live_processes) for view in views),
     )
 
 
@@ -99,15 +101,3 @@ def _lease(db: Database) -> LeaseState | None:
     if lease is None:
         return None
     return LeaseState(lease.holder, lease.mode, lease.token, lease.expires_at)
-
-
-def _instance_counts(db: Database, ttl: timedelta) -> tuple[Counter[str], int]:
-    cutoff = utcnow() - ttl
-    live: Counter[str] = Counter()
-    dead = 0
-    for row in instances.instances(db):
-        if row.heartbeat_at > cutoff:
-            live[row.state] += 1
-        else:
-            dead += 1
-    return live, dead

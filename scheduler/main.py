@@ -10,6 +10,7 @@ import threading
 
 from registry.config import Settings
 from registry.durations import parse_duration
+from registry.logs import configure_logging
 from registry.tasks.db import open_database
 from scheduler.beat import Beat
 from scheduler.defaults import ensure_default_schedules
@@ -18,10 +19,7 @@ log = logging.getLogger("hth.beat")
 
 
 def run_beat(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.logging.level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(settings.logging)
     db = open_database(settings)
     ensure_default_schedules(db, settings)
     beat = Beat(db, settings, holder=f"{socket.gethostname()}:{os.getpid()}")

@@ -19,7 +19,6 @@ from registry.tasks.models import TaskRow
 from registry.tasks.records import silent_since, unsent_since, unstarted_since
 from registry.tasks.states import State
 from registry.tasks.transitions import reassign_message, recover_dead
-from worker.broker_queue import BrokerUnreadable, waiting_ids
 from worker.client import send_message
 
 log = logging.getLogger("hth.beat")
@@ -56,6 +55,9 @@ def resend_unstarted(db: Database, settings: Settings, now: datetime) -> None:
     rows = unstarted_since(db, now - deadline, now - parse_duration(queue.resend_after))
     if not rows:
         return
+    # Imported here: it loads Redis, Kombu and Celery, which an idle beat does without.
+    from worker.broker_queue import BrokerUnreadable, waiting_ids
+
     try:
         waiting = waiting_ids(settings)
     except BrokerUnreadable as exc:  # sending would fail as well: try again next time

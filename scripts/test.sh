@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(skopeo umoci docker-registry buildah podman runc redis-server wrk swift-proxy swift-object swift-container swift-account memcached eatmydata postgresql chromium nginx-light)
+APT_PACKAGES=(skopeo umoci docker-registry docker.io buildah podman runc redis-server wrk swift-proxy swift-object swift-container swift-account memcached eatmydata postgresql chromium nginx-light)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry.audit import task_enqueued
 from registry.config import Settings
@@ -20,7 +20,9 @@ from registry.tasks.models import TaskRow
 from registry.tasks.records import NewTask, create_task, unfinished_of_kinds
 from registry.tasks.states import Trigger
 from registry.tasks.transitions import mark_sent
-from worker.celery_app import HthCelery, create_celery, task_name
+
+if TYPE_CHECKING:
+    from worker.celery_app import HthCelery
 
 log = logging.getLogger("hth.tasks")
 
@@ -30,6 +32,10 @@ _apps: dict[tuple[int, int], tuple[Settings, HthCelery]] = {}
 
 def celery_for(settings: Settings) -> HthCelery:
     """This process's Celery app (a producer) for these settings."""
+    # Imported here: the registry's HTTP workers load Celery (~15 MiB) only once they
+    # enqueue or probe the broker, not to serve pulls and pushes (docs/benchmarks.md).
+    from worker.celery_app import create_celery
+
     key = (os.getpid(), id(settings))
     with _lock:
         entry = _apps.get(key)
@@ -84,6 +90,8 @@ def send_message(
 ) -> datetime | None:
     """Send the message `celery_id` for the task; when it was sent, or None (logged) when the
     broker is down or the task has a newer message meanwhile."""
+    from worker.celery_app import task_name
+
     try:
         celery_for(settings).send_task(
             task_name(row.kind),

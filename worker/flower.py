@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from registry.config import ConfigError, Settings
+from registry.ports import check_free, flower_listener
 from worker.celery_app import create_celery
 
 
@@ -33,6 +34,7 @@ def flower_credentials(settings: Settings) -> tuple[str, str]:
 
 
 def run_flower(settings: Settings) -> None:
+    check_free([flower_listener(settings)])  # before Tornado's bare "Address already in use"
     username, password = flower_credentials(settings)
     # Through the environment, not argv: the password must not show in `ps`.
     os.environ["FLOWER_BASIC_AUTH"] = f"{username}:{password}"

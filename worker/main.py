@@ -7,6 +7,7 @@ import os
 import socket
 
 from registry.config import Settings
+from registry.logs import apply_levels
 from registry.tasks.db import open_database
 from worker.celery_app import QUEUE, create_celery
 from worker.metrics import start_exporter
@@ -18,8 +19,10 @@ def run_worker(settings: Settings, concurrency: int | None = None) -> None:
     open_database(settings).engine.dispose()
     app = create_celery(settings)
     register_tasks(app)
-    concurrency = concurrency or settings.queue.concurrency
+    concurrency = concurrency or settings.queue.worker_concurrency()
     node = f"hth-{os.getpid()}@{socket.gethostname()}"
+    # Celery sets up the root logger itself (format and level); the SDK levels are ours.
+    apply_levels(settings.logging)
     exporter = start_exporter(settings, node, concurrency)  # before the pool forks
     try:
         app.worker_main(

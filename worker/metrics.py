@@ -30,8 +30,8 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
-from registry.auth.mode import listen_host
 from registry.config import Settings
+from registry.ports import unavailable_message, worker_metrics_listener
 
 log = logging.getLogger("hth.worker.metrics")
 
@@ -161,8 +161,8 @@ def start_exporter(settings: Settings, node: str, concurrency: int) -> Exporter 
     """Before the pool forks: samples go to a fresh folder, the main process serves them.
     None when `queue.worker_metrics_port` is 0; a port in use is logged, not fatal."""
     global _series
-    port = settings.queue.worker_metrics_port
-    if not port:
+    listener = worker_metrics_listener(settings)
+    if listener is None:
         return None
     _remove_stale_folders()
     folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
@@ -174,11 +174,11 @@ def start_exporter(settings: Settings, node: str, concurrency: int) -> Exporter 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PoolCollector(folder))
     registry.register(WorkerCollector(node, concurrency))
-    host = listen_host(settings)
+    host, port = listener.host, listener.port
     try:
         server, _ = start_http_server(port, host, registry)
     except OSError as exc:
-        log.warning("worker metrics not served: cannot listen on %s:%d: %s", host, port, exc)
+        log.warning("worker metrics not served: %s", unavailable_message(listener, exc))
         return Exporter(folder, None)
     _close_in_pool_processes(server.socket)
     log.info("worker metrics at http://%s:%d/metrics", host, port)

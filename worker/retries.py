@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
+import sys
 
 from kombu.exceptions import OperationalError as BrokerError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import OperationalError as DatabaseError
 
 from registry.storage import StorageUnavailableError
@@ -18,14 +17,19 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
     BrokerError,
-    RedisConnectionError,
-    RedisTimeoutError,
     DatabaseError,
 )
 
 
 def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT)
+    if isinstance(exc, TRANSIENT):
+        return True
+    # Redis's connection errors too. Importing redis costs ~25 MiB (it pulls in
+    # `cryptography`), and a process that never loaded it cannot have raised them.
+    redis_errors = sys.modules.get("redis.exceptions")
+    if redis_errors is None:
+        return False
+    return isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError)
 
 
 def backoff(attempt: int, base: float, cap: float, rand: random.Random | None = None) -> float:

@@ -1,10 +1,12 @@
 """/api/v1 is for admins when auth is on: `admit_admin` runs before every route of
-`V1Route` (the route class all /api/v1 routers share), and `audit_call` records each
-changing call afterwards unless the core already recorded something more specific.
+`V1Route` (the route class all /api/v1 routers share), `admit_user` before the routes of
+`/api/v1/me` (any user, about themselves), and `audit_call` records each changing call
+afterwards unless the core already recorded something more specific.
 
-Only an admin's password (basic auth) or personal/robot token is an admin credential here:
-registry tokens (JWTs from /auth/token, which every Docker daemon holds) and refresh tokens
-(which `docker login` keeps) are refused with 401 whatever they carry."""
+Only a password (basic auth) or personal/robot token counts here, and only an admin's
+unlimited one is an admin credential: registry tokens (JWTs from /auth/token, which every
+Docker daemon holds) and refresh tokens (which `docker login` keeps) are refused with 401
+whatever they carry."""
 
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ from registry.tasks.db import Database
 CREDENTIALS = APIKeyHeader(
     name="Authorization",
     scheme_name="admin credentials",
-    description="`Bearer <personal access token>` or `Basic <user:password>` of an admin",
+    description="`Bearer <personal access token>` or `Basic <user:password>` of an admin "
+    "(of any user on /api/v1/me)",
     auto_error=False,
 )
 log = logging.getLogger("hth.audit")
@@ -44,6 +47,15 @@ async def admit_admin(request: Request) -> Principal:
     principal = ANONYMOUS
     if runtime.enabled:
         principal = await _admin(request)
+    return _admitted(request, principal)
+
+
+async def admit_user(request: Request) -> Principal:
+    """Any user, about themselves; even with auth off, since there is no "me" without one."""
+    return _admitted(request, await _authenticated(request))
+
+
+def _admitted(request: Request, principal: Principal) -> Principal:
     setattr(request.state, _STATE, principal)
     context = audit.AuditContext(principal.username, client_address(request), request_id(request))
     audit.bind(context)
@@ -51,6 +63,15 @@ async def admit_admin(request: Request) -> Principal:
 
 
 async def _admin(request: Request) -> Principal:
+    principal = await _authenticated(request)
+    if not principal.admin:
+        raise Denied("the management API is for admins (your own tokens: /api/v1/me/tokens)")
+    if not principal.full_admin:
+        raise Denied("a token limited to some repositories is no admin credential")
+    return principal
+
+
+async def _authenticated(request: Request) -> Principal:
     try:
         principal = (await identify(request, registry_tokens=False)).principal
         if principal.token_kind == "refresh":
@@ -62,11 +83,9 @@ async def _admin(request: Request) -> Principal:
         exc.headers["WWW-Authenticate"] = API_CHALLENGE
         raise
     if not principal.authenticated:
-        error = Unauthorized("authentication required: an admin's token or credentials")
+        error = Unauthorized("authentication required: a personal token or credentials")
         error.headers["WWW-Authenticate"] = API_CHALLENGE
         raise error
-    if not principal.admin:
-        raise Denied("the management API is for admins")
     return principal
 
 

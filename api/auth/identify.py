@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from api.access_log import note_user
 from api.auth.runtime import auth_runtime, client_address
 from registry.auth import jwts
 from registry.auth.credentials import (
@@ -56,6 +57,12 @@ class RegistryTokenRefused(TokenRefused):
 
 async def identify(connection: HTTPConnection, *, registry_tokens: bool = True) -> Identity:
     """The caller; `registry_tokens=False` refuses our JWTs without even verifying them."""
+    identity = await _identify(connection, registry_tokens)
+    note_user(connection, identity.principal)  # for the access log line
+    return identity
+
+
+async def _identify(connection: HTTPConnection, registry_tokens: bool) -> Identity:
     header = connection.headers.get("authorization")
     if not header:
         return Identity(ANONYMOUS)

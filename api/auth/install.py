@@ -91,14 +91,23 @@ def flat_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple
             yield prefix + getattr(route, "path", ""), route
 
 
+ME_PREFIX = "/api/v1/me"
+
+
 def _check_guarded(app: FastAPI) -> None:
-    """Fail closed: an /api/v1 route that bypasses the admin check stops the start."""
-    from api.v1.errors import V1Route
+    """Fail closed: an /api/v1 route that bypasses the admin check stops the start, and so
+    does a route outside /api/v1/me that admits any user."""
+    from api.v1.errors import V1Route, V1UserRoute
 
     for path, route in flat_routes(app.routes):
-        if isinstance(route, APIRoute) and path.startswith("/api/v1/"):
-            if not isinstance(route, V1Route):
-                raise RuntimeError(f"{path} must use api.v1.errors.V1Route (admin check)")
+        if not isinstance(route, APIRoute) or not path.startswith("/api/v1/"):
+            continue
+        if not isinstance(route, V1Route):
+            raise RuntimeError(f"{path} must use api.v1.errors.V1Route (admin check)")
+        is_me = path == ME_PREFIX or path.startswith(ME_PREFIX + "/")
+        if isinstance(route, V1UserRoute) != is_me:
+            wanted = "V1UserRoute" if is_me else "V1Route (admins only)"
+            raise RuntimeError(f"{path} must use api.v1.errors.{wanted}")
 
 
 def _document_errors_as_json(app: FastAPI) -> None:

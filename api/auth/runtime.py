@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from api.access_log import request_id_of
 from registry.auth.mode import auth_enabled
 from registry.auth.ratelimit import LoginLimiter
 from registry.config import Settings
@@ -58,5 +59,5 @@ def client_address(connection: HTTPConnection) -> str:
 
 
 def request_id(connection: HTTPConnection) -> str | None:
-    value = connection.headers.get("x-request-id")
-    return value if value and len(value) <= 64 else None
+    """The id of the request's access log line and X-Request-Id answer."""
+    return request_id_of(connection)

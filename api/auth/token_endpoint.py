@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.access_log import note_user
 from api.auth.identify import decode_basic, login
 from api.auth.runtime import AuthRuntime, auth_runtime
 from registry.auth import jwts
@@ -116,6 +117,7 @@ async def _answer(
     offline: str | None,
 ) -> JSONResponse:
     runtime = auth_runtime(request)
+    note_user(request, principal)  # for the access log line
     if service and service != runtime.service:
         raise TokenRequestInvalid(f"unknown service {service!r}")
     try:
@@ -136,7 +138,7 @@ def _issue(
 ) -> dict[str, Any]:
     db = runtime.db()
     username = principal.username if principal.authenticated else None
-    granted = grant_scopes(db, username, principal.admin, scopes)
+    granted = grant_scopes(db, username, principal.admin, scopes, principal.limits)
     token_id = principal.token_id
     refresh: str | None = None
     # Password logins only: a token login keeps its own token (revoking it must suffice).

@@ -106,9 +106,10 @@ async def _satisfied(request: Request, identity: Identity, need: Need, name: str
         # Any valid credentials, or an anonymous token from our token endpoint.
         return not identity.anonymous or identity.access is not None
     if need.kind == "catalog":
+        # Any user: the listing shows what they may pull (api/auth/catalog_access.py).
         if identity.access is not None:
             return "*" in identity.access.get(("registry", "catalog"), frozenset())
-        return identity.principal.admin
+        return identity.principal.authenticated
     assert name is not None
     return await allows(request, identity, name, need.action)
 
@@ -124,7 +125,7 @@ async def _live_actions(request: Request, identity: Identity, name: str) -> set[
     principal = identity.principal
     username = principal.username if principal.authenticated else None
     runtime = auth_runtime(request)
-    return await runtime.with_db(allowed_actions, username, principal.admin, name)
+    return await runtime.with_db(allowed_actions, username, principal.admin, name, principal.limits)
 
 
 async def _refuse(request: Request, identity: Identity, need: Need, name: str | None) -> None:
@@ -145,7 +146,9 @@ async def _refuse(request: Request, identity: Identity, need: Need, name: str | 
 
 async def _could(request: Request, identity: Identity, need: Need, name: str | None) -> bool:
     """Whether the token's user may do it now (had it asked for the scope)."""
-    if identity.principal.admin:
+    if need.kind == "catalog":
+        return identity.principal.authenticated
+    if identity.principal.full_admin:
         return True
     if need.kind != "repository" or not name:
         return False
@@ -160,10 +163,16 @@ def _detail(need: Need, name: str | None) -> list[dict[str, str]] | None:
     return None
 
 
+def identity_of(request: Request) -> Identity | None:
+    """Who `authorize_v2` let in (None before it ran)."""
+    identity: Identity | None = getattr(request.state, _STATE, None)
+    return identity
+
+
 async def may_mount_from(request: Request, source: str) -> bool:
     """A cross-repository mount needs pull on the source; without it the client gets a
     plain upload instead (as Distribution does), never a 403 that would end its push."""
-    identity: Identity | None = getattr(request.state, _STATE, None)
+    identity = identity_of(request)
     if identity is None or not auth_runtime(request).enabled:
         return True
     return await allows(request, identity, source, "pull")

@@ -22,11 +22,20 @@ class NotFound(RegistryError):
     code, status, default_message = "NOT_FOUND", 404, "not found"
 
 
+class Forbidden(RegistryError):
+    code, status, default_message = "FORBIDDEN", 403, "forbidden"
+
+
 class Conflict(RegistryError):
     code, status, default_message = "CONFLICT", 409, "conflict"
 
 
-_BY_STATUS: dict[int, type[RegistryError]] = {400: BadRequest, 404: NotFound, 409: Conflict}
+_BY_STATUS: dict[int, type[RegistryError]] = {
+    400: BadRequest,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+}
 
 
 def core(call: Callable[[], T]) -> T:

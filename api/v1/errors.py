@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.auth.admin import CREDENTIALS, admit_admin, audit_call
+from api.auth.admin import CREDENTIALS, admit_admin, admit_user, audit_call
 from registry.content.errors import RegistryError
 
 log = logging.getLogger("hth.api")
@@ -40,6 +40,8 @@ class V1Route(APIRoute):
     """Maps the core's typed errors to their status, and a database outage to 503.
     Admits only admins when auth is on, and audits changing calls (api/auth/admin.py)."""
 
+    admit = staticmethod(admit_admin)
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), Security(CREDENTIALS)]
         kwargs["responses"] = {**error_responses(401, 403), **(kwargs.get("responses") or {})}
@@ -50,7 +52,7 @@ class V1Route(APIRoute):
 
         async def guarded(request: Request) -> Response:
             try:
-                await admit_admin(request)
+                await self.admit(request)
                 response = await handler(request)
             except RegistryError as exc:
                 response = JSONResponse({"detail": exc.message}, exc.status, headers=exc.headers)
@@ -62,3 +64,10 @@ class V1Route(APIRoute):
             return response
 
         return guarded
+
+
+class V1UserRoute(V1Route):
+    """The routes of /api/v1/me: any authenticated user, about themselves (the app refuses
+    to start if this class guards a route outside /api/v1/me)."""
+
+    admit = staticmethod(admit_user)

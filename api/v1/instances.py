@@ -1,8 +1,10 @@
-"""/api/v1/instances: the registry instances of the cluster, and stopping/starting them."""
+"""/api/v1/instances: the registry instances (servers) of the cluster with their HTTP worker
+processes, and stopping/starting them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import fields
+from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter
@@ -12,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
 from registry.cluster import instances, leases
-from registry.cluster.models import InstanceRow
+from registry.config import Settings
 from registry.content.errors import RegistryError
 from registry.durations import parse_duration
 
@@ -23,18 +25,46 @@ class InstanceNotFound(RegistryError):
     code, status, default_message = "NOT_FOUND", 404, "no such registry instance"
 
 
-class InstanceOut(BaseModel):
-    id: str
-    address: str
+class ProcessOut(BaseModel):
+    """One HTTP worker process of an instance."""
+
+    pid: int
     live: bool
     state: Literal["serving", "readonly", "stopped"] | str
-    admin_state: str
     inflight_writes: int
     lease_token: int
     config_generation: int
     detail: str
     started_at: datetime
     heartbeat_at: datetime
+
+
+class InstanceOut(BaseModel):
+    """One registry server; its values summarize its live worker processes."""
+
+    id: str
+    address: str
+    live: bool
+    # The least restrictive state of a live process: what the instance still admits.
+    state: Literal["serving", "readonly", "stopped"] | str
+    admin_state: str
+    inflight_writes: int  # summed over live processes
+    lease_token: int  # acknowledged by every live process
+    config_generation: int  # applied by every live process
+    detail: str
+    started_at: datetime
+    heartbeat_at: datetime
+    processes: int  # live HTTP worker processes
+    process_detail: list[ProcessOut]  # every process still recorded, live or not
+
+    @classmethod
+    def of(cls, view: instances.InstanceView) -> InstanceOut:
+        summary = {f.name: getattr(view, f.name) for f in fields(view) if f.name != "processes"}
+        return cls(
+            **summary,
+            processes=len(view.live_processes),
+            process_detail=[ProcessOut(**vars(process)) for process in view.processes],
+        )
 
 
 class LeaseOut(BaseModel):
@@ -54,24 +84,32 @@ class StateChange(BaseModel):
     instances: int
 
 
-def _out(row: InstanceRow, live: set[str]) -> InstanceOut:
-    return InstanceOut(**row.model_dump(), live=row.id in live)
+def instance_ttl(settings: Settings) -> timedelta:
+    return parse_duration(settings.cluster.instance_ttl)
 
 
 @router.get("", responses=error_responses(503))
 async def list_instances(db: DbDep, settings: SettingsDep) -> ClusterOut:
     """Every instance that heartbeats (dead ones shown with live=false) and the storage lease."""
-    ttl = parse_duration(settings.cluster.instance_ttl)
 
     def read() -> ClusterOut:
-        live = {row.id for row in instances.live_instances(db, ttl)}
         lease = leases.current(db)
         return ClusterOut(
-            instances=[_out(row, live) for row in instances.instances(db)],
+            instances=[InstanceOut.of(v) for v in instances.instances(db, instance_ttl(settings))],
             storage_lease=LeaseOut(**vars(lease)) if lease else None,
         )
 
     return await run_in_threadpool(read)
+
+
+@router.get("/{instance_id:path}", responses=error_responses(404, 503))
+async def get_instance(instance_id: str, db: DbDep, settings: SettingsDep) -> InstanceOut:
+    """One instance with each of its HTTP worker processes."""
+    try:
+        view = await run_in_threadpool(instances.instance, db, instance_id, instance_ttl(settings))
+    except instances.UnknownInstance as exc:
+        raise InstanceNotFound(str(exc)) from None
+    return InstanceOut.of(view)
 
 
 async def _set_state(db: DbDep, state: str, instance_id: str | None) -> StateChange:

@@ -1,5 +1,6 @@
 """GET /api/v1/status: one look at the platform for operators (`hth-ctl status`, `/ui/`):
-instances, workers, queue depth, running and recent tasks, last GC and backup."""
+instances, workers, queue depth, running and recent tasks, last GC and backup, largest
+repositories."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from starlette.concurrency import run_in_threadpool
 
 from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
-from api.v1.instances import InstanceOut, LeaseOut
+from api.v1.instances import InstanceOut, LeaseOut, instance_ttl
 from api.v1.schemas import TaskOut
+from api.v1.usage import UsagePage, usage_page
 from registry.cluster import instances
 from registry.config import Settings
-from registry.durations import parse_duration
 from registry.metrics_tasks import WATCHED_KINDS, snapshot
 from registry.tasks.db import Database
 from registry.tasks.records import list_tasks
 from registry.tasks.states import ACTIVE
+from registry.tasks.usage import latest_run
 from worker.client import celery_for
 
 router = APIRouter(prefix="/api/v1/status", tags=["status"], route_class=V1Route)
@@ -29,6 +31,7 @@ router = APIRouter(prefix="/api/v1/status", tags=["status"], route_class=V1Route
 PING_TIMEOUT = 0.5  # seconds a status call waits for workers to answer a ping
 PING_CACHE = 5.0  # seconds a ping answer is reused (the UI polls often)
 RECENT = 10
+LARGEST = 10  # repositories shown from the newest usage run
 
 
 class WorkersOut(BaseModel):
@@ -49,6 +52,7 @@ class StatusOut(BaseModel):
     running: list[TaskOut]
     recent: list[TaskOut]
     last: dict[str, LastRun]  # "gc", "backup"
+    usage: UsagePage | None = None  # the largest repositories; None before the first usage run
 
 
 @router.get("", responses=error_responses(503))
@@ -59,9 +63,8 @@ async def status(db: DbDep, settings: SettingsDep) -> StatusOut:
 
 
 def _read(db: Database, settings: Settings, workers: WorkersOut) -> StatusOut:
-    ttl = parse_duration(settings.cluster.instance_ttl)
+    ttl = instance_ttl(settings)
     snap = snapshot(db, ttl)
-    live = {row.id for row in instances.live_instances(db, ttl)}
     running = [row for state in ACTIVE for row in list_tasks(db, state=state, limit=50)[0]]
     last = {}
     for kind in WATCHED_KINDS:
@@ -71,16 +74,19 @@ def _read(db: Database, settings: Settings, workers: WorkersOut) -> StatusOut:
             last_success_at=snap.last_success.get(kind),
         )
     lease = snap.lease
+    # Both lists show a task as it was read once, so its progress agrees in the two tables.
+    as_running = {row.id: row for row in running}
+    recent = [as_running.get(row.id, row) for row in list_tasks(db, limit=RECENT)[0]]
+    usage_run = latest_run(db)
     return StatusOut(
-        instances=[
-            InstanceOut(**row.model_dump(), live=row.id in live) for row in instances.instances(db)
-        ],
+        instances=[InstanceOut.of(view) for view in instances.instances(db, ttl)],
         storage_lease=LeaseOut(**vars(lease)) if lease else None,
         workers=workers,
         queue_depth=snap.queue_depth,
         running=[TaskOut.of(row) for row in sorted(running, key=lambda r: r.id, reverse=True)],
-        recent=[TaskOut.of(row) for row in list_tasks(db, limit=RECENT)[0]],
+        recent=[TaskOut.of(row) for row in recent],
         last=last,
+        usage=usage_page(db, usage_run, LARGEST) if usage_run else None,
     )
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from registry.auth.jwts import Claims
 from registry.auth.models import TokenRow, UserRow
 from registry.auth.passwords import verify_password
+from registry.auth.rights import Grants, from_json
 from registry.auth.tokens import is_live, looks_like_token, verify_token
 from registry.auth.users import find_user
 from registry.tasks.db import Database
@@ -28,10 +29,17 @@ class Principal:
     admin: bool = False
     token_id: str | None = None  # set when a token (not a password) was presented
     token_kind: str | None = None  # that token's kind: personal | robot | refresh
+    # That token's limits: it may do at most this (and what its user may do). None: none.
+    limits: Grants | None = None
 
     @property
     def authenticated(self) -> bool:
         return self.user_id is not None
+
+    @property
+    def full_admin(self) -> bool:
+        """An admin with an unlimited credential: the management API is theirs."""
+        return self.admin and self.limits is None
 
 
 ANONYMOUS = Principal("anonymous")
@@ -40,7 +48,8 @@ ANONYMOUS = Principal("anonymous")
 def principal_of(user: UserRow, token: TokenRow | None = None) -> Principal:
     if token is None:
         return Principal(user.username, user.id, user.kind, user.admin)
-    return Principal(user.username, user.id, user.kind, user.admin, token.id, token.kind)
+    limits = from_json(token.permissions)
+    return Principal(user.username, user.id, user.kind, user.admin, token.id, token.kind, limits)
 
 
 class _VerifiedPasswords:

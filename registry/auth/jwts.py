@@ -9,11 +9,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -21,6 +18,12 @@ from registry.auth.models import SigningKeyRow
 from registry.auth.scopes import Scope, parse_claim
 from registry.tasks.db import Database
 from registry.tasks.models import utcnow
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# PyJWT and `cryptography` (~10 MiB together) are imported where a token is signed or
+# checked: a registry whose clients never use token auth does without them.
 
 ALGORITHM = "ES256"
 # Instances of a cluster may disagree on the time by a little.
@@ -52,6 +55,9 @@ _keys: dict[tuple[str, str], ec.EllipticCurvePrivateKey] = {}
 
 
 def _load(pem: str) -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return key
@@ -69,6 +75,9 @@ def _signing_key(db: Database) -> tuple[str, ec.EllipticCurvePrivateKey]:
 
 
 def _create_key(db: Database) -> SigningKeyRow:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -117,6 +126,8 @@ def issue(
     token_id: str | None,
     access: list[Scope],
 ) -> Issued:
+    import jwt
+
     kid, key = _signing_key(db)
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -140,6 +151,8 @@ def looks_like_jwt(text: str) -> bool:
 
 
 def verify(db: Database, service: str, token: str) -> Claims:
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
         kid = header.get("kid")

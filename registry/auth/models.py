@@ -1,7 +1,8 @@
 """SQLModel tables of auth: users (and robots), tokens, namespace permissions, signing keys,
 failed logins.
 
-The schema is owned by the Alembic migrations `0003_auth.py` and `0006_login_limits.py`.
+The schema is owned by the Alembic migrations `0003_auth.py`, `0006_login_limits.py` and
+`0008_user_tokens.py`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Float, Index, Text
+from sqlalchemy import JSON, Column, Float, Index, Text
 from sqlmodel import Field, SQLModel
 
 from registry.tasks.models import UTCDateTime
@@ -48,6 +49,9 @@ class TokenRow(SQLModel, table=True):
     revoked_at: datetime | None = _when()
     # Refresh tokens: the OAuth2 client_id that asked for it (at most N live per client).
     client_id: str | None = Field(default=None, max_length=128)
+    # A personal token's limits, [{namespace, actions}]: it may do at most this, and at most
+    # what its user may do at the time of use. None: all its user's rights.
+    permissions: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class PermissionRow(SQLModel, table=True):

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from sqlmodel import Session, col, delete, select
 
 from registry.auth.models import PermissionRow
+from registry.auth.rights import Grant, Grants, actions_in, intersect_actions
 from registry.auth.scopes import ACTIONS, Scope
 from registry.content.names import NAME_PATTERN
 from registry.tasks.db import Database
@@ -46,9 +47,7 @@ def validate_actions(principal: str, actions: Iterable[str]) -> frozenset[str]:
 
 
 def covers(namespace: str, repository: str) -> bool:
-    return (
-        namespace == EVERYTHING or repository == namespace or repository.startswith(namespace + "/")
-    )
+    return Grant(namespace, frozenset()).covers(repository)
 
 
 def set_permission(db: Database, principal: str, namespace: str, actions: Iterable[str]) -> None:
@@ -93,30 +92,47 @@ def grants(db: Database, principal: str | None = None) -> list[PermissionRow]:
         return list(session.exec(query).all())
 
 
-def allowed_actions(db: Database, username: str | None, admin: bool, repository: str) -> set[str]:
-    """What `username` (None: anonymous) may do in `repository` now."""
+def held_grants(db: Database, username: str | None, admin: bool) -> Grants | None:
+    """Everything `username` (None: anonymous) holds now: its grants and the public ones;
+    None for an admin (everything)."""
     if admin:
-        return set(ACTIONS)
+        return None
     principals = [ANONYMOUS] if username is None else [ANONYMOUS, username]
     query = select(PermissionRow).where(col(PermissionRow.principal).in_(principals))
     with Session(db.engine) as session:
         rows = session.exec(query).all()
-    actions: set[str] = set()
-    for row in rows:
-        if covers(row.namespace, repository):
-            actions.update(row.actions.split(","))
-    return actions
+    return tuple(Grant(row.namespace, frozenset(row.actions.split(","))) for row in rows)
+
+
+def allowed_actions(
+    db: Database,
+    username: str | None,
+    admin: bool,
+    repository: str,
+    limits: Grants | None = None,
+) -> set[str]:
+    """What `username` (None: anonymous) may do in `repository` now, within a token's
+    `limits` (None: the token, if any, has none)."""
+    held = held_grants(db, username, admin)
+    actions = set(ACTIONS) if held is None else actions_in(held, repository)
+    return intersect_actions(actions, limits, repository)
 
 
 def grant_scopes(
-    db: Database, username: str | None, admin: bool, requested: list[Scope]
+    db: Database,
+    username: str | None,
+    admin: bool,
+    requested: list[Scope],
+    limits: Grants | None = None,
 ) -> list[Scope]:
-    """What a token may carry: each requested scope cut down to what the user may do."""
+    """What a token may carry: each requested scope cut down to what the user may do (and
+    its credential's `limits`). Any user may list the catalog: it shows what they may pull."""
     granted = []
     for scope in requested:
         if scope.type == "registry":
-            actions = scope.actions if admin else frozenset()
+            actions = scope.actions if username is not None else frozenset()
         else:
-            actions = scope.actions & frozenset(allowed_actions(db, username, admin, scope.name))
+            allowed = allowed_actions(db, username, admin, scope.name, limits)
+            actions = scope.actions & frozenset(allowed)
         granted.append(Scope(scope.type, scope.name, actions))
     return granted

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, delete, select, update
 
 from registry.auth.models import TokenRow, UserRow
+from registry.auth.rights import Grants, to_json
 from registry.tasks.db import Database
 from registry.tasks.models import utcnow
 
@@ -28,6 +29,16 @@ class TokenError(ValueError):
 
 class TokenNotFound(TokenError):
     status = 404
+
+
+class TokenForbidden(TokenError):
+    """A token asking for more than its user (or the credential asking for it) holds."""
+
+    status = 403
+
+
+class TooManyTokens(TokenError):
+    status = 409
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ def create_token(
     kind: str,
     expires_at: datetime | None = None,
     client_id: str | None = None,
+    permissions: Grants | None = None,
 ) -> IssuedSecret:
     if kind not in KINDS:
         raise TokenError(f"unknown token kind {kind!r}")
@@ -70,6 +82,7 @@ def create_token(
         created_at=utcnow(),
         expires_at=expires_at,
         client_id=client_id,
+        permissions=to_json(permissions),
     )
     with Session(db.engine) as session:
         session.add(row)
@@ -113,6 +126,11 @@ def list_tokens(
         query = query.where(col(TokenRow.kind) == kind)
     with Session(db.engine) as session:
         return list(session.exec(query).all())
+
+
+def count_live(db: Database, user_id: str, kind: str) -> int:
+    now = utcnow()
+    return sum(1 for row in list_tokens(db, user_id, kind) if is_live(row, now))
 
 
 def get_token(db: Database, token_id: str) -> TokenRow:

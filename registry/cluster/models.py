@@ -1,5 +1,5 @@
-"""SQLModel tables of the cluster: registry instances, the named storage leases and the
-upload sessions being written.
+"""SQLModel tables of the cluster: registry instances and their HTTP worker processes, the
+named storage leases and the upload sessions being written.
 
 The schema is owned by the Alembic migrations in `registry/tasks/migrations/versions/`.
 """
@@ -15,16 +15,41 @@ from registry.tasks.models import UTCDateTime
 
 
 class InstanceRow(SQLModel, table=True):
+    """One registry server (`hth-ctl run registry`, a container): what an operator counts.
+
+    state .. config_generation summarize its live processes as of the newest beat; readers
+    summarize `instance_processes` themselves (fresher). A row without process rows was
+    written by a registry older than revision 0007: it is that single process's own values.
+    """
+
     __tablename__ = "instances"
 
-    id: str = Field(primary_key=True, max_length=255)  # "<host>:<port>/<pid>"
+    id: str = Field(primary_key=True, max_length=255)  # "<host>:<port>/<server pid>"
     address: str = Field(max_length=255)
     # What the instance does now: serving | readonly | stopped.
     state: str = Field(max_length=16)
-    # What an operator asked for with `hth-ctl stop|start docker_registry`.
+    # What an operator asked for with `hth-ctl stop|start docker_registry`: every process obeys.
     admin_state: str = Field(default="serving", max_length=16)
     inflight_writes: int = 0
     # The storage lease token whose mode this instance has applied and drained for.
+    lease_token: int = 0
+    config_generation: int = 0
+    detail: str = Field(default="", max_length=1024)
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    heartbeat_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class InstanceProcessRow(SQLModel, table=True):
+    """One HTTP worker process of an instance; written by its own heartbeat only."""
+
+    __tablename__ = "instance_processes"
+
+    instance_id: str = Field(primary_key=True, max_length=255)
+    pid: int = Field(primary_key=True)
+    # What this process does now: serving | readonly | stopped.
+    state: str = Field(max_length=16)
+    inflight_writes: int = 0
+    # The storage lease token this process has applied and drained its own writes for.
     lease_token: int = 0
     config_generation: int = 0
     detail: str = Field(default="", max_length=1024)

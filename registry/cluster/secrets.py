@@ -12,6 +12,8 @@ plain string where a secret belongs is a row written before encryption: it still
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 import threading
@@ -20,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, SecretStr
 
 from registry.config import DockerRegistrySettings, Settings
@@ -57,11 +58,17 @@ class Keyring:
             else f"{self.source} (keys {names})"
         )
 
+    # `cryptography` (~8 MiB) is imported when a secret is sealed or unsealed, not to read or
+    # make a key: a registry with no sealed configuration never loads it.
     def seal(self, value: str) -> dict[str, str]:
+        from cryptography.fernet import Fernet
+
         token = Fernet(self.keys[0]).encrypt(value.encode()).decode("ascii")
         return {"fernet": token, "key": self.primary}
 
     def unseal(self, sealed: dict[str, Any], where: str) -> str:
+        from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
         try:
             fernet = MultiFernet([Fernet(key) for key in self.keys])
             return fernet.decrypt(str(sealed["fernet"]).encode()).decode()
@@ -105,6 +112,14 @@ def _keyring(configured: tuple[str, ...], data_dir: str | None) -> Keyring | Non
         return _keyrings[cache_key]
 
 
+def _is_fernet_key(key: bytes) -> bool:
+    """32 bytes in url-safe base64, as `Fernet(key)` checks it."""
+    try:
+        return len(base64.urlsafe_b64decode(key)) == 32
+    except (ValueError, binascii.Error):
+        return False
+
+
 def _key_file(path: Path) -> bytes:
     """The key in `path`, generated (mode 0600) when missing; concurrent starts agree."""
     if not path.exists():
@@ -112,7 +127,7 @@ def _key_file(path: Path) -> bytes:
         partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(Fernet.generate_key() + b"\n")
+            handle.write(base64.urlsafe_b64encode(os.urandom(32)) + b"\n")  # a Fernet key
             handle.flush()
             os.fsync(handle.fileno())
         try:
@@ -122,9 +137,7 @@ def _key_file(path: Path) -> bytes:
         finally:
             partial.unlink(missing_ok=True)
     key = path.read_bytes().strip()
-    try:
-        Fernet(key)
-    except ValueError:
+    if not _is_fernet_key(key):
         raise SecretsError(f"{path}: not a Fernet key; set {KEYS} or remove the file") from None
     return key
 

@@ -3,10 +3,13 @@
 Names are ordered component-wise, as Distribution's catalog orders them ("a/b" before "a-b").
 The walk lists one directory per namespace level, never descends into `_layers`,
 `_manifests` or `_uploads`, skips subtrees wholly before `last`, and stops once the page
-is full, so a page costs about as many listings as it has entries.
+is full, so a page costs about as many listings as it has entries. A filter (a user's pull
+rights) hides names, counts only what it shows, and prunes subtrees it can show nothing of.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from registry import layout
 from registry.content.pagination import Page
@@ -17,13 +20,24 @@ DEFAULT_PAGE = 100  # Distribution's default page size
 MAX_PAGE = 1000  # Distribution's default catalog.maxentries
 
 
-def list_repositories(driver: StorageDriver, limit: int, last: str | None) -> Page:
-    """Up to `limit` repository names after `last`, in Distribution's catalog order."""
+class RepositoryFilter(Protocol):
+    def shows(self, name: str) -> bool: ...
+
+    def may_hold(self, components: list[str]) -> bool:
+        """False only when no name at or under `components` is shown."""
+        ...
+
+
+def list_repositories(
+    driver: StorageDriver, limit: int, last: str | None, shown: RepositoryFilter | None = None
+) -> Page:
+    """Up to `limit` repository names after `last` that `shown` shows (None: all), in
+    Distribution's catalog order."""
     if limit == 0:
         return Page([], False)
     deleted = deleted_repositories(driver)
     deleted.refresh_if_stale()
-    walk = _Walk(driver, last.split("/") if last else None, limit + 1, deleted)
+    walk = _Walk(driver, last.split("/") if last else None, limit + 1, deleted, shown)
     walk.visit(layout.REPOSITORIES, [])
     found = walk.found
     return Page(found[:limit], len(found) > limit)
@@ -36,9 +50,11 @@ class _Walk:
         after: list[str] | None,
         wanted: int,
         deleted: DeletedRepositories,
+        shown: RepositoryFilter | None = None,
     ) -> None:
         self.driver = driver
         self.deleted = deleted
+        self.shown = shown
         self.after = after
         self.wanted = wanted
         self.found: list[str] = []
@@ -50,7 +66,8 @@ class _Walk:
             return  # no repositories yet, or a stray file
         if components and "_manifests" in children and self._after_last(components):
             name = "/".join(components)
-            if not self.deleted.contains(name):  # soft-deleted: no longer served
+            # Soft-deleted: no longer served; not shown: as if absent (its name never leaks).
+            if not self.deleted.contains(name) and (self.shown is None or self.shown.shows(name)):
                 self.found.append(name)
         for child in children:
             if len(self.found) >= self.wanted:
@@ -59,6 +76,8 @@ class _Walk:
                 continue  # _layers, _manifests, _uploads: never a namespace
             below = [*components, child]
             if self._wholly_before_last(below):
+                continue
+            if self.shown is not None and not self.shown.may_hold(below):
                 continue
             self.visit(f"{path}/{child}", below)
 

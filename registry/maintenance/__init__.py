@@ -117,6 +117,13 @@ KINDS: dict[str, TaskKind] = {
         time_limit=24 * 3600 + 300,
         description="re-hash every blob; report corrupt ones and, with repair, quarantine them",
     ),
+    # usage takes the storage lease (shared) itself, as a GC dry run does.
+    "usage": TaskKind(
+        "registry.maintenance.usage:Params",
+        soft_time_limit=12 * 3600,
+        time_limit=12 * 3600 + 300,
+        description="bytes used per repository and namespace, and what a GC would free now",
+    ),
 }
 
 
@@ -135,7 +142,9 @@ def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         validated = model.model_validate(params)
     except ValidationError as exc:
         problems = "; ".join(
-            f"params.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"params.{'.'.join(str(p) for p in err['loc'])}: "
+            + err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
         )
         raise InvalidParams(problems) from None
     return validated.model_dump(mode="json", exclude_unset=True)

@@ -113,6 +113,9 @@ class BackupResult:
     backup_id: str
     blobs_copied: int
     bytes_copied: int
+    # Not copied again: already in the store, from an earlier backup (blobs never change).
+    blobs_already_backed_up: int
+    bytes_already_backed_up: int
     blobs: int
     bytes: int
     repositories: int
@@ -200,6 +203,8 @@ def _write_backup(
         backup_id=backup_id,
         blobs_copied=copied.blobs,
         bytes_copied=copied.bytes,
+        blobs_already_backed_up=copied.already_stored,
+        bytes_already_backed_up=copied.already_stored_bytes,
         blobs=len(blobs),
         bytes=manifest.size,
         repositories=manifest.repositories,

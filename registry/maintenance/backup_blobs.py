@@ -87,6 +87,9 @@ def blobs_to_back_up(
 class Copied:
     blobs: int = 0
     bytes: int = 0
+    # Not copied: a sound copy is already in the store (from an earlier backup).
+    already_stored: int = 0
+    already_stored_bytes: int = 0
     recopied: list[str] = field(default_factory=list)  # suspect copies replaced
     # Suspect copies kept because the registry's own copy is corrupt too: digest -> problem.
     unrepaired: dict[str, str] = field(default_factory=dict)
@@ -94,7 +97,9 @@ class Copied:
     def report(self, progress: Progress, seconds: float) -> None:
         rate = self.bytes / seconds / 1e6 if seconds > 0 else 0.0
         progress.log(
-            f"copied {self.blobs} new blobs ({self.bytes} bytes) in {seconds:.2f}s, {rate:.0f} MB/s"
+            f"copied {self.blobs} new blobs ({self.bytes} bytes) in {seconds:.2f}s, "
+            f"{rate:.0f} MB/s; {self.already_stored} ({self.already_stored_bytes} bytes) "
+            "already backed up, not copied again"
         )
         for digest in self.recopied:
             progress.log(f"copied {digest} again: a verification had found its stored copy bad")
@@ -126,6 +131,7 @@ def copy_blobs(
 ) -> tuple[list[BlobEntry], list[str], Copied]:
     """Copy the blobs the metadata names into the store unless already there (and sound)."""
     entries, missing, todo, total = [], [], [], 0
+    copied = Copied()
     for digest in digests:
         size = live.get(digest)
         if size is None:  # pushed after the scan, or a link to nothing
@@ -138,7 +144,9 @@ def copy_blobs(
         if digest in job.suspects or not job.store.has_blob(digest, size):
             todo.append(digest)
             total += size
-    copied = Copied()
+        else:
+            copied.already_stored += 1
+            copied.already_stored_bytes += size
     progress("copy", 0, total)
     with closing(run_parallel(lambda d: _copy(job, d), todo, job.workers)) as results:
         for digest, outcome in results:

@@ -29,7 +29,10 @@ class Params(BaseModel):
 
 @dataclass
 class PruneResult:
+    keep: int = 0  # the retention applied: the newest `keep` backups stay
     kept: list[str] = field(default_factory=list)
+    # Kept beyond the newest `keep` because corrupt ones among those do not count (oldest first).
+    kept_sound: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     incomplete_removed: int = 0
     blobs_deleted: int = 0
@@ -50,19 +53,31 @@ def prune_backups(store: BackupStore, keep: int, progress: Progress) -> PruneRes
             result = _prune(store, keep, progress)
     except StoreBusy as exc:
         progress.log(f"prune skipped: {exc}")
-        return PruneResult(skipped=str(exc))
+        return PruneResult(keep=keep, skipped=str(exc))
     progress.log(
         f"pruned {len(result.deleted)} backups, {result.incomplete_removed} partial ones and "
-        f"{result.blobs_deleted} blobs ({result.bytes_freed} bytes); kept {len(result.kept)}"
+        f"{result.blobs_deleted} blobs ({result.bytes_freed} bytes); {kept_text(result.as_dict())}"
     )
     return result
 
 
-def _retained(store: BackupStore, keep: int) -> list[str]:
-    """The newest `keep` backups, and the newest `keep` sound ones: oldest first."""
+def kept_text(pruned: dict[str, Any]) -> str:
+    """Which backups a prune kept and why, from its JSON form (the task result's)."""
+    text = f"kept {len(pruned['kept'])}: the newest {pruned['keep']} (docker_registry.backups.keep)"
+    sound = pruned.get("kept_sound") or []
+    if sound:
+        ones = "one" if len(sound) == 1 else "ones"
+        text += f" and {len(sound)} older sound {ones}, as newer ones are corrupt"
+    return text
+
+
+def _retained(store: BackupStore, keep: int) -> tuple[list[str], list[str]]:
+    """The newest `keep` backups and the newest `keep` sound ones, oldest first; and which of
+    the sound ones are older than the newest `keep`."""
     ids = store.backup_ids()  # they sort by creation time
     sound = [backup_id for backup_id in ids if not _is_corrupt(store, backup_id)]
-    return sorted(set(ids[-keep:]) | set(sound[-keep:]))
+    newest = set(ids[-keep:])
+    return sorted(newest | set(sound[-keep:])), [i for i in sound[-keep:] if i not in newest]
 
 
 def _is_corrupt(store: BackupStore, backup_id: str) -> bool:
@@ -74,8 +89,9 @@ def _is_corrupt(store: BackupStore, backup_id: str) -> bool:
 
 
 def _prune(store: BackupStore, keep: int, progress: Progress) -> PruneResult:
-    kept = _retained(store, keep)
-    result = PruneResult(kept=kept, deleted=[i for i in store.backup_ids() if i not in kept])
+    kept, sound = _retained(store, keep)
+    deleted = [i for i in store.backup_ids() if i not in kept]
+    result = PruneResult(keep=keep, kept=kept, kept_sound=sound, deleted=deleted)
     for backup_id in progress.iterate("prune backups", result.deleted):
         store.delete(backup_id)
         progress.log(f"deleted backup {backup_id}")

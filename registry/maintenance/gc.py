@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from registry.config import GCSettings
-from registry.durations import parse_duration
+from registry.durations import Duration, parse_duration
 from registry.maintenance.gc_plan import Planner
 from registry.maintenance.gc_result import GCResult
 from registry.maintenance.gc_run import GCError, GCOptions, RunContext
@@ -32,18 +32,11 @@ class Params(BaseModel):
 
     dry_run: bool = False
     delete_untagged: bool | None = None
-    grace_period: str | None = None
+    grace_period: Duration | None = None  # "1h", "90s", or seconds: 0, 3600
     purge_uploads: bool = True
     remove_layer_links: bool = False
     # What registry instances refuse meanwhile: readonly (pulls go on) or stop (everything).
     cluster_mode: Literal["readonly", "stop"] | None = None
-
-    @field_validator("grace_period")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
 
 
 def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:

@@ -28,6 +28,15 @@ class Marking:
         self._expanded: set[bytes] = set()
         self._children: set[bytes] = set()
         self._queue: list[tuple[str, bytes]] = []
+        self.recorded: set[bytes] | None = None  # what record_new() saw marked since
+
+    def record_new(self) -> None:
+        """From now on, remember every newly marked blob (what young revisions alone keep)."""
+        self.recorded = set()
+
+    def _mark(self, key: bytes) -> None:
+        if self.marked.add(key) and self.recorded is not None:
+            self.recorded.add(key)
 
     def add_manifest(self, key: bytes, refs: ManifestRefs) -> None:
         self.refs[key] = refs
@@ -65,12 +74,12 @@ class Marking:
         if key in self._expanded:
             return
         self._expanded.add(key)
-        self.marked.add(key)
+        self._mark(key)
         refs = self.refs[key]
         for blob in refs.blobs:
-            self.marked.add(blob)
+            self._mark(blob)
         for child in refs.children:
-            self.marked.add(child)
+            self._mark(child)
             if child in self.refs and child not in self._children:
                 self._children.add(child)
                 self._queue.extend((repo, child) for repo in self._repos_of[child])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from registry import layout
 from registry.content.repositories import RepositoryDir, deleted_names, iter_repository_dirs
@@ -51,7 +53,12 @@ class Planner:
         self.repos: list[RepositoryDir] = []
         self._young_links: set[str] = set()  # repositories with a link inside the grace period
         self._young_blobs: set[bytes] = set()  # unmarked blobs protected by the grace period
+        self._young_marked: set[bytes] = set()  # blobs only young revisions reference
+        self.kept = ctx.result.kept
         self._uploads_left: dict[str, int] = {}
+        # Called with (key, data) of every manifest read, from the reading threads: the
+        # usage task sizes what the marking references without reading manifests twice.
+        self.on_manifest: Callable[[bytes, bytes], None] | None = None
 
     def make(self) -> Plan:
         self._scan_repositories()
@@ -99,6 +106,8 @@ class Planner:
                     continue  # a revision without blob data is skipped, as Distribution does
                 check_digest(key, data)
                 read.append((key, parse_refs(data)))
+                if self.on_manifest is not None:
+                    self.on_manifest(key, data)
             except (StorageUnavailableError, TimeoutError, ConnectionError):
                 raise  # transient: the task retries
             except (ManifestUnreadable, StorageError, OSError) as exc:
@@ -125,6 +134,8 @@ class Planner:
                     marking.add_repository(scan)
             marking.run()
             self.plan.doomed = marking.doomed()
+            live = sum(len(keys) for keys in marking.live.values())
+            self.kept.referenced.manifests = live - _count(self.plan.doomed)
             if self.ctx.grace and self.plan.doomed:
                 self._keep_young_revisions()
             stats.items = self.ctx.result.blobs_marked = len(marking.marked)
@@ -135,63 +146,80 @@ class Planner:
         def stat(pair: tuple[str, bytes]) -> FileInfo | None:
             return stat_or_none(self.driver, layout.revision_link(pair[0], key_digest(pair[1])))
 
+        self.plan.marking.record_new()
         for (repo, key), info in zip(pairs, self.ctx.work.map(stat, pairs), strict=True):
-            if self.ctx.young(info):
+            if info is not None and self.ctx.young(info):
                 self.plan.marking.keep(repo, key)
+                self.kept.grace_period.add(info.mod_time)
         self.plan.marking.run()
         self.plan.doomed = self.plan.marking.doomed()
+        self.kept.grace_period.manifests = len(pairs) - _count(self.plan.doomed)
+        self._young_marked = self.plan.marking.recorded or set()
+        self.plan.marking.recorded = None
 
     def _scan_blobs(self) -> None:
         prefixes = blob_prefixes(self.driver)
         with self.ctx.phase("scan_blobs", len(prefixes)) as stats:
-            for scanned, garbage, protected in self.ctx.work.map(
-                self._scan_prefix, prefixes, stats.name, len(prefixes)
-            ):
-                stats.items += scanned
-                self.plan.garbage.update(garbage)
-                self._young_blobs |= protected
+            for found in self.ctx.work.map(self._scan_prefix, prefixes, stats.name, len(prefixes)):
+                stats.items += found.scanned
+                self.plan.garbage.update(found.garbage)
+                self._young_blobs |= found.young.keys()
+                for size, written in found.young.values():
+                    self.kept.grace_period.add(written, blobs=1, size=size)
+                self.kept.grace_period.add(None, found.kept_young, found.kept_young_bytes)
+                self.kept.referenced.blobs += found.referenced
             self.ctx.result.blobs_protected = len(self._young_blobs)
             self.ctx.result.blobs_scanned = stats.items
 
-    def _scan_prefix(self, prefix: tuple[str, str]) -> tuple[int, dict[bytes, int], set[bytes]]:
+    def _scan_prefix(self, prefix: tuple[str, str]) -> PrefixScan:
         algorithm, folder = prefix
         names = children(self.driver, folder)
-        garbage: dict[bytes, int] = {}
-        protected: set[bytes] = set()
+        found = PrefixScan(len(names))
         for encoded in names:
             key = hex_key(algorithm, encoded)
-            if key is None or key in self.plan.marking.marked:
+            if key is None:
+                continue
+            young_only = key in self._young_marked
+            if key in self.plan.marking.marked and not young_only:
+                found.referenced += 1
                 continue
             info = stat_or_none(self.driver, f"{folder}/{encoded}/data")
             if info is None:
                 continue  # no data file: Distribution leaves such folders alone too
-            if self.ctx.young(info):
-                protected.add(key)
+            if young_only:  # referenced only by revisions the grace period keeps
+                found.kept_young += 1
+                found.kept_young_bytes += info.size
+            elif self.ctx.young(info):
+                found.young[key] = (info.size, info.mod_time)
             else:
-                garbage[key] = info.size
-        return len(names), garbage, protected
+                found.garbage[key] = info.size
+        return found
 
     def _scan_layer_links(self) -> None:
         if not (self.ctx.grace or self.ctx.options.remove_layer_links):
             return  # no link to date and none to remove: skip the listing
         repos = self._live()
         with self.ctx.phase("scan_layer_links", len(repos)) as stats:
-            fresh: set[bytes] = set()
+            fresh: dict[bytes, datetime] = {}
             for repo, count, linked, young in self.ctx.work.map(
                 self._scan_links, repos, stats.name, len(repos)
             ):
                 stats.items += count
                 self.plan.links[repo] = linked
-                fresh |= young
+                for key, when in young.items():
+                    fresh[key] = max(when, fresh.get(key, when))
                 if young:
                     self._young_links.add(repo)
-            for key in fresh:  # linked recently (a mount, a re-push): about to be used
-                if self.plan.garbage.pop(key, None) is not None:
+            # Linked recently (a mount, a re-push): about to be used.
+            for key, when in fresh.items():
+                size = self.plan.garbage.pop(key, None)
+                if size is not None:
                     self.ctx.result.blobs_protected += 1
+                    self.kept.grace_period.add(when, blobs=1, size=size)
             for repo, linked in self.plan.links.items():
                 self.plan.links[repo] = [d for d in linked if _key(d) not in fresh]
 
-    def _scan_links(self, repo: RepositoryDir) -> tuple[str, int, list[str], set[bytes]]:
+    def _scan_links(self, repo: RepositoryDir) -> tuple[str, int, list[str], dict[bytes, datetime]]:
         """The repository's links to garbage or to missing blobs, and the blobs it linked
         within the grace period (those stay).
 
@@ -200,7 +228,8 @@ class Planner:
         """
         entries = layer_links(self.driver, repo)
         check_all = self.ctx.grace and self._revisions_left(repo.name) == 0
-        linked, young = [], set()
+        linked: list[str] = []
+        young: dict[bytes, datetime] = {}
         for algorithm, encoded in entries:
             key = hex_key(algorithm, encoded)
             if key is None:
@@ -215,8 +244,9 @@ class Planner:
                 linked.append(digest)
             dated = dangling and self.ctx.options.remove_layer_links
             if dated or check_all or (garbage and self.ctx.grace):
-                if self.ctx.young(stat_or_none(self.driver, layout.layer_link(repo.name, digest))):
-                    young.add(key)
+                info = stat_or_none(self.driver, layout.layer_link(repo.name, digest))
+                if info is not None and self.ctx.young(info):
+                    young[key] = info.mod_time
         return repo.name, len(entries), linked, young
 
     def _scan_uploads(self) -> None:
@@ -226,6 +256,10 @@ class Planner:
             for repo, uploads in zip(repos, scanned, strict=True):
                 stale = self._stale(uploads)
                 self._uploads_left[repo.name] = len(uploads) - len(stale)
+                purged = {u.upload_id for u in stale}
+                for upload in uploads:
+                    if upload.upload_id not in purged:
+                        self.kept.uploads.add(upload.last_active, upload.size)
                 if stale:
                     self.plan.stale_uploads[repo.name] = stale
                 stats.items += len(uploads)
@@ -247,6 +281,22 @@ class Planner:
         if self.plan.scans[name].deleted or name in self._young_links:
             return False
         return self._revisions_left(name) == 0 and self._uploads_left.get(name, 0) == 0
+
+
+@dataclass
+class PrefixScan:
+    """One `blobs/<alg>/<xx>` folder: what is garbage, what stays and why."""
+
+    scanned: int
+    garbage: dict[bytes, int] = field(default_factory=dict)  # blob -> size
+    young: dict[bytes, tuple[int, datetime]] = field(default_factory=dict)  # size, written
+    kept_young: int = 0  # blobs only revisions the grace period keeps use
+    kept_young_bytes: int = 0
+    referenced: int = 0
+
+
+def _count(doomed: dict[str, list[bytes]]) -> int:
+    return sum(len(keys) for keys in doomed.values())
 
 
 def _key(digest: str) -> bytes | None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
+
+from registry.maintenance.gc_kept import Kept, kept_lines
 
 
 @dataclass
@@ -37,6 +40,12 @@ class GCResult:
     phases: list[PhaseStats] = field(default_factory=list)
     # Every blob digest deleted (or that would be): instances drop them from their caches.
     deleted_blobs: list[str] = field(default_factory=list)
+    # What stays (or would) and why: the grace period, uploads, references (gc_kept.py).
+    kept: Kept = field(init=False)
+
+    def __post_init__(self) -> None:
+        grace = timedelta(seconds=self.grace_period_seconds)
+        self.kept = Kept.empty(grace, self.purge_uploads)
 
     def phase(self, name: str) -> PhaseStats:
         stats = PhaseStats(name)
@@ -45,6 +54,7 @@ class GCResult:
 
     def to_dict(self, include_deleted_blobs: bool = False) -> dict[str, Any]:
         document = asdict(self)
+        document["kept"] = self.kept.to_dict()
         if not include_deleted_blobs:
             document.pop("deleted_blobs")
         return document
@@ -56,4 +66,7 @@ class GCResult:
             f"gc{state}: {self.blobs_deleted} blobs, {self.manifests_deleted} manifests, "
             f"{len(self.repositories_deleted)} repositories, {self.uploads_purged} uploads; "
             f"{verb} {self.bytes_freed + self.upload_bytes_freed} bytes in {self.seconds:.1f}s"
-        )
+        ) + "".join(f"; {line}" for line in self.kept_lines())
+
+    def kept_lines(self) -> list[str]:
+        return kept_lines(self.kept.to_dict(), self.grace_period_seconds, self.dry_run)

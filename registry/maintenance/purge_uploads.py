@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from registry import layout
 from registry.config import UploadPurgingSettings
-from registry.durations import parse_duration
+from registry.durations import Duration, parse_duration
 from registry.maintenance.progress import Progress
 from registry.storage import PathNotFoundError, StorageDriver, StorageError, StorageUnavailableError
 
@@ -28,15 +28,8 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    age: str | None = None
+    age: Duration | None = None  # "168h", or seconds
     dry_run: bool | None = None
-
-    @field_validator("age")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from registry.cluster import generations, instances
-from registry.cluster.models import InstanceRow
 from registry.cluster.secrets import Keyring, keyring_for
 from registry.config import (
     Settings,
@@ -23,6 +22,7 @@ from registry.config import (
     shared_document,
     with_shared,
 )
+from registry.durations import duration_seconds
 from registry.maintenance.migrate import migrate_bulk, migrate_final
 from registry.maintenance.probe import probe_storage
 from registry.maintenance.progress import Progress
@@ -40,7 +40,9 @@ class Params(BaseModel):
     rollback: bool = False
     migrate: bool = False
     # How long to wait for every live instance to report the new generation.
-    wait_timeout: float = Field(default=60.0, gt=0, le=3600)
+    wait_timeout: Annotated[float, BeforeValidator(duration_seconds)] = Field(
+        default=60.0, gt=0, le=3600
+    )  # seconds, or a duration such as "90s"
     workers: int = Field(default=8, ge=1, le=64)
 
     @model_validator(mode="after")
@@ -183,9 +185,10 @@ def wait_for_generation(cluster: Cluster, number: int, timeout: float) -> list[d
         time.sleep(0.2)
 
 
-def _instance_row(row: InstanceRow, number: int) -> dict[str, Any]:
+def _instance_row(row: instances.InstanceView, number: int) -> dict[str, Any]:
     return {
         "instance": row.id,
+        "processes": len(row.live_processes),  # the generation is the lowest they applied
         "address": row.address,
         "generation": row.config_generation,
         "state": row.state,

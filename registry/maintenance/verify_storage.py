@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from registry.cluster.leases import LeaseBusy
-from registry.durations import parse_duration
+from registry.durations import normalise_duration, parse_duration
 from registry.maintenance.backup import Lease, no_lease
 from registry.maintenance.outcome import FailedWithResult
 from registry.maintenance.progress import Progress
@@ -46,9 +46,16 @@ class Params(BaseModel):
     repair: bool = False  # move corrupt data into quarantine; without it, only report
     # Only blobs whose data was written at or after this: an ISO date or datetime (UTC
     # unless it says otherwise), or a duration back from the start of the run ("8d"), which
-    # stays relative in a schedule.
+    # stays relative in a schedule; a JSON number is seconds back.
     since: str | None = None
     rate_limit: float | None = Field(default=None, gt=0)  # MB/s read, all threads together
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _seconds_back(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return normalise_duration(value)
+        return value
 
     @field_validator("since")
     @classmethod

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from registry.durations import Duration
+
 
 class DriverSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -19,7 +21,7 @@ class FilesystemSettings(DriverSettings):
 class CloudSettings(DriverSettings):
     # Blob GETs answer 307 to a signed URL of the backend unless this is off.
     redirect: bool = True
-    redirect_expiry: str = "20m"
+    redirect_expiry: Duration = "20m"
 
 
 class S3Settings(CloudSettings):

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from registry.config import Settings
+from registry.tasks.migration_heads import is_current
 
 log = logging.getLogger("hth.db")
 
@@ -77,7 +76,7 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
         database = _databases.get(key)
         if database is None:
             database = Database(create_db_engine(url))
-            if migrate:
+            if migrate and not is_current(database.engine):
                 upgrade(database)
             _databases[key] = database
     return database
@@ -85,6 +84,10 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
 
 def upgrade(database: Database) -> None:
     """Apply pending migrations; concurrent processes take turns under a lock."""
+    # Imported here: only a process that finds the schema behind pays for Alembic.
+    from alembic import command
+    from alembic.config import Config
+
     with _migration_lock(database) as connection:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))

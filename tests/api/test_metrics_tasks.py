@@ -25,16 +25,17 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaskPlatform]
     try:
         platform.start("registry", "worker")
         # /healthz answers once one of the two HTTP worker processes serves: wait for both.
-        wait_until(lambda: len(live_instances(platform)) == 2, 60, "both HTTP workers joined")
+        wait_until(lambda: live_processes(platform) == [2], 60, "both HTTP workers joined")
         yield platform
     finally:
         platform.stop()
         namespace.cleanup()
 
 
-def live_instances(platform: TaskPlatform) -> list[dict[str, object]]:
+def live_processes(platform: TaskPlatform) -> list[int]:
+    """The process count of each live instance."""
     cluster = platform.api().get("/api/v1/instances").json()
-    return [row for row in cluster["instances"] if row["live"]]
+    return [row["processes"] for row in cluster["instances"] if row["live"]]
 
 
 def scrape(platform: TaskPlatform) -> Samples:
@@ -66,8 +67,9 @@ def test_metrics_after_a_push_count_the_requests_and_bytes(
     assert puts >= 3  # two layers and the config blob finish with PUT, then the manifest
     received = sum(v for (name, _), v in samples.items() if name == "hth_http_received_bytes_total")
     assert received >= 300_000  # at least the big layer's compressed bytes came in
-    # `http.workers` defaults to 2: each HTTP worker process is an instance of the cluster.
-    assert value(samples, "hth_instances", state="serving") == 2
+    # `http.workers` defaults to 2: one instance (the server) of two HTTP worker processes.
+    assert value(samples, "hth_instances", state="serving") == 1
+    assert value(samples, "hth_instance_processes") == 2
     assert value(samples, "hth_instances_dead") == 0
     assert value(samples, "hth_platform_scrape_ok") == 1
 

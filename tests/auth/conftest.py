@@ -37,4 +37,6 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     yield database
     if not database.is_sqlite:  # the PostgreSQL database is shared: empty it for the next test
         with database.engine.begin() as connection:
-            connection.execute(text("TRUNCATE auth_login_failures, auth_tokens, auth_users"))
+            connection.execute(
+                text("TRUNCATE auth_login_failures, auth_tokens, auth_users, auth_permissions")
+            )

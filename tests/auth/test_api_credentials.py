@@ -79,7 +79,7 @@ def test_a_non_admins_password_and_token_are_denied(auth_registry: AuthRegistry)
 
     for response in by_password + by_token:
         assert response.status_code == 403, response.text
-        assert response.json()["detail"] == "the management API is for admins"
+        assert response.json()["detail"].startswith("the management API is for admins")
 
 
 def test_an_admins_refresh_token_is_no_api_credential(auth_registry: AuthRegistry) -> None:

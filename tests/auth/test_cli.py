@@ -1,8 +1,10 @@
 """hth-ctl against a registry with auth on: create-admin, login (0600 token file), the
-token from the environment, users and tokens commands, loose file permissions refused."""
+token from the environment, users and tokens commands, loose file permissions refused, and a
+non-admin's own tokens (`hth-ctl me tokens`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 
+from cli.main import cli
+from registry.auth import permissions, users
+from registry.config import parse_settings
+from registry.tasks.db import open_database
 from tests.support.processes import REPO_ROOT, RegistryProcess
 
 
@@ -103,3 +110,39 @@ def test_token_from_the_environment_creates_and_revokes_tokens(
     assert new_token.startswith(f"hth_{token_id}_")
     assert revoked.returncode == 0, revoked.stderr
     assert after.returncode == 1 and "401" in after.stderr
+
+
+def test_a_user_logs_in_and_manages_their_own_tokens(
+    bare_registry: RegistryProcess, tmp_path: Path
+) -> None:
+    config = bare_registry.workdir / "hth.json"
+    db = open_database(parse_settings(json.loads(config.read_text())))
+    users.create_user(db, users.NewUser("selfserve", "selfserve-password-1"))
+    permissions.set_permission(db, "selfserve", "team", ["pull"])
+    environment = {"XDG_CONFIG_HOME": str(tmp_path), "HTH_TOKEN": None}
+
+    def run(*args: str, stdin: str | None = None) -> Result:
+        # In process (CliRunner): the registry is real, the CLI's start-up is not paid again.
+        return CliRunner().invoke(cli, ["--config", str(config), *args], stdin, env=environment)
+
+    logged_in = run(
+        "login", "--username", "selfserve", "--password-stdin", stdin="selfserve-password-1\n"
+    )
+    created = run("me", "tokens", "create", "ci", "--grant", "team/app=pull")
+    refused = run("me", "tokens", "create", "ci", "--grant", "team=pull,push")
+    token_id = created.output.split()[1]
+    listed = run("me", "tokens", "list")
+    revoked = run("me", "tokens", "revoke", token_id)
+    after = run("me", "tokens", "list")
+    who = run("me")
+    admins_only = run("users", "list")
+
+    assert logged_in.exit_code == 0, logged_in.output
+    assert created.exit_code == 0, created.output
+    assert created.output.splitlines()[-1].startswith(f"hth_{token_id}_")
+    assert refused.exit_code == 1 and "403" in refused.output
+    assert "selfserve may not push on team" in refused.output
+    assert token_id in listed.output and "team/app=pull" in listed.output
+    assert revoked.exit_code == 0 and token_id not in after.output
+    assert "selfserve (user)" in who.output and "grants: team=pull" in who.output
+    assert admins_only.exit_code == 1 and "403" in admins_only.output

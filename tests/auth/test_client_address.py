@@ -49,7 +49,7 @@ def _seen_as(registry: AuthRegistry, *forwarded: str) -> tuple[str, str | None]:
     with registry.admin() as http:
         assert http.delete(f"/api/v1/repositories/{name}", headers=headers).status_code < 500
         events = http.get("/api/v1/audit", params={"target": name}).json()["items"]
-    access = [e for e in _log(registry) if e.get("msg") == "request" and name in e["path"]]
+    access = [e for e in _log(registry) if e.get("logger") == "hth.access" and name in e["path"]]
     return events[0]["source"], access[0]["client"] if access else None
 
 

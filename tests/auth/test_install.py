@@ -1,4 +1,5 @@
-"""Wiring: /api/v1 routes must all use the admin-checking route class; the auth mode."""
+"""Wiring: /api/v1 routes must all use the admin-checking route class (/api/v1/me the one
+admitting any user, and only there); the auth mode."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from api.auth.install import _check_guarded
+from api.v1.errors import V1Route, V1UserRoute
 from registry.auth.mode import auth_enabled, describe_mode
 from registry.config import ConfigError, parse_settings
 
@@ -20,6 +22,25 @@ def test_an_api_route_outside_the_admin_check_stops_the_start() -> None:
 
     app.include_router(router)
     with pytest.raises(RuntimeError, match="/api/v1/sneaky must use"):
+        _check_guarded(app)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "route_class"),
+    [("/api/v1/users/open", V1UserRoute), ("/api/v1/metoo", V1UserRoute), ("/api/v1/me", V1Route)],
+)
+def test_the_any_user_route_class_only_guards_api_v1_me(
+    prefix: str, route_class: type[V1Route]
+) -> None:
+    app = FastAPI()
+    router = APIRouter(prefix=prefix, route_class=route_class)
+
+    @router.get("")
+    def route() -> dict[str, str]:
+        return {}
+
+    app.include_router(router)
+    with pytest.raises(RuntimeError, match=f"{prefix} must use"):
         _check_guarded(app)
 
 

@@ -54,8 +54,9 @@ def test_granted_scopes_are_the_intersection(db: Database) -> None:
 
     assert [(s.name, s.actions) for s in granted] == [
         ("team/app", frozenset({"pull"})),
-        ("catalog", frozenset()),
+        ("catalog", frozenset({"*"})),  # every user's catalog: what they may pull
     ]
+    assert grant_scopes(db, None, False, scopes)[1].actions == frozenset()  # not anonymous
 
 
 def test_password_and_token_both_authenticate_and_expiry_ends_a_token(db: Database) -> None:

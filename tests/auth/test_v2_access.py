@@ -76,7 +76,8 @@ def test_token_carries_the_intersection_of_asked_and_allowed(auth_registry: Auth
     token = auth_registry.token(user, f"repository:{ns}/app:pull,push,delete", "registry:catalog:*")
 
     access = {(a["type"], a["name"]): a["actions"] for a in _claims(token)["access"]}
-    assert access == {("repository", f"{ns}/app"): ["pull"]}
+    # The catalog is for every user: it lists what they may pull.
+    assert access == {("repository", f"{ns}/app"): ["pull"], ("registry", "catalog"): ["*"]}
 
 
 def test_pull_only_user_is_refused_push_with_denied(auth_registry: AuthRegistry) -> None:

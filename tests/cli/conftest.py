@@ -11,6 +11,11 @@ from tests.support.task_platform import UpPlatform
 
 @pytest.fixture(scope="session")
 def up_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpPlatform]:
-    platform = UpPlatform(tmp_path_factory.mktemp("up")).start()
+    platform = UpPlatform(tmp_path_factory.mktemp("up"))
+    try:
+        platform.start()
+    except BaseException:
+        platform.stop()  # a start that timed out leaves its processes running otherwise
+        raise
     yield platform
     platform.stop()

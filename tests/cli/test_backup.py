@@ -31,7 +31,14 @@ def test_backup_list_verify_export_and_restore(up_platform: UpPlatform, tmp_path
     image = tree.image("cli/app", "v1", layers=2)
     made = up_platform.hth_ctl("backup", timeout=120)
     assert made.returncode == 0, made.stderr
-    assert re.search(r"copied [1-9]\d* new blobs .*; verified$", made.stdout.strip())
+    made_line, pruned_line = made.stdout.splitlines()
+    assert re.search(r"copied [1-9]\d* new blobs .*; verified$", made_line)
+    assert re.search(r"; \d+ blobs \(.*\) already backed up, not copied again; ", made_line)
+    assert re.fullmatch(
+        r"prune: deleted \d+ backups, \d+ blobs \(.*\); "
+        r"kept \d+: the newest 7 \(docker_registry.backups.keep\)",
+        pruned_line,
+    )
     assert re.match(r"task \S+ \(backup\)", made.stderr)
     backup_id = backup_id_of(made.stdout)
     expected = metadata_and_blobs(tree.root)

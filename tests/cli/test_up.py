@@ -22,6 +22,7 @@ def test_up_serves_the_registry_and_stops_all_children_on_sigint(tmp_path: Path)
                 "data_dir": str(tmp_path / "var"),
                 "docker_registry": {"http": {"addr": f"127.0.0.1:{port}"}},
                 "flower": {"port": free_port()},
+                "queue": {"worker_metrics_port": free_port()},
             }
         )
     )

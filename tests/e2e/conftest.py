@@ -1,4 +1,5 @@
-"""Fixtures for the real-client tests: source images on disk, skopeo, fresh registries."""
+"""Fixtures for the real-client tests: source images on disk, skopeo, a private Docker
+engine, fresh registries."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from tests.support.clients import Skopeo
 from tests.support.distribution import DistributionProcess
+from tests.support.docker_engine import DockerEngine, EngineUnavailable
 from tests.support.images import Image, MultiArchImage, OciLayout
 from tests.support.processes import RegistryProcess
 
@@ -74,3 +76,21 @@ def start_distribution(tmp_path: Path) -> Iterator[Callable[[Path], Distribution
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerEngine]:
+    """One private dockerd for the session; skipped only where it cannot start here."""
+    try:
+        engine = DockerEngine.start_private()
+    except EngineUnavailable as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture()
+def docker(docker_engine: DockerEngine) -> Iterator[DockerEngine]:
+    """The session's engine, emptied of images after the test (vfs copies every layer)."""
+    yield docker_engine
+    docker_engine.remove_all_images()

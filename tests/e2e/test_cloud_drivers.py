@@ -107,7 +107,7 @@ def assert_blob_pulls_were_redirected(registry: RegistryProcess) -> None:
     gets = [
         r["status"]
         for r in log_records(registry)
-        if r.get("msg") == "request" and r.get("route") == "blob" and r.get("method") == "GET"
+        if r.get("logger") == "hth.access" and r.get("route") == "blob" and r.get("method") == "GET"
     ]
     assert gets, "the registry logged no blob GET"
     assert set(gets) == {307}, gets

@@ -9,7 +9,7 @@ import pytest
 
 from registry import layout
 from registry.maintenance.backup_problems import BackupCorrupt
-from registry.maintenance.backup_prune import prune_backups
+from registry.maintenance.backup_prune import kept_text, prune_backups
 from registry.maintenance.backup_store import BackupStore
 from tests.maintenance.backup_support import Recorder, backup
 from tests.maintenance.trees import Tree
@@ -48,6 +48,14 @@ def test_retention_keeps_the_newest_and_frees_blobs_no_backup_lists(
     assert shared.manifest not in stored(store) and shared.config not in stored(store)
     assert set(kept.blobs) <= stored(store)
     assert third.pruned["blobs_deleted"] == 2 and third.pruned["bytes_freed"] > 0
+    assert (third.pruned["keep"], third.pruned["kept_sound"]) == (2, [])
+    assert kept_text(third.pruned) == "kept 2: the newest 2 (docker_registry.backups.keep)"
+    # Nothing changed since the second: every blob was already backed up, none copied again.
+    assert (third.blobs_copied, third.bytes_copied) == (0, 0)
+    assert (third.blobs_already_backed_up, third.bytes_already_backed_up) == (
+        second.blobs,
+        sum(blob.size for blob in store.manifest(third.backup_id).blobs),
+    )
 
 
 def test_prune_removes_abandoned_partial_backups_and_temporary_files(
@@ -102,3 +110,8 @@ def test_failed_corrupt_backups_are_kept_and_never_push_the_sound_ones_out(
     assert healed.pruned is not None
     assert healed.pruned["deleted"] == [sound[0], failed[0]]
     assert store.backup_ids() == [sound[1], failed[1], healed.backup_id]
+    assert healed.pruned["kept_sound"] == [sound[1]]  # the newest 2 hold a corrupt one
+    assert kept_text(healed.pruned) == (
+        "kept 3: the newest 2 (docker_registry.backups.keep) "
+        "and 1 older sound one, as newer ones are corrupt"
+    )

@@ -103,9 +103,34 @@ def test_bad_duration_is_refused() -> None:
         parse_settings({"docker_registry": {"gc": {"grace_period": "one hour"}}})
 
 
+def test_durations_take_integer_seconds_as_well_as_text() -> None:
+    settings = parse_settings(
+        {
+            "docker_registry": {"gc": {"grace_period": 0}, "upload_purging": {"age": 86400}},
+            "auth": {"token_ttl": 300},
+            "cluster": {"instance_ttl": 12.5},
+        }
+    )
+    assert settings.docker_registry.gc.grace_period == "0s"
+    assert settings.docker_registry.upload_purging.age == "86400s"
+    assert (settings.auth.token_ttl, settings.cluster.instance_ttl) == ("300s", "12.5s")
+    assert settings.docker_registry.http.header_timeout == "30s"  # text stays as written
+
+
+def test_a_negative_duration_is_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"^queue\.heartbeat: a duration must not be negative"):
+        parse_settings({"queue": {"heartbeat": -1}})
+
+
+def test_integer_seconds_in_storage_settings() -> None:
+    s3 = {**S3, "storage_settings": {**S3["storage_settings"], "redirect_expiry": 600}}
+    settings = parse_settings({"docker_registry": s3})
+    assert settings.driver_settings().redirect_expiry == "600s"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("key", ["header_timeout", "keepalive_timeout"])
-@pytest.mark.parametrize("value", ["0", "0s", "soon", "-5s"])
-def test_connection_timeouts_must_be_positive_durations(key: str, value: str) -> None:
+@pytest.mark.parametrize("value", ["0", "0s", "soon", "-5s", 0])
+def test_connection_timeouts_must_be_positive_durations(key: str, value: str | int) -> None:
     with pytest.raises(ConfigError, match=rf"docker_registry\.http\.{key}"):
         parse_settings({"docker_registry": {"http": {key: value}}})
 

@@ -109,7 +109,8 @@ class RegistryProcess:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        wait_http(f"{self.url}/healthz", proc=self.proc)
+        # Generous: a loaded 2-core machine can take more than 20 s to import the app.
+        wait_http(f"{self.url}/healthz", timeout=60, proc=self.proc)
         return self
 
     def stop(self) -> None:

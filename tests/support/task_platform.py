@@ -314,7 +314,13 @@ class UpPlatform:
                 "http": {"addr": f"127.0.0.1:{self.port}"},
                 "backups": {"directory": str(self.workdir / "backups")},
             },
-            "queue": {"concurrency": 2, "heartbeat": "0.5s", "dead_after": "8s"},
+            "queue": {
+                "concurrency": 2,
+                "heartbeat": "0.5s",
+                "dead_after": "8s",
+                # `up` refuses a taken port: not the default 9808 another run may hold.
+                "worker_metrics_port": free_port(),
+            },
             "flower": {"port": self.flower_port},
         }
         self.config_file.write_text(json.dumps(config))

@@ -94,6 +94,7 @@ def test_a_second_backup_of_an_unchanged_registry_copies_zero_blobs(
     succeeded(backups, "backup")
     again = succeeded(backups, "backup")
     assert (again["blobs_copied"], again["bytes_copied"]) == (0, 0)
+    assert again["blobs_already_backed_up"] == again["blobs"] > 0  # and said so
 
 
 def damage(path: Path) -> bytes:

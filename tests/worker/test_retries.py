@@ -45,3 +45,11 @@ def test_jitter_spreads_tasks_that_failed_together() -> None:
 def test_errors_are_described_in_one_line() -> None:
     assert describe(ValueError("bad\nvalue")) == "ValueError: bad"
     assert describe(KeyError()) == "KeyError"
+
+
+def test_redis_connection_errors_are_transient() -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    assert is_transient(RedisConnectionError("Connection refused"))
+    assert is_transient(RedisTimeoutError("Timeout reading from socket"))

@@ -17,7 +17,12 @@ def api_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaskPlatf
         tmp_path_factory.mktemp("api-v1"),
         config={"queue": {"broker_url": namespace.url, "key_prefix": namespace.prefix}},
     )
-    platform.start_registry()
+    try:
+        platform.start_registry()
+    except BaseException:
+        platform.stop()  # a start that timed out leaves its process running otherwise
+        namespace.cleanup()
+        raise
     yield platform
     platform.stop()
     namespace.cleanup()

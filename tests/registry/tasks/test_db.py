@@ -8,6 +8,7 @@ from sqlalchemy import inspect, text
 
 from registry.config import Settings
 from registry.tasks.db import MIGRATIONS, Database, upgrade
+from registry.tasks.migration_heads import head_revisions, is_current
 
 
 def newest_revision() -> str | None:
@@ -30,3 +31,17 @@ def test_migrating_again_changes_nothing(db: Database, settings: Settings) -> No
     with db.engine.connect() as connection:
         count = connection.execute(text("SELECT count(*) FROM alembic_version")).scalar()
     assert count == 1
+
+
+def test_the_heads_read_from_the_files_are_alembics() -> None:
+    assert head_revisions() == frozenset({newest_revision()})
+
+
+def test_a_database_is_current_only_at_the_newest_revision(db: Database) -> None:
+    assert is_current(db.engine)  # the fixture migrated it
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert not is_current(db.engine)
+    with db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM alembic_version"))
+    assert not is_current(db.engine)

@@ -1,0 +1,69 @@
+"""Usage series for /metrics from the newest `usage` run in the task database: bytes per
+namespace (the largest TOP_NAMESPACES, the rest summed under `_other`), totals, what a GC
+would free and when it was computed. Nothing but the timestamp (0) before the first run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from registry.maintenance.usage import NamespaceUsage
+from registry.tasks.db import Database
+from registry.tasks.usage import latest_run, namespaces
+
+# Bounded cardinality: one series per namespace for the largest ones only.
+TOP_NAMESPACES = 50
+# Repository names start with [a-z0-9]: no namespace can be called this.
+OTHER = "_other"
+
+
+def bucketed(found: list[NamespaceUsage], top: int = TOP_NAMESPACES) -> list[NamespaceUsage]:
+    """The `top` largest namespaces, then the rest summed into one `_other` entry."""
+    largest = sorted(found, key=lambda n: (-n.size_bytes, n.namespace))
+    kept, rest = largest[:top], largest[top:]
+    if rest:
+        kept.append(
+            NamespaceUsage(
+                OTHER,
+                sum(n.size_bytes for n in rest),
+                sum(n.unique_bytes for n in rest),
+                sum(n.repositories for n in rest),
+            )
+        )
+    return kept
+
+
+def usage_metrics(db: Database) -> Iterator[Metric]:
+    run = latest_run(db)
+    computed = GaugeMetricFamily(
+        "hth_usage_computed_timestamp_seconds",
+        "When the newest usage run measured the storage (Unix time; 0: never)",
+    )
+    computed.add_metric([], run.computed_at.timestamp() if run else 0.0)
+    yield computed
+    if run is None:
+        return
+    size = GaugeMetricFamily(
+        "hth_usage_bytes",
+        "Blob bytes referenced by the namespace's repositories, each blob once",
+        labels=["namespace"],
+    )
+    unique = GaugeMetricFamily(
+        "hth_usage_unique_bytes",
+        "Blob bytes referenced by the namespace and by no other one",
+        labels=["namespace"],
+    )
+    for entry in bucketed(namespaces(db, run)):
+        size.add_metric([entry.namespace], entry.size_bytes)
+        unique.add_metric([entry.namespace], entry.unique_bytes)
+    yield size
+    yield unique
+    total = GaugeMetricFamily("hth_usage_total_bytes", "Blob bytes referenced, each blob once")
+    total.add_metric([], run.total_bytes)
+    yield total
+    free = GaugeMetricFamily(
+        "hth_usage_gc_would_free_bytes", "Bytes a garbage collection would free now"
+    )
+    free.add_metric([], run.gc_would_free_bytes)
+    yield free

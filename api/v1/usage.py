@@ -1,0 +1,76 @@
+"""/api/v1/usage: the newest `usage` run, repositories largest first (docs/usage.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from api.v1.deps import DbDep
+from api.v1.errors import V1Route, error_responses
+from registry.tasks.db import Database
+from registry.tasks.usage import UsageRunRow, repository_page, require_latest_run
+
+# A repository name's first component (distribution-spec grammar).
+NAMESPACE_PATTERN = r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$"
+
+router = APIRouter(prefix="/api/v1/usage", tags=["usage"], route_class=V1Route)
+
+
+class RepositoryUsageOut(BaseModel):
+    repository: str
+    size_bytes: int = Field(description="blobs its manifests reference, and the manifests")
+    unique_bytes: int = Field(description="of those, the bytes no other repository references")
+    manifests: int
+    tags: int
+    last_push_at: datetime | None = Field(description="when a tag last moved; null: no tag")
+
+
+class UsagePage(BaseModel):
+    items: list[RepositoryUsageOut]
+    next_cursor: str | None
+    total_bytes: int = Field(description="every referenced blob counted once")
+    gc_would_free_bytes: int
+    computed_at: datetime
+
+
+@router.get("", responses=error_responses(400, 404))
+def usage(
+    db: DbDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+    namespace: Annotated[str | None, Query(max_length=255, pattern=NAMESPACE_PATTERN)] = None,
+) -> UsagePage:
+    """Repositories by size (largest first) as the newest completed `usage` run found them;
+    `cursor` is the `next_cursor` of the previous page, `namespace` the first path component."""
+    return usage_page(db, require_latest_run(db), limit, cursor, namespace)
+
+
+def usage_page(
+    db: Database,
+    run: UsageRunRow,
+    limit: int,
+    cursor: str | None = None,
+    namespace: str | None = None,
+) -> UsagePage:
+    """A page of `run`'s repositories with the run's totals."""
+    rows, next_cursor = repository_page(db, run, limit, cursor, namespace)
+    return UsagePage(
+        items=[
+            RepositoryUsageOut(
+                repository=r.repository,
+                size_bytes=r.size_bytes,
+                unique_bytes=r.unique_bytes,
+                manifests=r.manifests,
+                tags=r.tags,
+                last_push_at=r.last_push_at,
+            )
+            for r in rows
+        ],
+        next_cursor=next_cursor,
+        total_bytes=run.total_bytes,
+        gc_would_free_bytes=run.gc_would_free_bytes,
+        computed_at=run.computed_at,
+    )

@@ -1,0 +1,68 @@
+"""`hth-ctl usage`: storage used per repository, as the newest `usage` run measured it
+(`--refresh` runs one first, with a progress bar)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from cli.tasks import api_client, run_task
+from registry.maintenance.backup_space import human
+
+
+@click.command("usage")
+@click.option("--top", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Show the N largest repositories.")  # fmt: skip
+@click.option("--namespace", help="Only repositories of this namespace (first path component).")
+@click.option("--refresh", is_flag=True, help="Measure now (a `usage` task), then show it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON document.")
+def usage(top: int, namespace: str | None, refresh: bool, as_json: bool) -> None:
+    """Bytes used per repository (shared blobs once per repository; `unique`: used by no
+    other repository) and what a garbage collection would free now."""
+    if refresh:
+        run_task("usage", {})
+    page: dict[str, Any] = api_client().get("/api/v1/usage", limit=top, namespace=namespace)
+    if as_json:
+        click.echo(json.dumps(page, indent=2))
+        return
+    click.echo(_report(page))
+
+
+def _report(page: dict[str, Any]) -> str:
+    computed = datetime.fromisoformat(page["computed_at"])
+    lines = [
+        f"computed {computed:%Y-%m-%d %H:%M:%S} UTC ({age(computed)} ago): "
+        f"{human(page['total_bytes'])} referenced, "
+        f"a garbage collection would free {human(page['gc_would_free_bytes'])}",
+    ]
+    rows = [("REPOSITORY", "SIZE", "UNIQUE", "MANIFESTS", "TAGS", "LAST PUSH")]
+    for item in page["items"]:
+        pushed = item["last_push_at"]
+        rows.append(
+            (
+                item["repository"],
+                human(item["size_bytes"]),
+                human(item["unique_bytes"]),
+                str(item["manifests"]),
+                str(item["tags"]),
+                f"{datetime.fromisoformat(pushed):%Y-%m-%d %H:%M}" if pushed else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+              for row in rows]  # fmt: skip
+    if page["next_cursor"]:
+        lines.append("(more: --top N shows more, GET /api/v1/usage pages through all)")
+    return "\n".join(lines)
+
+
+def age(when: datetime, now: datetime | None = None) -> str:
+    """'42s', '5m', '3h', '2d': how long ago, roughly."""
+    seconds = max(0, int(((now or datetime.now(UTC)) - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

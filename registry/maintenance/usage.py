@@ -1,0 +1,251 @@
+"""`usage`: storage used per repository and namespace, and what a GC would free now.
+
+It runs GC's planner (mark, blob scan) and its sweeper in dry-run form, so "would free" is
+exactly what `gc` with the same options would report; sizes come from the manifests the
+planner reads anyway, so no layer data is downloaded (docs/usage.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Container, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from registry import layout
+from registry.config import GCSettings
+from registry.durations import parse_duration
+from registry.maintenance.gc import GCOptions
+from registry.maintenance.gc_plan import Plan, Planner
+from registry.maintenance.gc_refs import ManifestRefs
+from registry.maintenance.gc_run import RunContext
+from registry.maintenance.gc_scan import RepoScan, stat_or_none
+from registry.maintenance.gc_sweep import Sweeper
+from registry.maintenance.gc_workers import ProgressFn, Work
+from registry.maintenance.usage_sizes import BlobSizes
+from registry.storage import StorageDriver
+
+
+class Params(BaseModel):
+    """Task parameters of `kind: usage`: the GC options "would free" is computed with
+    (unset: docker_registry.gc in hth.json, as a `gc` task would use)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delete_untagged: bool | None = None
+    grace_period: str | None = None
+    # Size every blob with a `stat` rather than trusting the sizes manifests declare (which
+    # the pushing client wrote): exact, at one more storage call per referenced blob.
+    stat_blobs: bool = False
+
+    @field_validator("grace_period")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
+    untagged = params.delete_untagged
+    return GCOptions(
+        dry_run=True,
+        delete_untagged=defaults.delete_untagged if untagged is None else untagged,
+        grace_period=parse_duration(params.grace_period or defaults.grace_period),
+    )
+
+
+def namespace_of(repository: str) -> str:
+    return repository.partition("/")[0]
+
+
+@dataclass
+class RepositoryUsage:
+    repository: str
+    namespace: str
+    size_bytes: int  # every blob its manifests reference, and the manifests, once each
+    unique_bytes: int  # of those, the bytes no other repository references
+    manifests: int
+    tags: int
+    last_push_at: datetime | None  # newest tag link write; None: no tag
+
+
+@dataclass
+class NamespaceUsage:
+    namespace: str
+    size_bytes: int  # blobs referenced in the namespace, each counted once
+    unique_bytes: int  # of those, the bytes no other namespace references
+    repositories: int
+
+
+@dataclass
+class UsageResult:
+    computed_at: datetime
+    total_bytes: int  # every referenced blob once
+    gc_would_free_bytes: int  # blob and upload bytes a `gc` with these options frees now
+    blobs: int
+    seconds: float = 0.0
+    repositories: list[RepositoryUsage] = field(default_factory=list)
+    namespaces: list[NamespaceUsage] = field(default_factory=list)
+
+    def summary(self, top: int = 10) -> dict[str, Any]:
+        """The task's result: totals and the largest repositories (the rest is in the DB)."""
+        largest = sorted(self.repositories, key=lambda r: (-r.size_bytes, r.repository))[:top]
+        return {
+            "computed_at": self.computed_at.isoformat(),
+            "total_bytes": self.total_bytes,
+            "gc_would_free_bytes": self.gc_would_free_bytes,
+            "blobs": self.blobs,
+            "repositories": len(self.repositories),
+            "namespaces": len(self.namespaces),
+            "seconds": self.seconds,
+            "largest": [{**asdict(r), "last_push_at": _iso(r.last_push_at)} for r in largest],
+        }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def compute_usage(
+    driver: StorageDriver,
+    options: GCOptions | None = None,
+    *,
+    stat_blobs: bool = False,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    log_line: Callable[[str], None] | None = None,
+) -> UsageResult:
+    """Usage of every live repository. Raises TaskCancelled between units of work when
+    should_stop() (or progress) says so, GCError when a manifest cannot be read."""
+    options = replace(options or GCOptions(), dry_run=True)
+    readers = min(options.workers, driver.read_concurrency)
+    ctx = RunContext(driver, options, Work(readers, should_stop, progress), log_line)
+    started = time.monotonic()
+    sizes = BlobSizes()
+    try:
+        planner = Planner(ctx)
+        planner.on_manifest = sizes.add
+        plan = planner.make()
+        Sweeper(ctx, plan).sweep()  # a dry run: counts what a GC would free, deletes nothing
+        would_free = ctx.result.bytes_freed + ctx.result.upload_bytes_freed
+        result = _tally(ctx, plan, sizes, would_free, stat_blobs)
+    finally:
+        ctx.work.close()
+    result.seconds = round(time.monotonic() - started, 3)
+    ctx.say(
+        f"usage: {len(result.repositories)} repositories, {result.total_bytes} bytes "
+        f"referenced, a GC would free {result.gc_would_free_bytes} bytes"
+    )
+    return result
+
+
+def _tally(
+    ctx: RunContext, plan: Plan, sizes: BlobSizes, would_free: int, stat_blobs: bool
+) -> UsageResult:
+    refs = plan.marking.refs
+    live = sorted((s for s in plan.scans.values() if not s.deleted), key=lambda s: s.name)
+    held = {scan.name: _held_blobs(scan, refs) for scan in live}
+    everything: set[bytes] = set()
+    for blobs in held.values():
+        everything |= blobs
+    with ctx.phase("usage_sizes", len(everything)):
+
+        def stat_each(fn: Callable[[bytes], int], keys: list[bytes]) -> Iterable[int]:
+            return ctx.work.map(fn, keys, "usage_sizes", len(keys))
+
+        size = sizes.complete(ctx.driver, everything, stat_each, stat_blobs)
+    with ctx.phase("usage_tags", len(live)):
+        pushed = dict(
+            zip(
+                (s.name for s in live),
+                ctx.work.map(
+                    lambda s: _last_push(ctx.driver, s, refs), live, "usage_tags", len(live)
+                ),
+                strict=True,
+            )
+        )
+    repositories = _repositories(live, held, size, pushed, refs.keys())
+    namespaces = _namespaces(held, size)
+    return UsageResult(
+        computed_at=ctx.started,
+        total_bytes=sum(size.values()),
+        gc_would_free_bytes=would_free,
+        blobs=len(everything),
+        repositories=repositories,
+        namespaces=namespaces,
+    )
+
+
+def _held_blobs(scan: RepoScan, refs: Mapping[bytes, ManifestRefs]) -> set[bytes]:
+    """The repository's readable manifests and every blob and child manifest they name."""
+    blobs: set[bytes] = set()
+    for key in scan.revisions:
+        if key in refs:
+            blobs.add(key)
+            blobs.update(refs[key].blobs)
+            blobs.update(refs[key].children)
+    return blobs
+
+
+def _repositories(
+    live: list[RepoScan],
+    held: dict[str, set[bytes]],
+    size: dict[bytes, int],
+    pushed: dict[str, datetime | None],
+    readable: Container[bytes],
+) -> list[RepositoryUsage]:
+    holders = Counter(key for blobs in held.values() for key in blobs)
+    return [
+        RepositoryUsage(
+            repository=scan.name,
+            namespace=namespace_of(scan.name),
+            size_bytes=sum(size[k] for k in held[scan.name]),
+            unique_bytes=sum(size[k] for k in held[scan.name] if holders[k] == 1),
+            manifests=sum(1 for key in scan.revisions if key in readable),
+            tags=len(_live_tags(scan, readable)),
+            last_push_at=pushed[scan.name],
+        )
+        for scan in live
+    ]
+
+
+def _namespaces(held: dict[str, set[bytes]], size: dict[bytes, int]) -> list[NamespaceUsage]:
+    blobs_of: dict[str, set[bytes]] = {}
+    repositories: Counter[str] = Counter()
+    for name, blobs in held.items():
+        namespace = namespace_of(name)
+        blobs_of.setdefault(namespace, set()).update(blobs)
+        repositories[namespace] += 1
+    holders = Counter(key for blobs in blobs_of.values() for key in blobs)
+    return [
+        NamespaceUsage(
+            namespace=namespace,
+            size_bytes=sum(size[k] for k in blobs),
+            unique_bytes=sum(size[k] for k in blobs if holders[k] == 1),
+            repositories=repositories[namespace],
+        )
+        for namespace, blobs in sorted(blobs_of.items())
+    ]
+
+
+def _live_tags(scan: RepoScan, readable: Container[bytes]) -> list[str]:
+    """Tags pointing at a manifest the repository still has (a pull of the others fails)."""
+    return [tag for tag, key in scan.tags if key is not None and key in readable]
+
+
+def _last_push(
+    driver: StorageDriver, scan: RepoScan, readable: Container[bytes]
+) -> datetime | None:
+    """When a tag of the repository last moved: the newest write of a tag's `current/link`
+    (Distribution rewrites it on every push of the tag; one stat per tag)."""
+    times = [
+        info.mod_time.astimezone(UTC)
+        for tag in _live_tags(scan, readable)
+        if (info := stat_or_none(driver, layout.tag_current_link(scan.name, tag))) is not None
+    ]
+    return max(times, default=None)

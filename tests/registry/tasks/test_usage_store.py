@@ -1,0 +1,85 @@
+"""The stored usage run on SQLite and PostgreSQL: a new run replaces the old one, pages go
+largest first with ties by name, a namespace filters, a foreign cursor is a 400."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from registry.maintenance.usage import NamespaceUsage, RepositoryUsage, UsageResult
+from registry.tasks.db import Database
+from registry.tasks.errors import InvalidCursor
+from registry.tasks.usage import (
+    UsageNotComputed,
+    latest_run,
+    namespaces,
+    repository_page,
+    require_latest_run,
+    save_usage,
+)
+
+NOW = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+
+
+def result(sizes: dict[str, int], when: datetime = NOW) -> UsageResult:
+    repositories = [
+        RepositoryUsage(name, name.partition("/")[0], size, size // 2, 1, 1, when)
+        for name, size in sizes.items()
+    ]
+    names = sorted({r.namespace for r in repositories})
+    return UsageResult(
+        computed_at=when,
+        total_bytes=sum(sizes.values()) + 2**40,  # past 32 bits: BIGINT columns
+        gc_would_free_bytes=7,
+        blobs=3,
+        repositories=repositories,
+        namespaces=[NamespaceUsage(n, 1, 1, 1) for n in names],
+    )
+
+
+def every_page(db: Database, limit: int, namespace: str | None = None) -> list[list[str]]:
+    run = require_latest_run(db)
+    pages, cursor = [], None
+    while True:
+        rows, cursor = repository_page(db, run, limit, cursor, namespace)
+        pages.append([r.repository for r in rows])
+        if cursor is None:
+            return pages
+
+
+def test_before_any_run_the_error_says_how_to_start_one(db: Database) -> None:
+    with db.engine.begin() as connection:  # the PostgreSQL database is shared by the tests
+        connection.execute(text("DELETE FROM usage_runs"))
+    assert latest_run(db) is None
+    with pytest.raises(UsageNotComputed) as raised:
+        require_latest_run(db)
+    assert "hth-ctl usage --refresh" in raised.value.message and raised.value.status == 404
+
+
+def test_a_new_run_replaces_the_old_one(db: Database) -> None:
+    save_usage(db, "old", result({"a/x": 5, "b/y": 3}))
+    save_usage(db, "new", result({"c/z": 9}, NOW + timedelta(hours=1)))
+    run = require_latest_run(db)
+    assert (run.task_id, run.total_bytes, run.repositories) == ("new", 9 + 2**40, 1)
+    assert run.computed_at == NOW + timedelta(hours=1)
+    assert every_page(db, 10) == [["c/z"]]
+    assert [n.namespace for n in namespaces(db, run)] == ["c"]
+
+
+def test_pages_go_largest_first_with_ties_by_name(db: Database) -> None:
+    save_usage(db, "run", result({"a/x": 5, "a/w": 5, "b/y": 9, "b/z": 1, "c/v": 5}))
+    assert every_page(db, 2) == [["b/y", "a/w"], ["a/x", "c/v"], ["b/z"]]
+    assert every_page(db, 5) == [["b/y", "a/w", "a/x", "c/v", "b/z"]]
+    assert every_page(db, 1, namespace="a") == [["a/w"], ["a/x"]]
+    assert every_page(db, 1, namespace="nobody") == [[]]
+
+
+def test_a_cursor_not_handed_out_is_refused(db: Database) -> None:
+    save_usage(db, "run", result({"a/x": 5}))
+    run = require_latest_run(db)
+    too_big = "WzEwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAsImEiXQ"  # [10**30, "a"]: past BIGINT
+    for cursor in ("nonsense!", "WzEsMl0", "", "é", too_big):
+        with pytest.raises(InvalidCursor):
+            repository_page(db, run, 10, cursor, None)

@@ -1,0 +1,95 @@
+"""Durations: Go-style text or a number of seconds, everywhere one is accepted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from api.v1.tokens import TokenIn
+from registry.durations import Duration, normalise_duration, parse_duration
+from registry.maintenance import validate_params
+from registry.tasks.errors import InvalidParams
+
+
+class Holder(BaseModel):
+    wait: Duration | None = None
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"),
+    [
+        ("90s", 90),
+        ("1h30m", 5400),
+        ("0", 0),
+        ("3600", 3600),
+        (" 1.5 ", 1.5),
+        ("250ms", 0.25),
+        (0, 0),
+        (3600, 3600),
+        (0.5, 0.5),
+    ],
+)
+def test_text_and_numbers_of_seconds_parse(given: str | float, seconds: float) -> None:
+    assert parse_duration(given) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("given", ["-5s", "-1", -1, -0.5])
+def test_negative_durations_are_refused_as_negative(given: str | float) -> None:
+    with pytest.raises(ValueError, match="must not be negative"):
+        parse_duration(given)
+
+
+@pytest.mark.parametrize("given", ["soon", "", "1x", "1h-", True, None, float("nan"), [60]])
+def test_anything_else_is_refused_with_the_forms_expected(given: object) -> None:
+    with pytest.raises(ValueError, match="invalid duration .* number of seconds"):
+        parse_duration(given)  # type: ignore[arg-type]
+
+
+def test_numbers_are_stored_as_text_and_text_as_written() -> None:
+    assert [normalise_duration(v) for v in (0, 3600, 1.5, 2.0, "1h", "3600")] == [
+        "0s",
+        "3600s",
+        "1.5s",
+        "2s",
+        "1h",
+        "3600",
+    ]
+    assert Holder.model_validate({"wait": 0}).model_dump(mode="json") == {"wait": "0s"}
+    assert Holder.model_validate({"wait": "1h"}).wait == "1h"
+
+
+def test_a_model_field_names_itself_when_refusing_a_negative_duration() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Holder.model_validate({"wait": -3})
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("wait",) and "must not be negative, got -3" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "stored"),
+    [
+        ("gc", {"grace_period": 0}, {"grace_period": "0s"}),
+        ("gc", {"grace_period": 3600}, {"grace_period": "3600s"}),
+        ("gc", {"grace_period": "90s"}, {"grace_period": "90s"}),
+        ("purge_uploads", {"age": 86400}, {"age": "86400s"}),
+        ("verify_storage", {"since": 3600}, {"since": "3600s"}),
+        ("reconfigure", {"wait_timeout": "90s"}, {"wait_timeout": 90.0}),
+    ],
+)
+def test_task_params_take_integer_seconds(
+    kind: str, params: dict[str, object], stored: dict[str, object]
+) -> None:
+    assert validate_params(kind, params) == stored
+
+
+def test_a_negative_task_duration_is_refused_naming_the_param() -> None:
+    with pytest.raises(InvalidParams, match=r"^params\.grace_period: a duration must not be neg"):
+        validate_params("gc", {"grace_period": -60})
+
+
+def test_a_token_s_lifetime_takes_seconds_and_must_be_positive() -> None:
+    assert TokenIn.model_validate({"name": "ci", "expires_in": 86400}).expires_in == "86400s"
+    with pytest.raises(ValidationError, match="must be a positive duration"):
+        TokenIn.model_validate({"name": "ci", "expires_in": 0})

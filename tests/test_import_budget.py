@@ -1,0 +1,70 @@
+"""Each process imports only what it uses (docs/benchmarks.md, "Footprint"): the `up`
+supervisor nothing of the platform, a registry serving requests neither Celery nor Alembic
+nor the token libraries, an idle beat no broker client. One interpreter per check, all
+started at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from registry.config import parse_settings
+from registry.tasks.db import open_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+REPORT = "import json, sys; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+
+SERVE_REQUESTS = """
+from fastapi.testclient import TestClient
+from api.app import create_app_from_env
+with TestClient(create_app_from_env()) as client:
+    assert client.get("/v2/").status_code == 200
+    assert client.get("/v2/some/image/manifests/latest").status_code == 404
+"""
+
+# process -> (code it runs, top-level packages it must not have imported)
+CHECKS: dict[str, tuple[str, set[str]]] = {
+    "up supervisor": (
+        "import cli.supervisor",
+        {"click", "pydantic", "registry", "sqlalchemy", "celery", "api", "worker"},
+    ),
+    "hth-ctl (before a command)": (
+        "import cli.main",
+        {"sqlalchemy", "alembic", "celery", "kombu", "fastapi", "httpx", "tqdm"},
+    ),
+    "registry serving requests": (
+        SERVE_REQUESTS,
+        {"celery", "kombu", "redis", "alembic", "jwt", "cryptography", "boto3", "azure"},
+    ),
+    "worker": ("import cli.main, worker.main", {"redis", "fastapi", "cryptography", "alembic"}),
+    "beat": ("import cli.main, scheduler.main", {"celery", "kombu", "redis", "alembic"}),
+}
+
+
+def test_each_process_imports_only_what_it_uses(tmp_path: Path) -> None:
+    config = tmp_path / "hth.json"
+    config.write_text(json.dumps({"data_dir": str(tmp_path / "var")}))
+    # Migrated here: a process that finds its schema current never imports Alembic.
+    open_database(parse_settings(json.loads(config.read_text()))).engine.dispose()
+    env = {**os.environ, "HTH_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", f"{code}\n{REPORT}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, (code, _) in CHECKS.items()
+    }
+    for name, proc in running.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, f"{name}: {err[-2000:]}"
+        imported = set(json.loads(out.strip().splitlines()[-1]))
+        unwanted = CHECKS[name][1] & imported
+        assert not unwanted, f"{name} imported {sorted(unwanted)}"
