@@ -10,7 +10,7 @@ serializes with other pushes of the same tag is the `TagGuard` a caller passes i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -83,7 +83,7 @@ class TagProtection:
         """The callable retention takes as `protected(repository, tag)`."""
         return self.rule_for(repository, tag) is not None
 
-    def check(self, repository: str, tags: Iterator[str] | list[str]) -> None:
+    def check(self, repository: str, tags: Iterable[str]) -> None:
         """TagProtected for the first of `tags` a rule protects."""
         for tag in tags:
             rule = self.rule_for(repository, tag)
