@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from api.cluster import WriteGate
 from registry.cluster.generations import Generation
+from registry.cluster.tag_guard import DatabaseTagGuard
 from registry.cluster.upload_locks import DatabaseUploadSessions
 from registry.config import Settings, same_storage, with_shared
 from registry.content.upload_sessions import UploadSessions
@@ -64,6 +65,7 @@ class AppState:
     gate: WriteGate = field(default_factory=WriteGate)
     storage_probe: StorageProbe = field(init=False)
     upload_sessions: UploadSessions = field(init=False)
+    tag_guard: DatabaseTagGuard = field(init=False)
     config_generation: int = 0
 
     def __post_init__(self) -> None:
@@ -71,6 +73,7 @@ class AppState:
         settings = self.settings
         ttl = parse_duration(settings.docker_registry.uploads.lock_ttl)
         self.upload_sessions = DatabaseUploadSessions(lambda: open_database(settings), ttl)
+        self.tag_guard = DatabaseTagGuard(lambda: open_database(settings))
 
     @property
     def upload_idle_timeout(self) -> float:

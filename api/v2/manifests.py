@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.state import get_driver
+from api.state import app_state, get_driver
 from api.v2.responses import API_VERSION_HEADER
 from registry.content import manifests
 from registry.content.errors import ManifestTooLarge
@@ -92,6 +92,7 @@ async def put_manifest(request: Request, params: dict[str, str]) -> Response:
         body,
         request.headers.get("content-type"),
         manifest_cache(request),
+        app_state(request).tag_guard,
     )
     headers = {
         **API_VERSION_HEADER,
@@ -106,7 +107,8 @@ async def put_manifest(request: Request, params: dict[str, str]) -> Response:
 async def delete_manifest(request: Request, params: dict[str, str]) -> Response:
     name, reference = params["name"], params["reference"]
     driver, cache = get_driver(request), manifest_cache(request)
-    await run_in_threadpool(manifests.delete_manifest, driver, name, reference, cache)
+    guard = app_state(request).tag_guard
+    await run_in_threadpool(manifests.delete_manifest, driver, name, reference, cache, guard)
     return Response(b"", 202, headers=dict(API_VERSION_HEADER))
 
 

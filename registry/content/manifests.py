@@ -33,6 +33,7 @@ from registry.content.manifest_format import ParsedManifest, parse_manifest
 from registry.content.mediatypes import stored_media_type
 from registry.content.names import is_digest, is_tag, validate_digest, validate_tag
 from registry.content.repositories import repository_exists
+from registry.content.tag_protection import TagGuard, TagProtected, TagProtection
 from registry.content.tags import set_tag, tag_digest, tags_pointing_to, untag
 from registry.storage import PathNotFoundError, StorageDriver
 
@@ -67,8 +68,10 @@ def put_manifest(
     body: bytes,
     content_type: str | None,
     cache: ManifestCache | None = None,
+    guard: TagGuard | None = None,
 ) -> PushedManifest:
-    """Validate and store a pushed manifest, then tag it when `reference` is a tag."""
+    """Validate and store a pushed manifest, then tag it when `reference` is a tag; a
+    protected tag is only created, never moved (TagProtected, before anything is stored)."""
     tag, expected = split_reference(reference)
     if len(body) > MAX_MANIFEST_BYTES:
         raise ManifestTooLarge()
@@ -76,6 +79,9 @@ def put_manifest(
     if expected is not None and digest != expected:
         detail = {"expected": expected, "actual": digest}
         raise DigestInvalid("manifest digest does not match the reference", detail=detail)
+    rule = guard.protection().rule_for(name, tag) if guard and tag else None
+    if rule is not None and tag is not None:
+        _refuse_move(driver, name, tag, digest, rule.name)
     parsed = parse_manifest(body, content_type)
     _verify_references(driver, name, parsed)
     _store_bytes(driver, digest, body)
@@ -85,11 +91,24 @@ def put_manifest(
             parsed.media_type, digest, len(body), parsed.artifact_type, parsed.annotations
         )
         referrers.add_referrer(driver, name, parsed.subject, descriptor)
-    if tag is not None:
+    if tag is not None and rule is not None and guard is not None:
+        with guard.serialized(name, tag, digest):  # check and link as one step, cluster-wide
+            if not _refuse_move(driver, name, tag, digest, rule.name):
+                set_tag(driver, name, tag, digest)
+    elif tag is not None:
         set_tag(driver, name, tag, digest)
     if cache is not None:
         cache.put(StoredManifest(digest, parsed.media_type, body))
     return PushedManifest(digest, parsed.media_type, parsed.subject)
+
+
+def _refuse_move(driver: StorageDriver, name: str, tag: str, digest: str, rule: str) -> bool:
+    """Whether the protected tag already points at `digest`; TagProtected when it points
+    elsewhere (absent: False, the push may create it)."""
+    current = tag_digest(driver, name, tag)
+    if current is not None and current != digest:
+        raise TagProtected(name, tag, rule)
+    return current is not None
 
 
 def _store_bytes(driver: StorageDriver, digest: str, body: bytes) -> None:
@@ -203,21 +222,32 @@ def _unservable(
 
 
 def delete_manifest(
-    driver: StorageDriver, name: str, reference: str, cache: ManifestCache | None = None
+    driver: StorageDriver,
+    name: str,
+    reference: str,
+    cache: ManifestCache | None = None,
+    guard: TagGuard | None = None,
 ) -> None:
     """By tag: remove that tag only. By digest: remove the revision and every tag whose
-    current link is it (Distribution), and its referrers-index entry. Blobs stay for GC."""
+    current link is it (Distribution), and its referrers-index entry. Blobs stay for GC.
+    A protected tag is never removed: TagProtected, and nothing is deleted (Harbor)."""
+    protection = guard.protection() if guard is not None else TagProtection()
     tag, digest = read_reference(reference)
     if tag is not None:
-        if tag_digest(driver, name, tag) is None or not untag(driver, name, tag):
+        if tag_digest(driver, name, tag) is None:
+            raise unknown(driver, name, reference)
+        protection.check(name, [tag])
+        if not untag(driver, name, tag):
             raise unknown(driver, name, reference)
         return
     if digest is None or not has_revision(driver, name, digest):
         raise unknown(driver, name, reference)
+    pointing = tags_pointing_to(driver, name, digest)
+    protection.check(name, pointing)
     subject = _subject_of(driver, digest, cache)
     # Tags first: a crash midway leaves an untagged revision, never a tag to nothing.
-    for pointing in tags_pointing_to(driver, name, digest):
-        untag(driver, name, pointing)
+    for tag_name in pointing:
+        untag(driver, name, tag_name)
     driver.delete(layout.revision_link(name, digest).rsplit("/", 1)[0])
     if subject is not None:
         referrers.remove_referrer(driver, name, subject, digest)
