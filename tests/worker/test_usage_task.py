@@ -1,6 +1,7 @@
 """`usage` run by a real worker next to a real registry (filesystem storage, pushes over
 HTTP): the stored run served at /api/v1/usage (404 before the first, largest first, pages,
-namespaces, counts, push times), the gauges on /metrics, and "would free" after a delete."""
+namespaces, counts, push times) and /api/v1/usage/namespaces, the gauges on /metrics, and
+"would free" after a delete."""
 
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ def measure(platform: TaskPlatform, **params: Any) -> dict[str, Any]:
     return result
 
 
-def usage(platform: TaskPlatform, **query: Any) -> dict[str, Any]:
-    response = platform.api().get("/api/v1/usage", params=query)
+def usage(platform: TaskPlatform, path: str = "", **query: Any) -> dict[str, Any]:
+    response = platform.api().get(f"/api/v1/usage{path}", params=query)
     assert response.status_code == 200, response.text
     page: dict[str, Any] = response.json()
     return page
@@ -116,6 +117,27 @@ def test_usage_through_the_platform(platform: TaskPlatform) -> None:
     bad = http.get("/api/v1/usage", params={"cursor": "not-one-of-ours"})
     assert bad.status_code == 400 and "cursor" in bad.json()["detail"]
     assert http.get("/api/v1/usage", params={"namespace": "Team/"}).status_code == 422
+
+    by_namespace = usage(platform, "/namespaces")
+    assert by_namespace["items"] == [
+        {
+            "namespace": "team",  # the shared layer once: in both of its repositories
+            "size_bytes": total - sizes[small.manifest_digest],
+            "unique_bytes": total - sizes[small.manifest_digest],
+            "repositories": 2,
+        },
+        {
+            "namespace": "solo",
+            "size_bytes": sizes[small.manifest_digest],
+            "unique_bytes": sizes[small.manifest_digest],
+            "repositories": 1,
+        },
+    ]
+    assert (by_namespace["total_bytes"], by_namespace["next_cursor"]) == (total, None)
+    first_namespace = usage(platform, "/namespaces", limit=1)
+    assert [i["namespace"] for i in first_namespace["items"]] == ["team"]
+    rest = usage(platform, "/namespaces", limit=1, cursor=first_namespace["next_cursor"])
+    assert [i["namespace"] for i in rest["items"]] == ["solo"]
 
     metrics = http.get("/metrics").text
     team_bytes = total - sizes[small.manifest_digest]
