@@ -1,7 +1,7 @@
 """`usage` run by a real worker next to a real registry (filesystem storage, pushes over
 HTTP): the stored run served at /api/v1/usage (404 before the first, largest first, pages,
 namespaces, counts, push times) and /api/v1/usage/namespaces, the gauges on /metrics, and
-"would free" after a delete."""
+"would free" after a delete; a schedule of kind `usage` fires and its run is served."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.pusher import PushedImage, push_image
-from tests.support.task_platform import RedisNamespace, TaskPlatform
+from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +156,31 @@ def test_usage_through_the_platform(platform: TaskPlatform) -> None:
     assert {i["repository"]: i["size_bytes"] for i in after["items"]}["team/twin"] == 0
     metrics = http.get("/metrics").text
     assert gauge(metrics, "hth_usage_gc_would_free_bytes") == after["gc_would_free_bytes"]
+
+
+def test_a_usage_schedule_fires_and_its_run_is_served(platform: TaskPlatform) -> None:
+    http = platform.api()
+    bad = {"kind": "usage", "params": {"grace_period": "soon"}, "cron": "* * * * * *"}
+    refused = http.post("/api/v1/schedules", json=bad)
+    assert refused.status_code == 422 and "grace_period" in refused.text
+    platform.start_beat()
+    body = {**bad, "params": {"grace_period": "0"}}
+    created = http.post("/api/v1/schedules", json=body)
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()["id"]
+    try:
+
+        def succeeded() -> dict[str, Any] | None:
+            page = http.get("/api/v1/tasks", params={"schedule": schedule_id}).json()
+            done = [t for t in page["items"] if t["state"] == "succeeded"]
+            return done[0] if done else None
+
+        task = wait_until(succeeded, timeout=90, what="a scheduled usage task succeeds")
+    finally:
+        assert http.delete(f"/api/v1/schedules/{schedule_id}").status_code == 204
+    assert (task["kind"], task["params"]) == ("usage", {"grace_period": "0"})
+    served = usage(platform)
+    assert served["total_bytes"] == task["result"]["total_bytes"]
+    assert datetime.fromisoformat(served["computed_at"]) >= datetime.fromisoformat(
+        task["result"]["computed_at"]
+    )
