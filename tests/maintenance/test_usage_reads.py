@@ -23,9 +23,6 @@ from tests.maintenance.test_usage import by_name, image, manifest_bytes
 from tests.maintenance.trees import NO_GRACE, Tree
 from tests.support.emulators import MotoS3
 
-# A request line of moto's (werkzeug's) log: "GET /bucket/key?query HTTP/1.1" 200 -
-_REQUEST = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
-
 
 class RecordingDriver(CheckedDriver):
     """The driver, noting the path of every content read (get_content, reader)."""
@@ -51,17 +48,12 @@ class Backend:
 
 
 def _moto_gets(moto: MotoS3, bucket: str) -> Callable[[], list[str]]:
-    seen = len(moto.log_text())
+    _, offset = moto.gets_since(bucket, 0)
 
     def fetched_since() -> list[str]:
-        nonlocal seen
-        text = moto.log_text()
-        new, seen = text[seen:], len(text)
-        return [
-            found["path"].partition("?")[0]
-            for found in _REQUEST.finditer(new)
-            if found["method"] == "GET" and found["path"].startswith(f"/{bucket}/")
-        ]
+        nonlocal offset
+        paths, offset = moto.gets_since(bucket, offset)
+        return paths
 
     return fetched_since
 
