@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.concurrency import run_in_threadpool
 
+from api.auth.admin import is_admin
 from api.metrics_tasks import platform_exposition
 from api.metrics_uploads import UploadSessions, uploads_exposition
 from api.state import AppState, app_state
@@ -39,8 +40,10 @@ def _upload_sessions(request: Request) -> UploadSessions:
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this instance, the open upload sessions (counted in storage),
-    then the platform's (read from the database)."""
-    platform = await run_in_threadpool(platform_exposition, app_state(request).settings)
+    then the platform's (read from the database). With auth on, the usage series per
+    namespace (names of the registry's content) are for an admin's credentials only."""
+    settings, per_namespace = app_state(request).settings, await is_admin(request)
+    platform = await run_in_threadpool(platform_exposition, settings, per_namespace)
     uploads = await run_in_threadpool(uploads_exposition, _upload_sessions(request))
     body = generate_latest(_registry()) + uploads + platform
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -26,17 +26,19 @@ LEASE_MODES = ("readonly", "stop", "shared")
 INSTANCE_STATES = ("serving", "readonly", "stopped")
 
 
-def platform_exposition(settings: Settings) -> bytes:
+def platform_exposition(settings: Settings, usage_per_namespace: bool = True) -> bytes:
     """The platform series as Prometheus text; `hth_platform_scrape_ok 0` when the database
-    cannot be read (the scrape itself never fails)."""
+    cannot be read (the scrape itself never fails). Without `usage_per_namespace`, the usage
+    series are the totals only."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(PlatformCollector(settings))
+    registry.register(PlatformCollector(settings, usage_per_namespace))
     return generate_latest(registry)
 
 
 class PlatformCollector(Collector):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, usage_per_namespace: bool = True) -> None:
         self.settings = settings
+        self.usage_per_namespace = usage_per_namespace
 
     def collect(self) -> Iterator[Metric]:
         ok = GaugeMetricFamily("hth_platform_scrape_ok", "1 when the task database was read")
@@ -54,7 +56,7 @@ class PlatformCollector(Collector):
         yield from task_metrics(snap)
         yield from gc_metrics(snap)
         yield from cluster_metrics(snap)
-        yield from usage_metrics(db)
+        yield from usage_metrics(db, self.usage_per_namespace)
 
 
 def task_metrics(snap: PlatformSnapshot) -> Iterator[Metric]:

@@ -1,6 +1,8 @@
 """Usage series for /metrics from the newest `usage` run in the task database: bytes per
 namespace (the largest TOP_NAMESPACES, the rest summed under `_other`), totals, what a GC
-would free and when it was computed. Nothing but the timestamp (0) before the first run."""
+would free and when it was computed. Nothing but the timestamp (0) before the first run.
+The per-namespace series name the registry's content: with auth on, /metrics includes them
+for an admin's credentials only (a scrape without gets the totals)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from registry.maintenance.usage import NamespaceUsage
 from registry.tasks.db import Database
-from registry.tasks.usage import latest_run, namespaces
+from registry.tasks.usage import UsageRunRow, latest_run, namespaces
 
 # Bounded cardinality: one series per namespace for the largest ones only.
 TOP_NAMESPACES = 50
@@ -34,7 +36,7 @@ def bucketed(found: list[NamespaceUsage], top: int = TOP_NAMESPACES) -> list[Nam
     return kept
 
 
-def usage_metrics(db: Database) -> Iterator[Metric]:
+def usage_metrics(db: Database, per_namespace: bool = True) -> Iterator[Metric]:
     run = latest_run(db)
     computed = GaugeMetricFamily(
         "hth_usage_computed_timestamp_seconds",
@@ -44,6 +46,19 @@ def usage_metrics(db: Database) -> Iterator[Metric]:
     yield computed
     if run is None:
         return
+    if per_namespace:
+        yield from _namespace_metrics(db, run)
+    total = GaugeMetricFamily("hth_usage_total_bytes", "Blob bytes referenced, each blob once")
+    total.add_metric([], run.total_bytes)
+    yield total
+    free = GaugeMetricFamily(
+        "hth_usage_gc_would_free_bytes", "Bytes a garbage collection would free now"
+    )
+    free.add_metric([], run.gc_would_free_bytes)
+    yield free
+
+
+def _namespace_metrics(db: Database, run: UsageRunRow) -> Iterator[Metric]:
     size = GaugeMetricFamily(
         "hth_usage_bytes",
         "Blob bytes referenced by the namespace's repositories, each blob once",
@@ -59,11 +74,3 @@ def usage_metrics(db: Database) -> Iterator[Metric]:
         unique.add_metric([entry.namespace], entry.unique_bytes)
     yield size
     yield unique
-    total = GaugeMetricFamily("hth_usage_total_bytes", "Blob bytes referenced, each blob once")
-    total.add_metric([], run.total_bytes)
-    yield total
-    free = GaugeMetricFamily(
-        "hth_usage_gc_would_free_bytes", "Bytes a garbage collection would free now"
-    )
-    free.add_metric([], run.gc_would_free_bytes)
-    yield free

@@ -25,7 +25,7 @@ from api.auth.identify import TokenRefused, identify
 from api.auth.runtime import auth_runtime, client_address, request_id
 from registry import audit
 from registry.auth.credentials import ANONYMOUS, Principal
-from registry.content.errors import Denied, Unauthorized
+from registry.content.errors import Denied, RegistryError, Unauthorized
 from registry.tasks.db import Database
 
 # Declared on every /api/v1 route so that the OpenAPI document shows how to authenticate;
@@ -48,6 +48,18 @@ async def admit_admin(request: Request) -> Principal:
     if runtime.enabled:
         principal = await _admin(request)
     return _admitted(request, principal)
+
+
+async def is_admin(request: Request) -> bool:
+    """Whether the request would be admitted to /api/v1 (always, with auth off); never
+    raises: for public routes that show admins more, such as /metrics."""
+    if not auth_runtime(request).enabled:
+        return True
+    try:
+        await _admin(request)
+    except RegistryError:
+        return False
+    return True
 
 
 async def admit_user(request: Request) -> Principal:

@@ -1,4 +1,5 @@
-"""/api/v1/usage: the newest `usage` run, repositories largest first (docs/usage.md)."""
+"""/api/v1/usage: the newest `usage` run, repositories (and, at /namespaces, namespaces)
+largest first (docs/usage.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from pydantic import BaseModel, Field
 from api.v1.deps import DbDep
 from api.v1.errors import V1Route, error_responses
 from registry.tasks.db import Database
-from registry.tasks.usage import UsageRunRow, repository_page, require_latest_run
+from registry.tasks.usage import (
+    UsageRunRow,
+    namespace_page,
+    repository_page,
+    require_latest_run,
+)
 
 # A repository name's first component (distribution-spec grammar).
 NAMESPACE_PATTERN = r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$"
@@ -36,10 +42,28 @@ class UsagePage(BaseModel):
     computed_at: datetime
 
 
+class NamespaceUsageOut(BaseModel):
+    namespace: str
+    size_bytes: int = Field(description="blobs its repositories reference, each blob once")
+    unique_bytes: int = Field(description="of those, the bytes no other namespace references")
+    repositories: int
+
+
+class NamespacePage(BaseModel):
+    items: list[NamespaceUsageOut]
+    next_cursor: str | None
+    total_bytes: int = Field(description="every referenced blob counted once")
+    gc_would_free_bytes: int
+    computed_at: datetime
+
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
 @router.get("", responses=error_responses(400, 404))
 def usage(
     db: DbDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Limit = 100,
     cursor: str | None = None,
     namespace: Annotated[str | None, Query(max_length=255, pattern=NAMESPACE_PATTERN)] = None,
 ) -> UsagePage:
@@ -66,6 +90,29 @@ def usage_page(
                 manifests=r.manifests,
                 tags=r.tags,
                 last_push_at=r.last_push_at,
+            )
+            for r in rows
+        ],
+        next_cursor=next_cursor,
+        total_bytes=run.total_bytes,
+        gc_would_free_bytes=run.gc_would_free_bytes,
+        computed_at=run.computed_at,
+    )
+
+
+@router.get("/namespaces", responses=error_responses(400, 404))
+def usage_by_namespace(db: DbDep, limit: Limit = 100, cursor: str | None = None) -> NamespacePage:
+    """Namespaces (first path components) by size, largest first, as the newest completed
+    `usage` run found them: a blob shared by two repositories of one counts once in it."""
+    run = require_latest_run(db)
+    rows, next_cursor = namespace_page(db, run, limit, cursor)
+    return NamespacePage(
+        items=[
+            NamespaceUsageOut(
+                namespace=r.namespace,
+                size_bytes=r.size_bytes,
+                unique_bytes=r.unique_bytes,
+                repositories=r.repositories,
             )
             for r in rows
         ],

@@ -9,14 +9,15 @@ import json
 import re
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Column, Index, delete, insert, or_
 from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from registry.content.errors import RegistryError
 from registry.content.names import MAX_NAME_LENGTH, NAME_PATTERN
-from registry.maintenance.usage import NamespaceUsage, RepositoryUsage, UsageResult
+from registry.maintenance.usage import NamespaceUsage, UsageResult
 from registry.tasks.db import Database
 from registry.tasks.errors import InvalidCursor
 from registry.tasks.models import UTCDateTime
@@ -112,8 +113,8 @@ def require_latest_run(db: Database) -> UsageRunRow:
     return run
 
 
-def encode_cursor(row: RepositoryUsage | UsageRepositoryRow) -> str:
-    raw = json.dumps([row.size_bytes, row.repository]).encode()
+def encode_cursor(size_bytes: int, name: str) -> str:
+    raw = json.dumps([size_bytes, name]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -135,6 +136,33 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
     return size, name
 
 
+Row = TypeVar("Row", UsageRepositoryRow, UsageNamespaceRow)
+
+
+def _largest_first(
+    db: Database,
+    query: SelectOfScalar[Row],
+    table: type[Row],
+    name: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Row], str | None]:
+    """A keyset page of `query`'s rows of `table`, largest first (ties by the `name`
+    column), and the cursor of the next page (None: this is the last)."""
+    size_column, name_column = col(table.size_bytes), col(getattr(table, name))
+    if cursor is not None:
+        size, after = _decode_cursor(cursor)
+        same_size_after = (size_column == size) & (name_column > after)
+        query = query.where(or_(size_column < size, same_size_after))
+    query = query.order_by(size_column.desc(), name_column).limit(limit + 1)
+    with Session(db.engine) as session:
+        rows = list(session.exec(query).all())
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    return page, encode_cursor(page[-1].size_bytes, getattr(page[-1], name))
+
+
 def repository_page(
     db: Database, run: UsageRunRow, limit: int, cursor: str | None, namespace: str | None
 ) -> tuple[list[UsageRepositoryRow], str | None]:
@@ -143,15 +171,16 @@ def repository_page(
     query = select(table).where(table.task_id == run.task_id)
     if namespace is not None:
         query = query.where(table.namespace == namespace)
-    if cursor is not None:
-        size, name = _decode_cursor(cursor)
-        after_name = (col(table.size_bytes) == size) & (col(table.repository) > name)
-        query = query.where(or_(col(table.size_bytes) < size, after_name))
-    query = query.order_by(col(table.size_bytes).desc(), col(table.repository)).limit(limit + 1)
-    with Session(db.engine) as session:
-        rows = list(session.exec(query).all())
-    page = rows[:limit]
-    return page, encode_cursor(page[-1]) if len(rows) > limit else None
+    return _largest_first(db, query, table, "repository", limit, cursor)
+
+
+def namespace_page(
+    db: Database, run: UsageRunRow, limit: int, cursor: str | None
+) -> tuple[list[UsageNamespaceRow], str | None]:
+    """A page of the run's namespaces, largest first (ties by name), and the next cursor."""
+    table = UsageNamespaceRow
+    query = select(table).where(table.task_id == run.task_id)
+    return _largest_first(db, query, table, "namespace", limit, cursor)
 
 
 def namespaces(db: Database, run: UsageRunRow) -> list[NamespaceUsage]:

@@ -1,5 +1,6 @@
 """`hth-ctl usage` against `hth-ctl up` (embedded default): --refresh measures with a
-task, the table lists the largest repositories with the run's age, --json is the API's."""
+task, the table lists the largest repositories with the run's age, --json is the API's,
+--namespaces lists namespaces."""
 
 from __future__ import annotations
 
@@ -37,3 +38,12 @@ def test_usage_refresh_then_table_and_json(up_platform: UpPlatform) -> None:
     assert set(document) == {
         "items", "next_cursor", "total_bytes", "gc_would_free_bytes", "computed_at"
     }  # fmt: skip
+
+    namespaces = up_platform.hth_ctl("usage", "--namespaces", "--top", "1000")
+    assert namespaces.returncode == 0, namespaces.stderr
+    lines = namespaces.stdout.splitlines()
+    assert lines[1].split() == ["NAMESPACE", "SIZE", "UNIQUE", "REPOSITORIES"]
+    cliusage = next(line.split() for line in lines[2:] if line.startswith("cliusage "))
+    assert cliusage[-1] == "2"  # its two repositories, the shared layer once
+    both = up_platform.hth_ctl("usage", "--namespaces", "--namespace", "cliusage")
+    assert both.returncode == 2 and "leave out --namespace" in both.stderr

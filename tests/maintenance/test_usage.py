@@ -1,12 +1,13 @@
-"""The usage algorithm on trees built in storage: size against unique bytes of shared
-blobs, namespace totals, counts, last push times, "would free" as GC's dry run counts it,
-and a cancel between repositories."""
+"""The usage algorithm on trees built in storage whose sizes the tests know, on the
+filesystem and on S3 (moto): size against unique bytes of shared blobs, namespace totals,
+counts, last push times, "would free" as GC's dry run counts it, and a cancel between
+repositories. What it reads (no layer data) is in test_usage_reads.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from registry.content.repositories import mark_deleted
 from registry.maintenance.gc import GCOptions
 from registry.maintenance.progress import TaskCancelled
 from registry.maintenance.usage import RepositoryUsage, UsageResult, compute_usage
+from registry.storage import create_driver
 from tests.maintenance.trees import LAYER, NO_GRACE, OCI_MANIFEST, Tree, collect
+from tests.support.emulators import MotoS3
 
 CONFIG = "application/vnd.oci.image.config.v1+json"
 
@@ -58,8 +61,18 @@ def by_name(result: UsageResult) -> dict[str, RepositoryUsage]:
     return {r.repository: r for r in result.repositories}
 
 
+@pytest.fixture(params=["filesystem", "s3"])
+def tree(request: pytest.FixtureRequest, tmp_path: Path) -> Tree:
+    if request.param == "s3":
+        moto: MotoS3 = request.getfixturevalue("moto_s3")
+        settings = moto.settings(moto.new_bucket(), rootdirectory="/registry")
+        return Tree(tmp_path / "not-used", create_driver("s3", settings))
+    return Tree(tmp_path / "storage")
+
+
 @pytest.fixture()
-def tree(tmp_path: Path) -> Tree:
+def fs_tree(tmp_path: Path) -> Tree:
+    """On the filesystem only: the test moves files' modification times."""
     return Tree(tmp_path / "storage")
 
 
@@ -114,7 +127,8 @@ def test_counts_every_manifest_and_only_tags_of_manifests_still_there(tree: Tree
     assert (found.manifests, found.tags) == (2, 2)
 
 
-def test_last_push_is_the_newest_tag_move_and_none_without_tags(tree: Tree) -> None:
+def test_last_push_is_the_newest_tag_move_and_none_without_tags(fs_tree: Tree) -> None:
+    tree = fs_tree
     for repo, days in (("team/old", 3), ("team/new", 1)):
         image(tree, repo, "v1", repo.encode())
         tree.age_path(layout.tag_dir(repo, "v1"), timedelta(days=days))
@@ -192,3 +206,14 @@ def test_blobs_no_descriptor_sizes_are_sized_with_a_stat(tree: Tree) -> None:
     found = by_name(usage(tree))["old/schema1"]
 
     assert found.size_bytes == blob_size(tree, digest) + 321
+
+
+def test_last_push_is_when_the_tag_was_written(tree: Tree) -> None:
+    """On every driver: the `stat` time of the tag link (object stores set it on write)."""
+    before = datetime.now(UTC) - timedelta(seconds=2)  # moto's times have whole seconds
+    image(tree, "team/app", "v1", b"p" * 10)
+    after = datetime.now(UTC) + timedelta(seconds=1)
+
+    pushed = by_name(usage(tree))["team/app"].last_push_at
+
+    assert pushed is not None and before <= pushed <= after

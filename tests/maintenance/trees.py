@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,14 +45,17 @@ def filesystem(root: Path) -> StorageDriver:
 
 @dataclass
 class Tree:
-    """A registry tree under `root` (a filesystem rootdirectory)."""
+    """A registry tree under `root` (a filesystem rootdirectory), or on `on` when given (a
+    cloud driver: then only the methods that go through the driver work, not `age_path`,
+    `tags_folder`, `files` or `copy_to`, which touch the files under `root`)."""
 
     root: Path
+    on: InitVar[StorageDriver | None] = None
     driver: StorageDriver = field(init=False)
     _counter: int = 0
 
-    def __post_init__(self) -> None:
-        self.driver = filesystem(self.root)
+    def __post_init__(self, on: StorageDriver | None) -> None:
+        self.driver = on if on is not None else filesystem(self.root)
 
     def local(self, path: str) -> Path:
         return self.root / path.lstrip("/")

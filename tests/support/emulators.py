@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +29,10 @@ AZURITE_KEY = (
 )
 RCLONE_ACCESS_KEY = "hthrcloneaccesskey"
 RCLONE_SECRET_KEY = "hthrclonesecretkey-0123456789"
+
+
+# A request line of moto's log (werkzeug's): "GET /bucket/key?query HTTP/1.1" 200 -
+_REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" \d{3}')
 
 
 def unique_name(prefix: str) -> str:
@@ -120,6 +125,17 @@ class MotoS3(Emulator):
         bucket = unique_name("hth")
         self.client().create_bucket(Bucket=bucket)
         return bucket
+
+    def gets_since(self, bucket: str, offset: int) -> tuple[list[str], int]:
+        """The object paths (`/bucket/key`) of `bucket` that moto answered a GET for, as its
+        request log shows them from `offset` on, and the log's new end (the next offset)."""
+        text = self.log_text()
+        paths = [
+            found["path"].partition("?")[0]
+            for found in _REQUEST_LINE.finditer(text, offset)
+            if found["method"] == "GET" and found["path"].startswith(f"/{bucket}/")
+        ]
+        return paths, len(text)
 
     def settings(self, bucket: str, **extra: Any) -> dict[str, Any]:
         return {

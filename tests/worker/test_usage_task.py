@@ -1,6 +1,7 @@
 """`usage` run by a real worker next to a real registry (filesystem storage, pushes over
 HTTP): the stored run served at /api/v1/usage (404 before the first, largest first, pages,
-namespaces, counts, push times), the gauges on /metrics, and "would free" after a delete."""
+namespaces, counts, push times) and /api/v1/usage/namespaces, the gauges on /metrics, and
+"would free" after a delete; a schedule of kind `usage` fires and its run is served."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.pusher import PushedImage, push_image
-from tests.support.task_platform import RedisNamespace, TaskPlatform
+from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -43,8 +44,8 @@ def measure(platform: TaskPlatform, **params: Any) -> dict[str, Any]:
     return result
 
 
-def usage(platform: TaskPlatform, **query: Any) -> dict[str, Any]:
-    response = platform.api().get("/api/v1/usage", params=query)
+def usage(platform: TaskPlatform, path: str = "", **query: Any) -> dict[str, Any]:
+    response = platform.api().get(f"/api/v1/usage{path}", params=query)
     assert response.status_code == 200, response.text
     page: dict[str, Any] = response.json()
     return page
@@ -117,6 +118,27 @@ def test_usage_through_the_platform(platform: TaskPlatform) -> None:
     assert bad.status_code == 400 and "cursor" in bad.json()["detail"]
     assert http.get("/api/v1/usage", params={"namespace": "Team/"}).status_code == 422
 
+    by_namespace = usage(platform, "/namespaces")
+    assert by_namespace["items"] == [
+        {
+            "namespace": "team",  # the shared layer once: in both of its repositories
+            "size_bytes": total - sizes[small.manifest_digest],
+            "unique_bytes": total - sizes[small.manifest_digest],
+            "repositories": 2,
+        },
+        {
+            "namespace": "solo",
+            "size_bytes": sizes[small.manifest_digest],
+            "unique_bytes": sizes[small.manifest_digest],
+            "repositories": 1,
+        },
+    ]
+    assert (by_namespace["total_bytes"], by_namespace["next_cursor"]) == (total, None)
+    first_namespace = usage(platform, "/namespaces", limit=1)
+    assert [i["namespace"] for i in first_namespace["items"]] == ["team"]
+    rest = usage(platform, "/namespaces", limit=1, cursor=first_namespace["next_cursor"])
+    assert [i["namespace"] for i in rest["items"]] == ["solo"]
+
     metrics = http.get("/metrics").text
     team_bytes = total - sizes[small.manifest_digest]
     assert gauge(metrics, "hth_usage_bytes", "team") == team_bytes
@@ -134,3 +156,31 @@ def test_usage_through_the_platform(platform: TaskPlatform) -> None:
     assert {i["repository"]: i["size_bytes"] for i in after["items"]}["team/twin"] == 0
     metrics = http.get("/metrics").text
     assert gauge(metrics, "hth_usage_gc_would_free_bytes") == after["gc_would_free_bytes"]
+
+
+def test_a_usage_schedule_fires_and_its_run_is_served(platform: TaskPlatform) -> None:
+    http = platform.api()
+    bad = {"kind": "usage", "params": {"grace_period": "soon"}, "cron": "* * * * * *"}
+    refused = http.post("/api/v1/schedules", json=bad)
+    assert refused.status_code == 422 and "grace_period" in refused.text
+    platform.start_beat()
+    body = {**bad, "params": {"grace_period": "0"}}
+    created = http.post("/api/v1/schedules", json=body)
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()["id"]
+    try:
+
+        def succeeded() -> dict[str, Any] | None:
+            page = http.get("/api/v1/tasks", params={"schedule": schedule_id}).json()
+            done = [t for t in page["items"] if t["state"] == "succeeded"]
+            return done[0] if done else None
+
+        task = wait_until(succeeded, timeout=90, what="a scheduled usage task succeeds")
+    finally:
+        assert http.delete(f"/api/v1/schedules/{schedule_id}").status_code == 204
+    assert (task["kind"], task["params"]) == ("usage", {"grace_period": "0"})
+    served = usage(platform)
+    assert served["total_bytes"] == task["result"]["total_bytes"]
+    assert datetime.fromisoformat(served["computed_at"]) >= datetime.fromisoformat(
+        task["result"]["computed_at"]
+    )

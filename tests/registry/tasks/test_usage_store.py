@@ -1,5 +1,6 @@
 """The stored usage run on SQLite and PostgreSQL: a new run replaces the old one, pages go
-largest first with ties by name, a namespace filters, a foreign cursor is a 400."""
+largest first with ties by name (repositories and namespaces), a namespace filters, a
+foreign cursor is a 400."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from registry.tasks.errors import InvalidCursor
 from registry.tasks.usage import (
     UsageNotComputed,
     latest_run,
+    namespace_page,
     namespaces,
     repository_page,
     require_latest_run,
@@ -23,7 +25,10 @@ from registry.tasks.usage import (
 NOW = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
 
 
-def result(sizes: dict[str, int], when: datetime = NOW) -> UsageResult:
+def result(
+    sizes: dict[str, int], when: datetime = NOW, namespace_sizes: dict[str, int] | None = None
+) -> UsageResult:
+    namespace_sizes = namespace_sizes or {}
     repositories = [
         RepositoryUsage(name, name.partition("/")[0], size, size // 2, 1, 1, when)
         for name, size in sizes.items()
@@ -35,7 +40,7 @@ def result(sizes: dict[str, int], when: datetime = NOW) -> UsageResult:
         gc_would_free_bytes=7,
         blobs=3,
         repositories=repositories,
-        namespaces=[NamespaceUsage(n, 1, 1, 1) for n in names],
+        namespaces=[NamespaceUsage(n, namespace_sizes.get(n, 1), 1, 1) for n in names],
     )
 
 
@@ -83,3 +88,18 @@ def test_a_cursor_not_handed_out_is_refused(db: Database) -> None:
     for cursor in ("nonsense!", "WzEsMl0", "", "é", too_big):
         with pytest.raises(InvalidCursor):
             repository_page(db, run, 10, cursor, None)
+
+
+def test_namespace_pages_go_largest_first_with_ties_by_name(db: Database) -> None:
+    repositories = {"a/x": 1, "b/y": 1, "c/z": 1, "d/w": 1}
+    save_usage(db, "run", result(repositories, namespace_sizes={"a": 5, "b": 9, "c": 5, "d": 2}))
+    run = require_latest_run(db)
+    pages, cursor = [], None
+    while True:
+        rows, cursor = namespace_page(db, run, 3, cursor)
+        pages.append([(r.namespace, r.size_bytes) for r in rows])
+        if cursor is None:
+            break
+    assert pages == [[("b", 9), ("a", 5), ("c", 5)], [("d", 2)]]
+    with pytest.raises(InvalidCursor):
+        namespace_page(db, run, 3, "nonsense!")
