@@ -264,7 +264,7 @@ def test_auth_without_a_token_says_one_is_needed_and_how(
     browser.open(f"{auth_app.url}/ui/")
     page = refreshed(browser)
 
-    detail = "authentication required: an admin's token or credentials"
+    detail = "authentication required: a personal token or credentials"
     assert page["error"] == f"GET /api/v1/status: 401 Unauthorized: {detail}"
     assert "admin's personal access token" in page["hint"]
     assert "`hth-ctl tokens create ui`" in page["hint"] and page["token-form"].startswith("Admin")
@@ -301,7 +301,7 @@ def test_auth_a_token_from_the_form_is_checked_and_used(
 
     assert not_a_token["hint"].startswith("An admin's personal access token starts with hth_")
     assert not_a_token["error"].startswith("GET /api/v1/status: 401 Unauthorized: ")
-    detail = "the management API is for admins"
+    detail = "the management API is for admins (your own tokens: /api/v1/me/tokens)"
     assert not_admin["error"] == f"GET /api/v1/status: 403 Forbidden: {detail}"
     assert not_admin["hint"].startswith("This token's user is not an admin")
     assert admitted["error"] == admitted["hint"] == admitted["token-form"] == ""
