@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from api.state import get_driver
+from api.state import app_state, get_driver
 from api.v1.errors import V1Route, error_responses
 from registry.content.errors import RegistryError, Unavailable
 from registry.content.repositories import deleted_names, list_repositories, mark_deleted
+from registry.content.tags import all_tags
 from registry.storage import StorageDriver, StorageError, StorageUnavailableError
 
 router = APIRouter(prefix="/api/v1/repositories", tags=["repositories"], route_class=V1Route)
@@ -63,10 +64,14 @@ def list_all(
     return RepositoryPage(items=items, next_cursor=next_cursor)
 
 
-@router.delete("/{name:path}", status_code=202, responses=error_responses(400, 404, 503))
-def delete(name: str, driver: DriverDep) -> DeleteAccepted:
+@router.delete("/{name:path}", status_code=202, responses=error_responses(400, 404, 412, 503))
+def delete(name: str, driver: DriverDep, request: Request) -> DeleteAccepted:
     """Soft-delete: from now on the repository answers 404 NAME_UNKNOWN (pushes included)
-    and leaves the catalog; the next garbage collection removes its files and frees the name."""
+    and leaves the catalog; the next garbage collection removes its files and frees the name.
+    A repository holding a protected tag is not deleted: 412 DENIED naming the tag (Harbor)."""
+    protection = app_state(request).tag_guard.protection()
+    tags = _storage(lambda: all_tags(driver, name))
+    protection.check(name, tags or [])
     _storage(lambda: mark_deleted(driver, name))
     detail = "no longer served; the next garbage collection frees its storage"
     return DeleteAccepted(name=name, deleted=True, detail=detail)

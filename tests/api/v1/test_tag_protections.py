@@ -133,3 +133,17 @@ def test_a_rule_applies_at_once_on_the_instance_that_made_it(app: AuthApp) -> No
     assert push(app.admin, name, "stable", image_manifest(app.storage, name)).status_code == 412
     assert app.admin.delete(f"{PATH}/{body['name']}").status_code == 204
     push_ok(app.admin, name, "stable", image_manifest(app.storage, name))
+
+
+def test_a_repository_holding_a_protected_tag_is_not_deleted(
+    app: AuthApp, rule: dict[str, Any]
+) -> None:
+    name = f"{rule['name']}/app"
+    push_ok(app.admin, name, "v3.0.0", image_manifest(app.storage, name))
+    refused = app.admin.delete(f"/api/v1/repositories/{name}")
+    assert refused.status_code == 412, refused.text
+    assert f"'{name}:v3.0.0' configured as immutable" in refused.json()["detail"]
+    assert app.admin.get(f"/v2/{name}/manifests/v3.0.0").status_code == 200
+    other = f"{rule['name']}/unprotected"
+    push_ok(app.admin, other, "latest", image_manifest(app.storage, other))
+    assert app.admin.delete(f"/api/v1/repositories/{other}").status_code == 202
