@@ -93,7 +93,10 @@ def bind_and_read(folder: Path, name: str, start: Any) -> None:
 def test_processes_binding_a_queue_at_once_never_see_an_empty_exchange_table(
     tmp_path: Path,
 ) -> None:
-    forked = multiprocessing.get_context("fork")
+    # forkserver: children forked from a small server process, not from a pytest process
+    # that has grown through the whole suite (forking that took 100 s in CI).
+    forked = multiprocessing.get_context("forkserver")
+    forked.set_forkserver_preload([__name__])
     for round_ in range(10):
         folder = tmp_path / str(round_)
         folder.mkdir()
