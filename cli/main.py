@@ -30,6 +30,7 @@ LAZY_COMMANDS = {
     "tokens": "cli.tokens:tokens",
     "me": "cli.me:me",
     "usage": "cli.usage:usage",
+    "retention": "cli.retention:retention",
     "login": "cli.tokens:login",
     "status": "cli.status:status",
     "verify-storage": "cli.verify:verify_storage",
