@@ -106,7 +106,7 @@ def _within(value: str | float | None) -> timedelta | None:
         return None
     try:
         within = parse_duration(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # overflow: more days than timedelta holds
         raise InvalidPolicy(f"keep_within: {exc}") from None
     if not within:
         raise InvalidPolicy("keep_within: must be longer than 0 (it would keep nothing)")
@@ -118,7 +118,7 @@ def _pattern(text: str | None) -> re.Pattern[str] | None:
         return None
     try:
         return re.compile(text)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         raise InvalidPolicy(f"keep_tags: not a valid regular expression: {exc}") from None
 
 

@@ -161,6 +161,8 @@ def test_the_contract_example_compiles() -> None:
         ({"keep_tags": "(unclosed"}, "keep_tags: not a valid regular expression"),
         ({"keep_within": "two weeks"}, "keep_within: invalid duration"),
         ({"keep_within": "0s"}, "keep_within: must be longer than 0"),
+        ({"keep_within": 1e300}, "keep_within:"),
+        ({"keep_tags": "a{99999999999}"}, "keep_tags:"),
         ({"keep_last": 0}, "keep_last: must be at least 1"),
     ],
 )

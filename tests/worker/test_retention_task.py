@@ -17,8 +17,14 @@ from registry import layout
 from tests.maintenance.trees import Tree
 from tests.support.clients import Skopeo
 from tests.support.images import OciLayout
-from tests.support.pusher import push_image
-from tests.support.registry_content import artifact_manifest, image_manifest, push_ok
+from tests.support.pusher import OCI_MANIFEST, push_image
+from tests.support.registry_content import (
+    artifact_manifest,
+    encode,
+    image_manifest,
+    push_ok,
+    sha256,
+)
 from tests.support.task_platform import RedisNamespace, TaskPlatform
 
 pytestmark = pytest.mark.integration
@@ -157,11 +163,12 @@ def test_untagged_manifests_go_except_what_kept_ones_hold(
     signature = "application/vnd.example.signature"
 
     def refer(subject: str) -> str:
-        descriptor = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                      "digest": subject, "size": len(http.get(f"/v2/graph/app/manifests/{subject}",
-                      headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).content)}  # fmt: skip
+        """Push (by digest, untagged) a signature whose subject is `subject`."""
+        headers = {"Accept": OCI_MANIFEST}
+        size = len(http.get(f"/v2/graph/app/manifests/{subject}", headers=headers).content)
+        descriptor = {"mediaType": OCI_MANIFEST, "digest": subject, "size": size}
         document = artifact_manifest(tree.driver, "graph/app", signature, descriptor)
-        digest, _ = push_ok(http, "graph/app", _digest_of(document), document)
+        digest, _ = push_ok(http, "graph/app", sha256(encode(document)), document)
         return digest
 
     child_signature = refer(children[0])
@@ -189,12 +196,6 @@ def test_untagged_manifests_go_except_what_kept_ones_hold(
     referrers = http.get(f"/v2/graph/app/referrers/{children[0]}").json()["manifests"]
     assert [r["digest"] for r in referrers] == [child_signature]
     assert run_policy(platform, "graph", dry_run=False)["deleted"] == {}
-
-
-def _digest_of(document: dict[str, Any]) -> str:
-    from tests.support.registry_content import encode, sha256
-
-    return sha256(encode(document))
 
 
 def test_gc_after_frees_the_space(platform: TaskPlatform) -> None:
