@@ -130,7 +130,7 @@ def test_cancel_stops_between_repositories(tree: Tree) -> None:
             raise TaskCancelled("cancelled on request")
 
     with pytest.raises(TaskCancelled):
-        Retention(tree.driver, policy(keep_within="1d"), progress=progress).run()
+        Retention(tree.driver, policy(keep_within="1d"), progress=progress, workers=1).run()
     assert (tags(tree, "team/a"), tags(tree, "team/b"), tags(tree, "team/c")) == ([], [], ["old"])
 
 
