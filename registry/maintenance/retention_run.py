@@ -34,8 +34,6 @@ from registry.maintenance.retention import (
 from registry.maintenance.retention_policy import CompiledPolicy
 from registry.storage import PathNotFoundError, StorageDriver
 
-# (what, repository, tag or digest, digest) for each deletion made (not in a dry run).
-OnDeleted = Callable[[str, str, str, str], None]
 ProgressFn = Callable[[str, int, int | None], None]
 ROUND = 8  # repositories processed at once (bench/retention_bench.py: 2 -> 8 took 1/3 off)
 
@@ -45,6 +43,7 @@ class RepositoryOutcome:
     repository: str
     tags_kept: int = 0
     tags: list[str] = field(default_factory=list)  # deleted (or, dry run, to delete)
+    digests: dict[str, str] = field(default_factory=dict)  # each of those tags: its manifest
     manifests: list[str] = field(default_factory=list)  # untagged manifests deleted
     skipped: list[str] = field(default_factory=list)  # why something was left alone
 
@@ -86,7 +85,8 @@ class Retention:
     untagged_grace: timedelta = timedelta(0)  # untagged revisions younger than it stay
     progress: ProgressFn | None = None  # raises TaskCancelled between rounds of repositories
     log_line: Callable[[str], None] | None = None
-    on_deleted: OnDeleted | None = None
+    # Called in the calling thread after each repository, in order (e.g. to audit it).
+    on_repository: Callable[[RepositoryOutcome], None] | None = None
     workers: int | None = (
         None  # repositories at once; None: ROUND (or more if the driver reads more)
     )
@@ -105,6 +105,8 @@ class Retention:
                 for outcome in pool.map(self.repository, names[start : start + workers]):
                     result.repositories.append(outcome)
                     self._say_outcome(outcome)
+                    if self.on_repository is not None:
+                        self.on_repository(outcome)
         self._report(len(names), len(names))
         result.seconds = round(time.monotonic() - started, 3)
         verb = "would delete" if self.dry_run else "deleted"
@@ -124,6 +126,7 @@ class Retention:
         for tag in selection.deleted:
             if self._delete_tag(name, tag):
                 outcome.tags.append(tag.name)
+                outcome.digests[tag.name] = tag.digest
             else:
                 outcome.skipped.append(f"tag {tag.name}: moved during the run, kept")
         if self.policy.spec.delete_untagged:
@@ -144,8 +147,6 @@ class Retention:
         if now != tag:
             return False
         untag(self.driver, name, tag.name)
-        if self.on_deleted is not None:
-            self.on_deleted("tag", name, tag.name, tag.digest)
         return True
 
     def _delete_untagged(self, name: str, deleted_tags: set[str], out: RepositoryOutcome) -> None:
@@ -181,8 +182,6 @@ class Retention:
             pass  # deleted meanwhile: the outcome is the same
         if node.subject is not None:
             referrers.remove_referrer(self.driver, name, node.subject, node.digest)
-        if self.on_deleted is not None:
-            self.on_deleted("manifest", name, node.digest, node.digest)
 
     def _report(self, done: int, total: int) -> None:
         if self.progress is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from registry import audit
+from registry.audit import AuditRow
 from registry.maintenance import validate_params
 from registry.maintenance.retention_policy import (
     InvalidPolicy,
@@ -19,6 +20,7 @@ from registry.maintenance.retention_policy import (
     PolicySpec,
     compile_policy,
 )
+from registry.maintenance.retention_run import RepositoryOutcome
 from registry.tasks.db import Database
 from registry.tasks.errors import InvalidCron
 from registry.tasks.models import ScheduleRow, UTCDateTime, utcnow
@@ -128,3 +130,22 @@ def _sync_schedule(session: Session, spec: PolicySpec) -> None:
     row.params, row.cron, row.enabled = params, spec.cron, spec.enabled
     row.next_run_at, row.updated_at = None, now  # beat recomputes the next run
     session.add(row)
+
+
+def audit_deletions(db: Database, task_id: str, policy: str, outcome: RepositoryOutcome) -> None:
+    """One audit event per tag and manifest a run deleted in a repository, in one transaction
+    (a run may delete thousands): actor `retention:<policy>`, with the task id."""
+    now, actor, repository = utcnow(), f"retention:{policy}", outcome.repository
+    rows = [
+        AuditRow(at=now, actor=actor, action="retention.tag_delete", target=f"{repository}:{tag}",
+                 params={"policy": policy, "digest": outcome.digests[tag]}, task_id=task_id)
+        for tag in outcome.tags
+    ] + [
+        AuditRow(at=now, actor=actor, action="retention.manifest_delete",
+                 target=f"{repository}@{digest}", params={"policy": policy}, task_id=task_id)
+        for digest in outcome.manifests
+    ]  # fmt: skip
+    if rows:
+        with Session(db.engine) as session:
+            session.add_all(rows)
+            session.commit()

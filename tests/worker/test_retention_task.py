@@ -193,6 +193,15 @@ def test_untagged_manifests_go_except_what_kept_ones_hold(
         assert has_manifest(http, "graph/app", digest), digest
     for digest in (old, old_signature, loose):
         assert not has_manifest(http, "graph/app", digest), digest
+    audit = http.get("/api/v1/audit", params={"action": "retention.", "target": "graph/"})
+    events = {(e["action"], e["target"], e["actor"]) for e in audit.json()["items"]}
+    assert events == {
+        ("retention.tag_delete", "graph/app:ci-old", "retention:graph"),
+        *(
+            ("retention.manifest_delete", f"graph/app@{d}", "retention:graph")
+            for d in gone["manifests"]
+        ),
+    }
     referrers = http.get(f"/v2/graph/app/referrers/{children[0]}").json()["manifests"]
     assert [r["digest"] for r in referrers] == [child_signature]
     assert run_policy(platform, "graph", dry_run=False)["deleted"] == {}

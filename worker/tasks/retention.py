@@ -3,32 +3,36 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from registry import audit
+from sqlalchemy.exc import SQLAlchemyError
+
 from registry.durations import parse_duration
 from registry.maintenance.retention import nothing_protected
 from registry.maintenance.retention_policy import Params, compile_policy
-from registry.maintenance.retention_run import Retention
-from registry.tasks.retention import get_policy
+from registry.maintenance.retention_run import RepositoryOutcome, Retention
+from registry.tasks.retention import audit_deletions, get_policy
 from registry.tasks.states import Trigger
 from worker.client import enqueue
 from worker.context import TaskContext
 from worker.lease import storage_lease
 
+log = logging.getLogger("hth.tasks")
+
 
 def execute(ctx: TaskContext) -> dict[str, Any]:
     params = Params.model_validate(ctx.params)
     policy = compile_policy(get_policy(ctx.db, params.policy).spec)
-    actor = f"retention:{params.policy}"
 
-    def audited(what: str, repository: str, reference: str, digest: str) -> None:
-        target = f"{repository}:{reference}" if what == "tag" else f"{repository}@{reference}"
-        details = {"policy": params.policy, "digest": digest}
-        audit.record_quietly(
-            ctx.db, f"retention.{what}_delete", target, params=details, task_id=ctx.task_id,
-            actor=actor,
-        )  # fmt: skip
+    def audited(outcome: RepositoryOutcome) -> None:
+        if params.dry_run:
+            return
+        try:
+            audit_deletions(ctx.db, ctx.task_id, params.policy, outcome)
+        except SQLAlchemyError as exc:  # the deletes happened: report, and go on with the run
+            log.error("retention %s: audit of %s not written: %s", ctx.task_id, outcome, exc)
+            ctx.log(f"{outcome.repository}: audit records not written: {exc}")
 
     retention = Retention(
         ctx.driver,
@@ -38,7 +42,7 @@ def execute(ctx: TaskContext) -> dict[str, Any]:
         untagged_grace=parse_duration(ctx.settings.docker_registry.gc.grace_period),
         progress=ctx.progress,
         log_line=ctx.log,
-        on_deleted=audited,
+        on_repository=audited,
     )
     # Deletes what DELETE /v2 deletes: instances keep serving; GC, backups wait meanwhile.
     with storage_lease(ctx, "shared"):
