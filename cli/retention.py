@@ -59,6 +59,7 @@ def _fields(options: dict[str, Any]) -> dict[str, Any]:
 @retention.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON list.")
 def list_policies(as_json: bool) -> None:
+    """Every policy: what it selects and keeps, its schedule."""
     items = api_client().get(PATH)["items"]
     if as_json:
         click.echo(json.dumps(items, indent=2))
@@ -78,6 +79,7 @@ def list_policies(as_json: bool) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the policy as JSON.")
 def show(name: str, as_json: bool) -> None:
+    """Policy NAME, readable (or its JSON document)."""
     _print_policy(api_client().get(f"{PATH}/{name}"), as_json)
 
 
