@@ -87,9 +87,8 @@ class Retention:
     log_line: Callable[[str], None] | None = None
     # Called in the calling thread after each repository, in order (e.g. to audit it).
     on_repository: Callable[[RepositoryOutcome], None] | None = None
-    workers: int | None = (
-        None  # repositories at once; None: ROUND (or more if the driver reads more)
-    )
+    # Repositories at once; None: ROUND (or more if the driver reads more at once).
+    workers: int | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def run(self) -> RetentionResult:
@@ -153,7 +152,8 @@ class Retention:
         # Re-read: the roots are the tags left now (a push meanwhile adds one), minus in a
         # dry run those the run would have deleted.
         scan = scan_repository(self.driver, RepositoryDir(name, frozenset({MANIFESTS})), False)
-        roots = [key_digest(k) for tag, k in scan.tags if k and tag not in deleted_tags]
+        gone = deleted_tags if self.dry_run else set()
+        roots = [key_digest(k) for tag, k in scan.tags if k and tag not in gone]
         nodes: dict[str, ManifestNode] = {}
         for key in sorted(scan.revisions):
             node = _node(self.driver, key)
@@ -161,10 +161,11 @@ class Retention:
                 out.skipped.append(f"untagged: manifest {key_digest(key)} unreadable, none deleted")
                 return  # what it names is unknown: deleting around it could break a kept one
             nodes[node.digest] = node
-        for digest in untagged_to_delete(roots, nodes):
-            if self._young(name, digest):
-                out.skipped.append(f"manifest {digest}: younger than the grace period, kept")
-                continue
+        # A young manifest stays, and so does what it holds (an index pushed a moment ago
+        # keeps its children): it joins the roots.
+        young = [d for d in untagged_to_delete(roots, nodes) if self._young(name, d)]
+        out.skipped += [f"manifest {d}: younger than the grace period, kept" for d in young]
+        for digest in untagged_to_delete([*roots, *young], nodes):
             if not self.dry_run:
                 self._delete_revision(name, nodes[digest])
             out.manifests.append(digest)

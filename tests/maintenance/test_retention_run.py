@@ -94,6 +94,18 @@ def test_untagged_manifests_younger_than_the_grace_period_stay(tree: Tree) -> No
     assert "younger than the grace period" in outcome.skipped[0]
 
 
+def test_a_young_untagged_index_keeps_its_old_children(tree: Tree) -> None:
+    child = tree.image("team/app").manifest
+    tree.age_path(layout.revision_link("team/app", child), timedelta(days=2))
+    index = tree.index("team/app", [child])  # a multi-arch push, its index not tagged yet
+    retention = Retention(
+        tree.driver, policy(keep_last=1, delete_untagged=True), untagged_grace=timedelta(hours=1)
+    )
+    outcome = retention.run().repositories[0]
+    assert outcome.manifests == []
+    assert tree.has_revision("team/app", index) and tree.has_revision("team/app", child)
+
+
 def test_protected_tags_stay(tree: Tree) -> None:
     pushed(tree, "team/app", "stable", 90)
     pushed(tree, "team/app", "ci-1", 90)
