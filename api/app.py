@@ -23,6 +23,7 @@ from api.v1 import backups as v1_backups
 from api.v1 import instances as v1_instances
 from api.v1 import me as v1_me
 from api.v1 import repositories as v1_repositories
+from api.v1 import retention as v1_retention
 from api.v1 import schedules as v1_schedules
 from api.v1 import status as v1_status
 from api.v1 import tag_protections as v1_tag_protections
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1_audit.router)
     app.include_router(v1_usage.router)
     app.include_router(v1_tag_protections.router)
+    app.include_router(v1_retention.router)
     install_auth(app, settings)  # last: it checks every /api/v1 route is admin-guarded
     # Around auth's body limits: a request they refuse (413, 408) has its log line too.
     app.add_middleware(ObservabilityMiddleware)

@@ -31,6 +31,7 @@ LAZY_COMMANDS = {
     "me": "cli.me:me",
     "usage": "cli.usage:usage",
     "protect": "cli.protect:protect",
+    "retention": "cli.retention:retention",
     "login": "cli.tokens:login",
     "status": "cli.status:status",
     "verify-storage": "cli.verify:verify_storage",

@@ -124,6 +124,13 @@ KINDS: dict[str, TaskKind] = {
         time_limit=12 * 3600 + 300,
         description="bytes used per repository and namespace, and what a GC would free now",
     ),
+    # retention takes the storage lease (shared) itself: pushes and pulls go on meanwhile.
+    "retention": TaskKind(
+        "registry.maintenance.retention_policy:Params",
+        soft_time_limit=12 * 3600,
+        time_limit=12 * 3600 + 300,
+        description="delete the tags (and untagged manifests) a retention policy does not keep",
+    ),
 }
 
 

@@ -12,6 +12,7 @@ import registry.auth.models  # noqa: F401
 import registry.cluster.generations  # noqa: F401
 import registry.cluster.models  # noqa: F401
 import registry.tasks.models  # noqa: F401
+import registry.tasks.retention  # noqa: F401
 import registry.tasks.tag_protections  # noqa: F401
 import registry.tasks.usage  # noqa: F401
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_tag_protection"
-down_revision = "0009_usage"  # re-chained after 0010 (retention) when both land
+down_revision = "0010_retention_policies"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,151 @@
+"""Retention policies in the database (migration 0010_retention_policies), each with its
+own schedule: a policy with `cron` owns the schedule `retention-<name>` (kind `retention`),
+written, changed and removed in the same transaction as the policy. Every change is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from registry import audit
+from registry.audit import AuditRow
+from registry.maintenance import validate_params
+from registry.maintenance.retention_policy import (
+    InvalidPolicy,
+    PolicyExists,
+    PolicyNotFound,
+    PolicySpec,
+    compile_policy,
+)
+from registry.maintenance.retention_run import RepositoryOutcome
+from registry.tasks.db import Database
+from registry.tasks.errors import InvalidCron
+from registry.tasks.models import ScheduleRow, UTCDateTime, utcnow
+from registry.tasks.schedules import check_cron
+
+
+class RetentionPolicyRow(SQLModel, table=True):
+    __tablename__ = "retention_policies"
+
+    name: str = Field(primary_key=True, max_length=64)
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # the PolicySpec
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+    @property
+    def spec(self) -> PolicySpec:
+        return PolicySpec.model_validate(self.document)
+
+
+def schedule_id(name: str) -> str:
+    return f"retention-{name}"
+
+
+def checked(spec: PolicySpec, allow_seconds: bool) -> PolicySpec:
+    """The spec as stored (cron normalised); InvalidPolicy (400) when it cannot work."""
+    compile_policy(spec)
+    if spec.cron is None:
+        return spec
+    try:
+        cron = check_cron(spec.cron, allow_seconds)
+    except InvalidCron as exc:
+        raise InvalidPolicy(f"cron: {exc.message}") from None
+    return spec.model_copy(update={"cron": cron})
+
+
+def list_policies(db: Database) -> list[RetentionPolicyRow]:
+    with Session(db.engine, expire_on_commit=False) as session:
+        query = select(RetentionPolicyRow).order_by(col(RetentionPolicyRow.name))
+        return list(session.exec(query).all())
+
+
+def get_policy(db: Database, name: str) -> RetentionPolicyRow:
+    with Session(db.engine, expire_on_commit=False) as session:
+        row = session.get(RetentionPolicyRow, name)
+    if row is None:
+        raise PolicyNotFound(f"retention policy {name!r} not found")
+    return row
+
+
+def create_policy(db: Database, spec: PolicySpec, *, allow_seconds: bool) -> RetentionPolicyRow:
+    spec = checked(spec, allow_seconds)
+    now = utcnow()
+    row = RetentionPolicyRow(
+        name=spec.name, document=spec.model_dump(mode="json"), created_at=now, updated_at=now
+    )
+    with Session(db.engine, expire_on_commit=False) as session:
+        if session.get(RetentionPolicyRow, spec.name) is not None:
+            raise PolicyExists(f"retention policy {spec.name!r} already exists")
+        session.add(row)
+        _sync_schedule(session, spec)
+        session.commit()
+    audit.record_quietly(db, "retention_policy.create", spec.name, params=row.document)
+    return row
+
+
+def replace_policy(db: Database, spec: PolicySpec, *, allow_seconds: bool) -> RetentionPolicyRow:
+    spec = checked(spec, allow_seconds)
+    with Session(db.engine, expire_on_commit=False) as session:
+        row = session.get(RetentionPolicyRow, spec.name)
+        if row is None:
+            raise PolicyNotFound(f"retention policy {spec.name!r} not found")
+        row.document, row.updated_at = spec.model_dump(mode="json"), utcnow()
+        session.add(row)
+        _sync_schedule(session, spec)
+        session.commit()
+    audit.record_quietly(db, "retention_policy.update", spec.name, params=row.document)
+    return row
+
+
+def delete_policy(db: Database, name: str) -> None:
+    with Session(db.engine) as session:
+        row = session.get(RetentionPolicyRow, name)
+        if row is None:
+            raise PolicyNotFound(f"retention policy {name!r} not found")
+        schedule = session.get(ScheduleRow, schedule_id(name))
+        if schedule is not None:
+            session.delete(schedule)
+        session.delete(row)
+        session.commit()
+    audit.record_quietly(db, "retention_policy.delete", name)
+
+
+def _sync_schedule(session: Session, spec: PolicySpec) -> None:
+    """The policy's schedule as its cron and enabled say: present iff cron is set."""
+    row = session.get(ScheduleRow, schedule_id(spec.name))
+    if spec.cron is None:
+        if row is not None:
+            session.delete(row)
+        return
+    params = validate_params("retention", {"policy": spec.name, "dry_run": False})
+    now = utcnow()
+    if row is None:
+        row = ScheduleRow(
+            id=schedule_id(spec.name), kind="retention", cron=spec.cron, created_at=now,
+            updated_at=now,
+        )  # fmt: skip
+    row.params, row.cron, row.enabled = params, spec.cron, spec.enabled
+    row.next_run_at, row.updated_at = None, now  # beat recomputes the next run
+    session.add(row)
+
+
+def audit_deletions(db: Database, task_id: str, policy: str, outcome: RepositoryOutcome) -> None:
+    """One audit event per tag and manifest a run deleted in a repository, in one transaction
+    (a run may delete thousands): actor `retention:<policy>`, with the task id."""
+    now, actor, repository = utcnow(), f"retention:{policy}", outcome.repository
+    rows = [
+        AuditRow(at=now, actor=actor, action="retention.tag_delete", target=f"{repository}:{tag}",
+                 params={"policy": policy, "digest": outcome.digests[tag]}, task_id=task_id)
+        for tag in outcome.tags
+    ] + [
+        AuditRow(at=now, actor=actor, action="retention.manifest_delete",
+                 target=f"{repository}@{digest}", params={"policy": policy}, task_id=task_id)
+        for digest in outcome.manifests
+    ]  # fmt: skip
+    if rows:
+        with Session(db.engine) as session:
+            session.add_all(rows)
+            session.commit()
