@@ -1,7 +1,7 @@
 """Each process imports only what it uses (docs/benchmarks.md, "Footprint"): the `up`
 supervisor nothing of the platform, a registry serving requests neither Celery nor Alembic
-nor the token libraries, an idle beat no broker client. One interpreter per check, all
-started at once."""
+nor the token libraries, an idle Celery worker no SQLAlchemy, an idle beat no broker client.
+One interpreter per check, all started at once."""
 
 from __future__ import annotations
 
@@ -40,7 +40,11 @@ CHECKS: dict[str, tuple[str, set[str]]] = {
         SERVE_REQUESTS,
         {"celery", "kombu", "redis", "alembic", "jwt", "cryptography", "boto3", "azure"},
     ),
-    "worker": ("import cli.main, worker.main", {"redis", "fastapi", "cryptography", "alembic"}),
+    # The pool processes fork from it: neither holds SQLAlchemy or a task's code until a task.
+    "worker": (
+        "import cli.main, worker.main",
+        {"redis", "fastapi", "cryptography", "alembic", "sqlalchemy", "sqlmodel", "zstandard"},
+    ),
     "beat": ("import cli.main, scheduler.main", {"celery", "kombu", "redis", "alembic"}),
 }
 
