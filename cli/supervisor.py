@@ -14,14 +14,12 @@ Ctrl-C or SIGTERM stops everything (SIGTERM to each child, SIGKILL after 15 s).
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 # A worker that died is started again no sooner than this after its previous start: one that
 # cannot start (say, the database is unreachable) is retried, not spun.
@@ -29,15 +27,14 @@ RESTART_DELAY = 1.0
 STOP_GRACE = 15.0
 
 
-@dataclass
 class HttpWorkerPool:
-    """The registry's HTTP worker processes on one inherited listening socket."""
+    """The registry's HTTP worker processes on one inherited listening socket (a plain
+    class: `dataclasses` alone would add a megabyte to this process)."""
 
-    count: int
-    fd: int
-    env: dict[str, str]
-    running: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    _last_start: float = 0.0
+    def __init__(self, count: int, fd: int, env: dict[str, str]) -> None:
+        self.count, self.fd, self.env = count, fd, env
+        self.running: list[subprocess.Popen[bytes]] = []
+        self._last_start = 0.0
 
     def spawn(self) -> None:
         self._last_start = time.monotonic()
@@ -127,18 +124,23 @@ def command(
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="cli.supervisor")
-    parser.add_argument("--config")
-    parser.add_argument("--http-workers", type=int, default=0)
-    parser.add_argument("--listen-fd", type=int)
-    parser.add_argument("--http-env", action="append", default=[])
-    parser.add_argument("components", nargs="*")
-    args = parser.parse_args(argv)
-    http = None
-    if args.http_workers:
-        env = dict(item.split("=", 1) for item in args.http_env)
-        http = HttpWorkerPool(args.http_workers, args.listen_fd, env)
-    return supervise(args.components, args.config, http)
+    """Parses what `command` wrote (by hand: `argparse` is not needed for that)."""
+    config_path, http_env, options = None, {}, {"--http-workers": "0", "--listen-fd": "-1"}
+    while argv and argv[0] != "--":
+        flag, value, argv = argv[0], argv[1], argv[2:]
+        if flag == "--config":
+            config_path = value
+        elif flag == "--http-env":
+            key, _, item = value.partition("=")
+            http_env[key] = item
+        elif flag in options:
+            options[flag] = value
+        else:
+            raise SystemExit(f"cli.supervisor: unknown option {flag}")
+    components = argv[1:]
+    count = int(options["--http-workers"])
+    http = HttpWorkerPool(count, int(options["--listen-fd"]), http_env) if count else None
+    return supervise(components, config_path, http)
 
 
 if __name__ == "__main__":
