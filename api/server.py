@@ -1,5 +1,5 @@
 """Run the API with uvicorn: bind checks, TLS, and either one process serving in the
-foreground or the listening socket that the HTTP worker processes share (api/http_worker.py,
+foreground or the listening socket that the HTTP worker processes share (cli/http_worker.py,
 started by cli/supervisor.py: no uvicorn supervisor process stays in memory)."""
 
 from __future__ import annotations
@@ -111,6 +111,13 @@ def serve(settings: Settings, config_path: str | None) -> None:
     uvicorn.run(host=host, port=port, **uvicorn_options(settings))
 
 
+def serve_on(settings: Settings, fd: int) -> None:
+    """Serve in this process on the listening socket `fd` it inherited (one HTTP worker of
+    several, started by cli/supervisor.py through cli/http_worker.py)."""
+    listening = socket.socket(fileno=fd)  # the family is read from the descriptor
+    uvicorn.Server(uvicorn.Config(**uvicorn_options(settings))).run(sockets=[listening])
+
+
 @dataclass(frozen=True)
 class HttpWorkers:
     """The HTTP worker processes a supervisor starts (cli/supervisor.py): how many, the
@@ -123,7 +130,7 @@ class HttpWorkers:
 
 def prepare_workers(settings: Settings, config_path: str | None) -> HttpWorkers:
     """Check, then bind the registry's listening socket for `count` worker processes that
-    inherit it (`docker_registry.http.workers` > 1); each runs api.http_worker."""
+    inherit it (`docker_registry.http.workers` > 1); each runs cli/http_worker.py."""
     env = _prepare(settings, config_path)
     env.update(_multiprocess_metrics_env(settings))
     host, port = split_addr(settings.docker_registry.http.addr)

@@ -117,7 +117,7 @@ def role_of(pid: int, parent_role: str | None) -> str:
     if "run" in args:
         component = args[args.index("run") + 1] if args.index("run") + 1 < len(args) else "?"
         return component
-    if "api.http_worker" in args:  # started by cli/supervisor.py
+    if "cli.http_worker" in args:  # started by cli/supervisor.py
         return "registry HTTP worker"
     if "cli.supervisor" in args and args[-1] == "--":  # `run registry`: HTTP workers only
         return "registry (supervisor)"

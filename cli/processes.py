@@ -74,6 +74,9 @@ def run_platform(config_path: str | None) -> int:
     components = _platform_components(settings)
     if settings.docker_registry.http.workers == 1:
         _exec(supervisor.command(components, config_path))
-    # The supervisor starts the registry's HTTP workers itself: no uvicorn supervisor.
-    components.remove("registry")
-    _exec(supervisor.command(components, config_path, _http_workers(settings, config_path)))
+    # The supervisor starts the registry's HTTP workers itself: no uvicorn supervisor; and
+    # the first of them runs the beat in a thread (cli/http_worker.py): no beat process.
+    count, fd, env = _http_workers(settings, config_path)
+    components = [c for c in components if c not in ("registry", "beat")]
+    http = (count, fd, {**env, supervisor.EMBEDDED_BEAT_ENV: "1"})
+    _exec(supervisor.command(components, config_path, http))

@@ -4,9 +4,10 @@
 registry's listening socket, then execs this module; so does `hth-ctl run registry` with more
 than one HTTP worker (its only children are then the HTTP workers). It starts:
 
-- the registry's HTTP worker processes (`python -m api.http_worker FD`), which share the
-  listening socket FD it inherited; one that dies is started again, as uvicorn's own
-  supervisor did, so a crashed worker costs its requests, not the server;
+- the registry's HTTP worker processes (`python -m cli.http_worker FD`), which share the
+  listening socket FD it inherited; one that dies is started again in its slot, as uvicorn's
+  own supervisor did, so a crashed worker costs its requests, not the server (under `up`,
+  the first slot's worker also runs the beat: cli/http_worker.py);
 - `hth-ctl run X` for each other component; when one of them dies, everything stops.
 
 Ctrl-C or SIGTERM stops everything (SIGTERM to each child, SIGKILL after 15 s).
@@ -25,36 +26,43 @@ from collections.abc import Iterable
 # cannot start (say, the database is unreachable) is retried, not spun.
 RESTART_DELAY = 1.0
 STOP_GRACE = 15.0
+# Read by cli/http_worker.py: which slot a worker fills; whether the first runs the beat.
+WORKER_INDEX_ENV = "HTH_HTTP_WORKER_INDEX"
+EMBEDDED_BEAT_ENV = "HTH_EMBEDDED_BEAT"
 
 
 class HttpWorkerPool:
-    """The registry's HTTP worker processes on one inherited listening socket (a plain
-    class: `dataclasses` alone would add a megabyte to this process)."""
+    """The registry's HTTP worker processes on one inherited listening socket, by slot (a
+    plain class: `dataclasses` alone would add a megabyte to this process)."""
 
     def __init__(self, count: int, fd: int, env: dict[str, str]) -> None:
         self.count, self.fd, self.env = count, fd, env
-        self.running: list[subprocess.Popen[bytes]] = []
+        self.slots: dict[int, subprocess.Popen[bytes]] = {}
         self._last_start = 0.0
 
-    def spawn(self) -> None:
+    @property
+    def running(self) -> list[subprocess.Popen[bytes]]:
+        return list(self.slots.values())
+
+    def spawn(self, slot: int) -> None:
+        """Start the worker of `slot` (0 to count-1; $HTH_HTTP_WORKER_INDEX tells it which)."""
         self._last_start = time.monotonic()
-        self.running.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "api.http_worker", str(self.fd)],
-                pass_fds=(self.fd,),
-                env={**os.environ, **self.env},
-            )
+        self.slots[slot] = subprocess.Popen(
+            [sys.executable, "-m", "cli.http_worker", str(self.fd)],
+            pass_fds=(self.fd,),
+            env={**os.environ, **self.env, WORKER_INDEX_ENV: str(slot)},
         )
 
     def keep_up(self) -> None:
         """Forget the workers that died (saying so) and start replacements, one per delay."""
-        for worker in list(self.running):
+        for slot, worker in list(self.slots.items()):
             code = worker.poll()
             if code is not None:
-                self.running.remove(worker)
+                del self.slots[slot]
                 print(f"hth-ctl: HTTP worker {worker.pid} exited with code {code}", file=sys.stderr)
-        if len(self.running) < self.count and time.monotonic() - self._last_start >= RESTART_DELAY:
-            self.spawn()
+        missing = [slot for slot in range(self.count) if slot not in self.slots]
+        if missing and time.monotonic() - self._last_start >= RESTART_DELAY:
+            self.spawn(missing[0])
 
 
 def spawn(component: str, config_path: str | None) -> subprocess.Popen[bytes]:
@@ -67,8 +75,8 @@ def spawn(component: str, config_path: str | None) -> subprocess.Popen[bytes]:
 def supervise(components: list[str], config_path: str | None, http: HttpWorkerPool | None) -> int:
     """Start everything; stop all when a component dies or on Ctrl-C/SIGTERM; the exit code."""
     if http is not None:
-        for _ in range(http.count):
-            http.spawn()
+        for slot in range(http.count):
+            http.spawn(slot)
     children = {name: spawn(name, config_path) for name in components}
     stopping = False
 

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORT = "import json, sys; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
 
 SERVE_REQUESTS = """
+import cli.http_worker  # the entry of an HTTP worker process
 from fastapi.testclient import TestClient
 from api.app import create_app_from_env
 with TestClient(create_app_from_env()) as client:

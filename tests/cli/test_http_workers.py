@@ -53,7 +53,7 @@ def test_a_dead_http_worker_is_replaced_and_sigterm_stops_all(tmp_path: Path) ->
         assert "cli.supervisor" in command_line(proc.pid)  # exec'd: same PID
         wait_until(lambda: len(children_of(proc.pid)) == 2, 60, "two HTTP workers")
         first, second = children_of(proc.pid)
-        assert all("api.http_worker" in command_line(pid) for pid in (first, second))
+        assert all("cli.http_worker" in command_line(pid) for pid in (first, second))
         # One instance (the server) of two processes.
         wait_until(lambda: live_processes(port) == [2], 60, "both workers in one instance")
 
