@@ -20,7 +20,9 @@ def run_component(component: str, settings: Settings, config_path: str | None) -
 
             serve(settings, config_path)
         else:
-            _exec(supervisor.command([], config_path, _http_workers(settings, config_path)))
+            http = _http_workers(settings, config_path)
+            _migrate_for_workers(settings)
+            _exec(supervisor.command([], config_path, http))
     elif component == "worker":
         from worker.main import run_worker
 
@@ -41,6 +43,18 @@ def _http_workers(settings: Settings, config_path: str | None) -> tuple[int, int
 
     workers = prepare_workers(settings, config_path)
     return workers.count, workers.fd, workers.env
+
+
+def _migrate_for_workers(settings: Settings) -> None:
+    """Migrate here, once: the HTTP workers then find the schema current and never load
+    Alembic (12 MiB each). A database that does not answer yet is left to them: they serve
+    and retry, as they did before this step existed."""
+    from registry.tasks.db import open_database
+
+    try:
+        open_database(settings).engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - reported; the workers retry
+        print(f"hth-ctl: database not migrated here ({exc}); the workers retry", file=sys.stderr)
 
 
 def _exec(argv: list[str]) -> NoReturn:
