@@ -30,7 +30,7 @@ from registry.tasks.models import utcnow
 log = logging.getLogger("hth.cluster")
 
 _RANK = {"serving": 0, "readonly": 1, "stopped": 2}
-# Set by the server (api.server.serve) for the worker processes it starts: the instance they
+# Set by the server (api.server) for the worker processes it starts: the instance they
 # belong to and when it started. Without them (an app built in-process) a process is an
 # instance of its own.
 INSTANCE_ID_ENV = "HTH_INSTANCE_ID"
@@ -174,7 +174,7 @@ def own_instance_id(settings: Settings) -> str:
     return f"{socket.gethostname()}:{port}/{os.getpid()}"
 
 
-def announce_instance(settings: Settings) -> None:
-    """Make this process an instance: the worker processes it starts inherit its id."""
-    os.environ[INSTANCE_ID_ENV] = own_instance_id(settings)
-    os.environ[INSTANCE_STARTED_ENV] = utcnow().isoformat()
+def instance_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes the worker processes of this server one instance: the id
+    of this process (the server) and its start."""
+    return {INSTANCE_ID_ENV: own_instance_id(settings), INSTANCE_STARTED_ENV: utcnow().isoformat()}

@@ -111,12 +111,18 @@ def cmdline(pid: int) -> list[str]:
 
 def role_of(pid: int, parent_role: str | None) -> str:
     """A readable name for one process of an hth-ctl tree, from its command line and parent."""
-    args = cmdline(pid)
+    args = [arg for arg in cmdline(pid) if arg]
     if parent_role == "worker":  # forked: same command line as its parent
         return "worker pool process"
     if "run" in args:
         component = args[args.index("run") + 1] if args.index("run") + 1 < len(args) else "?"
         return component
+    if "worker.boot" in args:  # `hth-ctl run worker|flower` after its exec
+        return args[-1]
+    if "cli.http_worker" in args:  # started by cli/supervisor.py
+        return "registry HTTP worker"
+    if "cli.supervisor" in args and args[-1] == "--":  # `run registry`: HTTP workers only
+        return "registry (supervisor)"
     if "up" in args or "cli.supervisor" in args:
         return "up supervisor"
     joined = " ".join(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 from cli import supervisor
 from registry.config import Settings, load_settings
@@ -14,9 +15,14 @@ PLATFORM_COMPONENTS = ["registry", "worker", "beat", "flower"]
 
 def run_component(component: str, settings: Settings, config_path: str | None) -> None:
     if component == "registry":
-        from api.server import serve
+        if settings.docker_registry.http.workers == 1:
+            from api.server import serve
 
-        serve(settings, config_path)
+            serve(settings, config_path)
+        else:
+            http = _http_workers(settings, config_path)
+            _migrate_for_workers(settings)
+            _exec(supervisor.command([], config_path, http))
     elif component == "worker":
         from worker.main import run_worker
 
@@ -31,11 +37,37 @@ def run_component(component: str, settings: Settings, config_path: str | None) -
         run_flower(settings)
 
 
-def _platform_components(config_path: str | None) -> list[str]:
+def _http_workers(settings: Settings, config_path: str | None) -> tuple[int, int, dict[str, str]]:
+    """Bind the registry's socket for the HTTP workers the supervisor starts (api.server)."""
+    from api.server import prepare_workers
+
+    workers = prepare_workers(settings, config_path)
+    return workers.count, workers.fd, workers.env
+
+
+def _migrate_for_workers(settings: Settings) -> None:
+    """Migrate here, once: the HTTP workers then find the schema current and never load
+    Alembic (12 MiB each). A database that does not answer yet is left to them: they serve
+    and retry, as they did before this step existed."""
+    from registry.tasks.db import open_database
+
+    try:
+        open_database(settings).engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - reported; the workers retry
+        print(f"hth-ctl: database not migrated here ({exc}); the workers retry", file=sys.stderr)
+
+
+def _exec(argv: list[str]) -> NoReturn:
+    """Become `argv` (same PID, none of this process's modules left in memory)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)
+
+
+def _platform_components(settings: Settings) -> list[str]:
     """The components `up` starts, after migrating the task database once, here."""
     from registry.tasks.db import open_database
 
-    settings = load_settings(config_path)
     open_database(settings).engine.dispose()
     if settings.flower.enabled:
         flower = settings.flower
@@ -48,11 +80,17 @@ def _platform_components(config_path: str | None) -> list[str]:
 def run_platform(config_path: str | None) -> int:
     """Start every component under a supervisor that stops all when one dies or on
     Ctrl-C/SIGTERM. Every port is checked first (a taken one is named with its setting before
-    anything starts), then the migration runs here; then this process becomes the
-    supervisor (exec: same PID, none of the platform's modules left in memory)."""
-    check_free(platform_listeners(load_settings(config_path)))
-    components = _platform_components(config_path)
-    argv = supervisor.command(components, config_path)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(argv[0], argv)
+    anything starts), then the migration runs here and the registry's socket is bound; then
+    this process becomes the supervisor (exec: same PID, none of the platform's modules left
+    in memory), which starts the registry's HTTP workers and `hth-ctl run X` for the rest."""
+    settings = load_settings(config_path)
+    check_free(platform_listeners(settings))
+    components = _platform_components(settings)
+    if settings.docker_registry.http.workers == 1:
+        _exec(supervisor.command(components, config_path))
+    # The supervisor starts the registry's HTTP workers itself: no uvicorn supervisor; and
+    # the first of them runs the beat in a thread (cli/http_worker.py): no beat process.
+    count, fd, env = _http_workers(settings, config_path)
+    components = [c for c in components if c not in ("registry", "beat")]
+    http = (count, fd, {**env, supervisor.EMBEDDED_BEAT_ENV: "1"})
+    _exec(supervisor.command(components, config_path, http))

@@ -7,9 +7,10 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from registry.config import LoggingSettings
+if TYPE_CHECKING:  # only in annotations: this module loads no pydantic (worker/boot.py)
+    from registry.config import LoggingSettings
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -79,8 +80,13 @@ def configure_logging(settings: LoggingSettings) -> None:
 def apply_levels(settings: LoggingSettings) -> None:
     """The root level from the settings; SDK loggers at WARNING unless the level is debug.
     Called again when a configuration generation applies."""
-    logging.getLogger().setLevel(settings.level.upper())
+    apply_level(settings.level)
+
+
+def apply_level(level: str) -> None:
+    """apply_levels for a `logging.level` value ("info", "debug", ...)."""
+    logging.getLogger().setLevel(level.upper())
     # DEBUG, not NOTSET: SQLAlchemy holds its parent logger `sqlalchemy` at WARNING.
-    sdk_level = logging.DEBUG if settings.level == "debug" else logging.WARNING
+    sdk_level = logging.DEBUG if level == "debug" else logging.WARNING
     for name in SDK_LOGGERS:
         logging.getLogger(name).setLevel(sdk_level)

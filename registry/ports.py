@@ -8,9 +8,12 @@ import errno
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from registry.auth.mode import listen_host, split_addr
-from registry.config import Settings
+
+if TYPE_CHECKING:  # only in annotations: this module loads no pydantic (worker/boot.py)
+    from registry.config import Settings
 
 WILDCARDS = {"0.0.0.0", "::", ""}
 # Flower always listens on loopback (worker/flower.py).

@@ -1,5 +1,7 @@
 """`hth-ctl run flower`: Flower on 127.0.0.1 behind basic auth (user and password from
-the `flower` section; a generated password is kept in <data_dir>/flower.password)."""
+the `flower` section; a generated password is kept in <data_dir>/flower.password). This
+process checks the port and the credentials, then execs worker/boot.py, which runs Flower
+without loading the settings."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from pathlib import Path
 
 from registry.config import ConfigError, Settings
 from registry.ports import check_free, flower_listener
-from worker.celery_app import create_celery
+from worker.celery_app import celery_conf
+from worker.main import boot
 
 
 def password_file(settings: Settings) -> Path:
@@ -39,12 +42,6 @@ def run_flower(settings: Settings) -> None:
     # Through the environment, not argv: the password must not show in `ps`.
     os.environ["FLOWER_BASIC_AUTH"] = f"{username}:{password}"
     os.environ.pop("FLOWER_UNAUTHENTICATED_API", None)
-    app = create_celery(settings)
-    app.start(
-        [
-            "flower",
-            "--address=127.0.0.1",
-            f"--port={settings.flower.port}",
-            "--purge_offline_workers=60",
-        ]
-    )
+    # Flower runs in a process of its own that loads no settings (worker/boot.py).
+    args = ["--address=127.0.0.1", f"--port={settings.flower.port}", "--purge_offline_workers=60"]
+    boot("flower", {"conf": celery_conf(settings), "args": args}, {})

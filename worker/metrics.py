@@ -30,8 +30,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
-from registry.config import Settings
-from registry.ports import unavailable_message, worker_metrics_listener
+from registry.ports import Listener, unavailable_message
 
 log = logging.getLogger("hth.worker.metrics")
 
@@ -157,11 +156,11 @@ class Exporter:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_exporter(settings: Settings, node: str, concurrency: int) -> Exporter | None:
-    """Before the pool forks: samples go to a fresh folder, the main process serves them.
-    None when `queue.worker_metrics_port` is 0; a port in use is logged, not fatal."""
+def start_exporter(listener: Listener | None, node: str, concurrency: int) -> Exporter | None:
+    """Before the pool forks: samples go to a fresh folder, the main process serves them on
+    `listener` (registry.ports.worker_metrics_listener). None when there is none
+    (`queue.worker_metrics_port` is 0); a port in use is logged, not fatal."""
     global _series
-    listener = worker_metrics_listener(settings)
     if listener is None:
         return None
     _remove_stale_folders()

@@ -4,8 +4,10 @@ beyond loopback (the embedded default on 127.0.0.1 stays open, for local use).""
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
-from registry.config import Settings
+if TYPE_CHECKING:  # only in annotations: this module loads no pydantic (worker/boot.py)
+    from registry.config import Settings
 
 
 def split_addr(addr: str) -> tuple[str, int]:

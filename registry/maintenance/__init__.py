@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, Literal
 
 from registry.tasks.errors import InvalidParams, UnknownTaskKind
+
+if TYPE_CHECKING:  # pydantic is imported to validate params: a Celery worker's main process
+    # reads the kinds' limits only (worker/boot.py)
+    from pydantic import BaseModel
 
 LeaseMode = Literal["none", "readonly", "stop"]
 
@@ -144,6 +146,8 @@ def task_kind(name: str) -> TaskKind:
 
 def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     """The params as the kind's model accepts them (JSON-ready); 422 errors name the key."""
+    from pydantic import ValidationError
+
     model = task_kind(kind).params_model()
     try:
         validated = model.model_validate(params)

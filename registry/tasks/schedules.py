@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from croniter import croniter
 from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
@@ -38,6 +37,8 @@ def check_cron(cron: str, allow_seconds: bool = False) -> str:
             f"cron {cron!r}: expected 5 fields (minute hour day-of-month month day-of-week, UTC)"
         )
     normalized = " ".join(fields)
+    from croniter import croniter  # here: a registry process seldom reads a schedule
+
     if not croniter.is_valid(normalized):
         raise InvalidCron(f"cron {cron!r}: not a valid cron expression")
     return normalized
@@ -45,6 +46,8 @@ def check_cron(cron: str, allow_seconds: bool = False) -> str:
 
 def next_fire(cron: str, after: datetime) -> datetime:
     """The first occurrence strictly after `after`, in UTC."""
+    from croniter import croniter
+
     moment: datetime = croniter(cron, after.astimezone(UTC)).get_next(datetime)
     return moment.astimezone(UTC)
 

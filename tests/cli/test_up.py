@@ -1,4 +1,5 @@
-"""hth-ctl up: the README's run command serves the registry and stops cleanly on Ctrl-C."""
+"""hth-ctl up: the README's run command serves the registry, runs the beat (in the first HTTP
+worker: no beat process) and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -38,11 +39,18 @@ def test_up_serves_the_registry_and_stops_all_children_on_sigint(tmp_path: Path)
         response = httpx.get(f"http://127.0.0.1:{port}/v2/")
         assert response.headers["Docker-Distribution-API-Version"] == "registry/2.0"
         assert (tmp_path / "var" / "storage" / "docker_registry").is_dir()
+        processes = subprocess.run(
+            ["pgrep", "-a", "-s", str(proc.pid)], capture_output=True, text=True
+        ).stdout
+        assert " run beat" not in processes and "cli.http_worker" in processes, processes
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        output, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0
     finally:
         if proc.poll() is None:
             proc.kill()
+    log = output.decode(errors="replace")
+    assert "started (tick" in log and ": leading" in log and "stopped" in log, log[-3000:]
     children = subprocess.run(
         ["pgrep", "-s", str(proc.pid)], capture_output=True, text=True
     ).stdout.split()

@@ -1,7 +1,8 @@
 """One Celery task per kind of `registry.maintenance.KINDS`, named `hth.<kind>`.
 
 `worker/tasks/<kind>.py` holds only `execute(ctx)`; claiming, heartbeats, retries, time
-limits and cancellation are the same for every kind (worker/runner.py).
+limits and cancellation are the same for every kind (worker/runner.py), which a pool process
+imports with its first task: an idle worker holds neither it nor SQLAlchemy (worker/main.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from celery import Task
 
 from registry.maintenance import KINDS, TaskKind
 from worker.celery_app import HthCelery, task_name
-from worker.runner import run_task
 
 
 def register_tasks(app: HthCelery) -> None:
@@ -20,6 +20,8 @@ def register_tasks(app: HthCelery) -> None:
 
 def _register(app: HthCelery, kind: str, spec: TaskKind) -> None:
     def body(self: Task, task_id: str) -> None:
+        from worker.runner import run_task
+
         run_task(self, task_id)
 
     body.__name__ = body.__qualname__ = kind
