@@ -207,6 +207,21 @@ def test_untagged_manifests_go_except_what_kept_ones_hold(
     assert run_policy(platform, "graph", dry_run=False)["deleted"] == {}
 
 
+def test_a_protected_tag_is_never_deleted(platform: TaskPlatform) -> None:
+    """An immutable-tag rule (docs/tag-protection.md) keeps tags no keep-rule keeps."""
+    http = platform.api()
+    for tag in ("release-1", "release-2", "ci-1", "ci-2"):
+        push_image(http, "guarded/app", tag, layer_size=256)
+    rule = {"name": "releases", "repositories": "guarded/**", "tags": "release-.*"}
+    assert http.post("/api/v1/tag-protections", json=rule).status_code == 201
+    add_policy(platform, name="guarded", repositories="guarded/app", keep_last=1,
+               delete_untagged=True)  # fmt: skip
+    date_back(platform, "guarded/app", {"release-1": 4, "release-2": 3, "ci-1": 2})
+    result = run_policy(platform, "guarded", dry_run=False)
+    assert deleted_tags(result, "guarded/app") == {"ci-1"}
+    assert tags_of(http, "guarded/app") == ["ci-2", "release-1", "release-2"]
+
+
 def test_gc_after_frees_the_space(platform: TaskPlatform) -> None:
     http = platform.api()
     for number in range(3):
@@ -223,18 +238,3 @@ def test_gc_after_frees_the_space(platform: TaskPlatform) -> None:
     assert gc["state"] == "succeeded" and gc["kind"] == "gc", gc
     assert gc["result"]["bytes_freed"] > 100_000
     assert tags_of(http, "gc/app") == ["build-2"]
-
-
-def test_a_protected_tag_is_never_deleted(platform: TaskPlatform) -> None:
-    """An immutable-tag rule (docs/tag-protection.md) keeps tags no keep-rule keeps."""
-    http = platform.api()
-    for tag in ("release-1", "release-2", "ci-1", "ci-2"):
-        push_image(http, "guarded/app", tag, layer_size=256)
-    rule = {"name": "releases", "repositories": "guarded/**", "tags": "release-.*"}
-    assert http.post("/api/v1/tag-protections", json=rule).status_code == 201
-    add_policy(platform, name="guarded", repositories="guarded/app", keep_last=1,
-               delete_untagged=True)  # fmt: skip
-    date_back(platform, "guarded/app", {"release-1": 4, "release-2": 3, "ci-1": 2})
-    result = run_policy(platform, "guarded", dry_run=False)
-    assert deleted_tags(result, "guarded/app") == {"ci-1"}
-    assert tags_of(http, "guarded/app") == ["ci-2", "release-1", "release-2"]
