@@ -9,6 +9,7 @@ from urllib.parse import quote
 import click
 
 from cli.tasks import api_client, run_task
+from cli.words import plural
 from registry.durations import parse_duration
 from registry.maintenance.gc_kept import kept_lines
 
@@ -65,9 +66,11 @@ def garbage_collect(
     verb = "would free" if dry_run else "freed"
     freed = result["bytes_freed"] + result["upload_bytes_freed"]
     click.echo(
-        f"{result['blobs_deleted']} blobs, {result['manifests_deleted']} manifests, "
-        f"{len(result['repositories_deleted'])} repositories, {result['uploads_purged']} "
-        f"uploads: {verb} {freed} bytes in {result['seconds']:.1f}s"
+        f"{plural(result['blobs_deleted'], 'blob')}, "
+        f"{plural(result['manifests_deleted'], 'manifest')}, "
+        f"{plural(len(result['repositories_deleted']), 'repository', 'repositories')}, "
+        f"{plural(result['uploads_purged'], 'upload')}: {verb} {plural(freed, 'byte')} "
+        f"in {result['seconds']:.1f}s"
     )
     if "kept" in result:  # a worker older than the CLI does not say
         for line in kept_lines(result["kept"], result["grace_period_seconds"], dry_run):

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cli.tasks import api_client, wait_for
+from cli.words import plural
 
 PATH = "/api/v1/retention-policies"
 KEEP = ("keep_last", "keep_within", "keep_tags")
@@ -138,15 +139,18 @@ def report(result: dict[str, Any]) -> str:
     """A run's result as lines: totals, then each repository's deletions."""
     verb = "would delete" if result["dry_run"] else "deleted"
     lines = [
-        f"policy {result['policy']}: {result['repositories']} repositories, {verb} "
-        f"{result['tags_deleted']} tags and {result['manifests_deleted']} untagged manifests, "
-        f"kept {result['tags_kept']} tags"
+        f"policy {result['policy']}: {plural(result['repositories'], 'repository', 'repositories')}"
+        f", {verb} {plural(result['tags_deleted'], 'tag')} and "
+        f"{plural(result['manifests_deleted'], 'untagged manifest')}, "
+        f"kept {plural(result['tags_kept'], 'tag')}"
     ]
     for repository, deleted in sorted(result["deleted"].items()):
         if deleted["tags"]:
             lines.append(f"  {repository}: tags {', '.join(deleted['tags'])}")
         if deleted["manifests"]:
-            lines.append(f"  {repository}: {len(deleted['manifests'])} untagged manifests")
+            lines.append(
+                f"  {repository}: {plural(len(deleted['manifests']), 'untagged manifest')}"
+            )
     for repository, reasons in sorted(result.get("skipped", {}).items()):
         lines += [f"  {repository}: {reason}" for reason in reasons]
     if result.get("gc_task"):

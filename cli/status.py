@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cli.tasks import _progress_text, api_client
+from cli.words import plural
 
 
 @click.command()
@@ -27,7 +28,7 @@ def render(answer: dict[str, Any]) -> list[str]:
     lines = ["INSTANCES"]
     for row in answer["instances"]:
         live = "live" if row["live"] else "dead"
-        processes = _plural(row.get("processes", 1), "process", "processes")
+        processes = plural(row.get("processes", 1), "process", "processes")
         lines.append(
             f"  {row['id']:40}  {live:4}  {row['state']:9}  {processes:13}  {row['address']}"
         )
@@ -62,7 +63,3 @@ def _when(task: dict[str, Any]) -> str:
 
 def _short(timestamp: str) -> str:
     return timestamp[:19].replace("T", " ")
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"

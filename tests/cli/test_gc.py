@@ -37,7 +37,7 @@ def test_gc_after_a_repository_delete_names_the_blobs_the_grace_period_keeps_and
     kept = up_platform.hth_ctl(GC, timeout=120)  # the default grace period: 1h
     assert kept.returncode == 0, kept.stderr
     summary, *why = kept.stdout.splitlines()
-    assert summary.startswith("0 blobs, 1 manifests, 1 repositories, 0 uploads: freed 0 bytes")
+    assert summary.startswith("0 blobs, 1 manifest, 1 repository, 0 uploads: freed 0 bytes")
     assert re.fullmatch(
         rf"kept 4 blobs \({size} bytes\) and 0 manifests younger than the grace period \(1h\): "
         r"collectable from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, or now with --grace-period 0",

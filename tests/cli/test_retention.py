@@ -42,7 +42,7 @@ def test_retention_commands(up_platform: UpPlatform) -> None:
 
     dry = ctl("retention", "run", "ci", "--dry-run", timeout=120)
     assert dry.returncode == 0, dry.stderr
-    assert "would delete 1 tags" in dry.stdout and "clirtn/app: tags ci-1" in dry.stdout
+    assert "would delete 1 tag and" in dry.stdout and "clirtn/app: tags ci-1" in dry.stdout
     assert tags(tree, "clirtn/app") == ["ci-1", "ci-2", "ci-3", "v1.0.0"]
     real = ctl("retention", "run", "ci", "--json", timeout=120)
     assert real.returncode == 0, real.stderr
