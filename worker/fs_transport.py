@@ -79,4 +79,4 @@ class Transport(filesystem.Transport):
 def register() -> str:
     """Make `hthfs://` resolve to this transport in every process that builds the app."""
     TRANSPORT_ALIASES[SCHEME] = f"{__name__}:Transport"
-    return f"{SCHEME}://"
+    return f"{SCHEME}://localhost/"  # a host, as Kombu expects one (else it warns each connect)

@@ -12,7 +12,7 @@ from worker.tasks import register_tasks
 
 def test_the_embedded_default_uses_the_filesystem_transport_under_data_dir(tmp_path: Path) -> None:
     app = create_celery(parse_settings({"data_dir": str(tmp_path)}))
-    assert app.conf.broker_url == "hthfs://"
+    assert app.conf.broker_url == "hthfs://localhost/"
     options = app.conf.broker_transport_options
     assert options["data_folder_in"] == str(tmp_path / "queue" / "messages")
     assert (tmp_path / "queue" / "messages").is_dir()
