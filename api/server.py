@@ -91,6 +91,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
             else None
         ),
         "log_level": settings.logging.level,
+        # uvicorn's records go through the root handler registry/logs.py installs, in the
+        # configured format (text or JSON), not through uvicorn's own formatter.
+        "log_config": None,
         "access_log": False,
         # X-Forwarded-* are read by api.forwarded from docker_registry.http.trusted_proxies
         # only; uvicorn's own handling would believe any local client.

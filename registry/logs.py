@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # only in annotations: this module loads no pydantic (worker/boot.py)
     from registry.config import LoggingSettings
 
-_STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# uvicorn adds `color_message`, its message with terminal colour codes: not a field of ours.
+_STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
 
 # Libraries that log every HTTP request (often with its headers), every SQL statement or every
 # migration step at INFO or DEBUG: below WARNING they bury our own lines. `logging.level:

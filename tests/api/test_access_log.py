@@ -20,6 +20,7 @@ from api.access_log import loggable_target
 from api.app import create_app
 from registry.config import parse_settings
 from registry.logs import JsonFormatter, TextFormatter
+from tests.support.processes import RegistryProcess
 
 ADMIN = ("root", "root-password-1")
 PROXY, OUTSIDER = ("127.0.0.1", 4711), ("192.0.2.1", 4711)
@@ -170,3 +171,22 @@ def test_the_audit_record_has_the_request_id_of_the_log_line(app: FastAPI, acces
     assert deleted.status_code < 500
     assert events["items"][0]["request_id"] == deleted.headers["X-Request-Id"]
     assert access.records[0].__dict__["request_id"] == deleted.headers["X-Request-Id"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_line_a_registry_process_logs_is_json_in_the_json_format(
+    tmp_path: Path, workers: int
+) -> None:
+    """uvicorn's own lines (server started, shutdown) too, with one and with two workers."""
+    config = {"logging": {"format": "json"}, "docker_registry": {"http": {"workers": workers}}}
+    registry = RegistryProcess(tmp_path, config).start()
+    try:
+        assert httpx.get(f"{registry.url}/v2/").status_code == 200
+    finally:
+        registry.stop()
+    lines = [line for line in registry.log_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # raises on any line that is not JSON
+    messages = [record["msg"] for record in records]
+    assert not [record for record in records if "color_message" in record]
+    assert any(message.startswith("Started server process") for message in messages)
+    assert any(message.startswith("GET /v2/ 200") for message in messages), messages
