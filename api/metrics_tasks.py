@@ -14,9 +14,9 @@ from prometheus_client.registry import Collector
 
 from api.metrics_usage import usage_metrics
 from registry.config import Settings
+from registry.db.database import open_database
 from registry.durations import parse_duration
 from registry.metrics_tasks import WATCHED_KINDS, PlatformSnapshot, snapshot
-from registry.tasks.db import open_database
 from registry.tasks.states import State
 
 log = logging.getLogger("hth.metrics")

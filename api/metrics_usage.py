@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from registry.db.database import Database
 from registry.maintenance.usage import NamespaceUsage
-from registry.tasks.db import Database
 from registry.tasks.usage import UsageRunRow, latest_run, namespaces
 
 # Bounded cardinality: one series per namespace for the largest ones only.

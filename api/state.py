@@ -16,10 +16,10 @@ from registry.cluster.tag_guard import DatabaseTagGuard
 from registry.cluster.upload_locks import DatabaseUploadSessions
 from registry.config import Settings, same_storage, with_shared
 from registry.content.upload_sessions import UploadSessions
+from registry.db.database import open_database
 from registry.durations import parse_duration
 from registry.logs import apply_levels
 from registry.storage import StorageDriver, StorageError, create_driver
-from registry.tasks.db import open_database
 
 # A readiness probe answers within this, whatever the backend does.
 STORAGE_PROBE_TIMEOUT = 10.0

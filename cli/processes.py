@@ -49,7 +49,7 @@ def _migrate_for_workers(settings: Settings) -> None:
     """Migrate here, once: the HTTP workers then find the schema current and never load
     Alembic (12 MiB each). A database that does not answer yet is left to them: they serve
     and retry, as they did before this step existed."""
-    from registry.tasks.db import open_database
+    from registry.db.database import open_database
 
     try:
         open_database(settings).engine.dispose()
@@ -66,7 +66,7 @@ def _exec(argv: list[str]) -> NoReturn:
 
 def _platform_components(settings: Settings) -> list[str]:
     """The components `up` starts, after migrating the task database once, here."""
-    from registry.tasks.db import open_database
+    from registry.db.database import open_database
 
     open_database(settings).engine.dispose()
     if settings.flower.enabled:

@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from registry.cluster.generations import reseal
 from registry.cluster.secrets import KEYS, keyring_for
 from registry.config import load_settings
-from registry.tasks.db import open_database
+from registry.db.database import open_database
 
 
 @click.group()

@@ -141,7 +141,7 @@ def create_admin(ctx: click.Context, username: str, password_stdin: bool) -> Non
     how the first admin comes to be when none was configured)."""
     from registry.auth.passwords import WeakPassword
     from registry.auth.users import NewUser, UserError, create_user
-    from registry.tasks.db import open_database
+    from registry.db.database import open_database
 
     settings = load_settings(getattr(ctx.find_root().obj, "config", None))
     password = read_password(password_stdin)

@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Column
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import TaskRow, UTCDateTime, utcnow
 
 log = logging.getLogger("hth.audit")

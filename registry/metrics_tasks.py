@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from registry.cluster import instances, leases
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import TaskRow
 from registry.tasks.states import TERMINAL, WAITING, State
 

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from registry.config import Settings
 from registry.content.errors import RegistryError
+from registry.db.database import Database
 from registry.durations import parse_duration
-from registry.tasks.db import Database
 from registry.tasks.locks import acquire, release
 from registry.tasks.models import ScheduleRow, utcnow
 from registry.tasks.records import unfinished_of_schedule

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable
 
 from registry.config import Settings
+from registry.db.database import open_database
 from registry.durations import parse_duration
 from registry.logs import configure_logging
-from registry.tasks.db import open_database
 from scheduler.beat import Beat
 from scheduler.defaults import ensure_default_schedules
 

@@ -13,8 +13,8 @@ import logging
 from datetime import datetime
 
 from registry.config import Settings
+from registry.db.database import Database
 from registry.durations import parse_duration
-from registry.tasks.db import Database
 from registry.tasks.models import TaskRow
 from registry.tasks.records import silent_since, unsent_since, unstarted_since
 from registry.tasks.states import State

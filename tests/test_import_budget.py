@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from registry.config import parse_settings
-from registry.tasks.db import open_database
+from registry.db.database import open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,10 +13,10 @@ from typing import Any
 from registry.cluster import generations
 from registry.cluster.secrets import keyring_for
 from registry.config import Settings, with_shared
+from registry.db.database import Database
 from registry.durations import parse_duration
 from registry.maintenance.progress import Progress, ProgressState
 from registry.storage import StorageDriver, create_driver
-from registry.tasks.db import Database
 from registry.tasks.records import append_log
 from registry.tasks.states import State
 from registry.tasks.transitions import report_progress, touch

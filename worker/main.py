@@ -16,8 +16,8 @@ from dataclasses import asdict
 from typing import Any
 
 from registry.config import Settings
+from registry.db.database import open_database
 from registry.ports import worker_metrics_listener
-from registry.tasks.db import open_database
 from worker.boot import PLAN_ENV
 from worker.celery_app import QUEUE, celery_conf, settings_env
 

@@ -14,11 +14,11 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
+from registry.db.database import Database, open_database
 from registry.durations import parse_duration
 from registry.maintenance import task_kind
 from registry.maintenance.outcome import FailedWithResult
 from registry.maintenance.progress import TaskCancelled
-from registry.tasks.db import Database, open_database
 from registry.tasks.models import TaskRow, utcnow
 from registry.tasks.records import get_task
 from registry.tasks.transitions import claim, fail, finish_cancelled, succeed, to_retrying

@@ -26,7 +26,7 @@ from api.auth.runtime import auth_runtime, client_address, request_id
 from registry import audit
 from registry.auth.credentials import ANONYMOUS, Principal
 from registry.content.errors import Denied, RegistryError, Unauthorized
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 # Declared on every /api/v1 route so that the OpenAPI document shows how to authenticate;
 # the check itself is `admit_admin`, which runs before the request body is even parsed.

@@ -10,7 +10,7 @@ from api.auth.runtime import auth_runtime
 from api.auth.v2_access import identity_of
 from registry.auth.permissions import held_grants
 from registry.auth.rights import Grants, PullFilter
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 
 async def catalog_filter(request: Request) -> PullFilter | None:

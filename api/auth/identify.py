@@ -27,7 +27,7 @@ from registry.auth.credentials import (
 from registry.auth.ratelimit import LoginLocked
 from registry.auth.tokens import looks_like_token
 from registry.content.errors import TooManyRequests, Unauthorized, Unavailable
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 log = logging.getLogger("hth.auth")
 

@@ -23,7 +23,7 @@ from registry.auth.mode import describe_mode
 from registry.auth.passwords import WeakPassword, check_policy
 from registry.auth.users import count_admins, ensure_admin
 from registry.config import ConfigError, Settings
-from registry.tasks.db import open_database
+from registry.db.database import open_database
 
 log = logging.getLogger("hth.auth")
 

@@ -14,8 +14,8 @@ from api.access_log import request_id_of
 from registry.auth.mode import auth_enabled
 from registry.auth.ratelimit import LoginLimiter
 from registry.config import Settings
+from registry.db.database import Database, open_database
 from registry.durations import parse_duration
-from registry.tasks.db import Database, open_database
 
 T = TypeVar("T")
 

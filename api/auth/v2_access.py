@@ -21,7 +21,7 @@ from registry.auth.credentials import ANONYMOUS
 from registry.auth.permissions import allowed_actions
 from registry.content.errors import Denied, Unauthorized
 from registry.content.names import is_digest
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 log = logging.getLogger("hth.audit")
 _STATE = "hth_identity"

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from api.state import app_state
 from registry.config import Settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 
 
 def get_settings(request: Request) -> Settings:

@@ -26,7 +26,7 @@ from registry import audit
 from registry.auth import permissions, tokens, users
 from registry.auth.credentials import Principal
 from registry.auth.models import TokenRow
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"], route_class=V1UserRoute)
 

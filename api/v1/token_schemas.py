@@ -16,8 +16,8 @@ from registry.auth.models import TokenRow, UserRow
 from registry.auth.personal import create_personal_token, parse_limits
 from registry.auth.rights import from_json
 from registry.config import Settings
+from registry.db.database import Database
 from registry.durations import Duration, parse_duration
-from registry.tasks.db import Database
 
 LIMITS_DESCRIPTION = (
     "limit the token to these namespaces and actions, each within what its user holds "

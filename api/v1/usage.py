@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.v1.deps import DbDep
 from api.v1.errors import V1Route, error_responses
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.usage import (
     UsageRunRow,
     namespace_page,

@@ -18,7 +18,7 @@ from registry import audit
 from registry.auth import permissions, users
 from registry.auth.models import UserRow
 from registry.auth.tokens import create_token
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], route_class=V1Route)
 

@@ -18,7 +18,7 @@ from registry.auth.passwords import verify_password
 from registry.auth.rights import Grants, from_json
 from registry.auth.tokens import is_live, looks_like_token, verify_token
 from registry.auth.users import find_user
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from registry.auth.models import SigningKeyRow
 from registry.auth.scopes import Scope, parse_claim
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import utcnow
 
 if TYPE_CHECKING:

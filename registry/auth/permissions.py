@@ -16,7 +16,7 @@ from registry.auth.models import PermissionRow
 from registry.auth.rights import Grant, Grants, actions_in, intersect_actions
 from registry.auth.scopes import ACTIONS, Scope
 from registry.content.names import NAME_PATTERN
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import utcnow
 
 ANONYMOUS = "anonymous"

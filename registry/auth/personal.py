@@ -16,7 +16,7 @@ from registry.auth.tokens import (
     count_live,
     create_token,
 )
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 
 def parse_limits(entries: Iterable[tuple[str, Iterable[str]]]) -> Grants:

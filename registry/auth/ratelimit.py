@@ -22,7 +22,7 @@ from sqlalchemy import delete, insert, literal, select, union_all
 from sqlmodel import col
 
 from registry.auth.models import LoginFailureRow
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 # One address may fail this many times more than one name may: spraying many names from one
 # address is limited too, without a sprayer locking a user out of the user's own address.

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, delete, select, update
 
 from registry.auth.models import TokenRow, UserRow
 from registry.auth.rights import Grants, to_json
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import utcnow
 
 PREFIX = "hth_"

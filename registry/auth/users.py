@@ -12,7 +12,7 @@ from sqlmodel import Session, col, delete, select
 from registry.auth import permissions
 from registry.auth.models import TokenRow, UserRow
 from registry.auth.passwords import hash_password
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import utcnow
 
 ROBOT_PREFIX = "robot$"

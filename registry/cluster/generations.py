@@ -27,7 +27,7 @@ from registry.cluster.secrets import (
     unseal_document,
 )
 from registry.config import Settings, parse_settings
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import UTCDateTime, utcnow
 
 log = logging.getLogger("hth.cluster")

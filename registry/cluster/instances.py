@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.cluster.models import InstanceProcessRow, InstanceRow
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import utcnow
 
 ADMIN_STATES = ("serving", "readonly", "stopped")

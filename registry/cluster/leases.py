@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from registry.cluster.models import LeaseRow
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import utcnow
 
 STORAGE = "storage"

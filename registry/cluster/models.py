@@ -1,7 +1,7 @@
 """SQLModel tables of the cluster: registry instances and their HTTP worker processes, the
 named storage leases and the upload sessions being written.
 
-The schema is owned by the Alembic migrations in `registry/tasks/migrations/versions/`.
+The schema is owned by the Alembic migrations in `registry/db/migrations/versions/`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from registry.content.errors import Unavailable
 from registry.content.tag_protection import TagProtection
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import utcnow
 from registry.tasks.tag_protections import TagClaimRow, load_tag_protection
 

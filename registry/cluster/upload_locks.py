@@ -28,7 +28,7 @@ from sqlmodel import Session, col
 from registry.cluster.models import UploadSessionRow
 from registry.content.errors import Unavailable
 from registry.content.upload_sessions import UploadBusy, UploadLockLost
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import utcnow
 
 log = logging.getLogger("hth.uploads")

@@ -22,12 +22,12 @@ from registry.config import (
     shared_document,
     with_shared,
 )
+from registry.db.database import Database
 from registry.durations import duration_seconds
 from registry.maintenance.migrate import migrate_bulk, migrate_final
 from registry.maintenance.probe import probe_storage
 from registry.maintenance.progress import Progress
 from registry.storage import StorageDriver, create_driver
-from registry.tasks.db import Database
 
 Lease = Callable[[str], AbstractContextManager[None]]
 

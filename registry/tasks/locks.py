@@ -11,7 +11,7 @@ from sqlalchemy import case, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import LockRow, utcnow
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.errors import InvalidCursor, TaskNotFound
 from registry.tasks.ids import is_id, new_id
 from registry.tasks.models import TaskRow, utcnow

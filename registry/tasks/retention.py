@@ -12,6 +12,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from registry import audit
 from registry.audit import AuditRow
+from registry.db.database import Database
 from registry.maintenance import validate_params
 from registry.maintenance.retention_policy import (
     InvalidPolicy,
@@ -21,7 +22,6 @@ from registry.maintenance.retention_policy import (
     compile_policy,
 )
 from registry.maintenance.retention_run import RepositoryOutcome
-from registry.tasks.db import Database
 from registry.tasks.errors import InvalidCron
 from registry.tasks.models import ScheduleRow, UTCDateTime, utcnow
 from registry.tasks.schedules import check_cron

@@ -16,7 +16,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from registry.content.errors import RegistryError
 from registry.content.tag_protection import InvalidRule, TagProtection, compile_rule
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.models import UTCDateTime, utcnow
 
 

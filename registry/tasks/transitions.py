@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col
 
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.errors import IllegalTransition
 from registry.tasks.ids import new_id
 from registry.tasks.models import TaskRow, utcnow

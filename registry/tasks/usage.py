@@ -17,8 +17,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from registry.content.errors import RegistryError
 from registry.content.names import MAX_NAME_LENGTH, NAME_PATTERN
+from registry.db.database import Database
 from registry.maintenance.usage import NamespaceUsage, UsageResult
-from registry.tasks.db import Database
 from registry.tasks.errors import InvalidCursor
 from registry.tasks.models import UTCDateTime
 

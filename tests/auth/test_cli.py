@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from cli.main import cli
 from registry.auth import permissions, users
 from registry.config import parse_settings
-from registry.tasks.db import open_database
+from registry.db.database import open_database
 from tests.support.processes import REPO_ROOT, RegistryProcess
 
 

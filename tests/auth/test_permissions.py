@@ -12,7 +12,7 @@ from registry.auth.credentials import check_credentials
 from registry.auth.permissions import PermissionInvalid, allowed_actions, covers, grant_scopes
 from registry.auth.scopes import parse_scopes
 from registry.config import parse_settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 
 
 @pytest.fixture()

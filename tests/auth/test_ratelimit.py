@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from registry.auth.models import LoginFailureRow
 from registry.auth.ratelimit import ADDRESS_FACTOR, LoginLimiter, LoginLocked, counted_address
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 
 class Clock:

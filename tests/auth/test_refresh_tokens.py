@@ -10,7 +10,7 @@ import uuid
 from registry.auth.models import TokenRow, UserRow
 from registry.auth.tokens import bound_refresh_tokens, create_token, is_live, list_tokens
 from registry.auth.users import NewUser, create_user
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 
 def _user(db: Database) -> UserRow:

@@ -11,7 +11,7 @@ from registry.auth.permissions import PermissionInvalid, allowed_actions
 from registry.auth.personal import create_personal_token, parse_limits
 from registry.auth.rights import Grant, PullFilter, beyond
 from registry.auth.tokens import TokenForbidden, TooManyTokens
-from registry.tasks.db import Database
+from registry.db.database import Database
 
 TEAM_PULL = (Grant("team", frozenset({"pull"})),)
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from registry.auth import jwts
 from registry.auth.users import find_user
 from registry.config import parse_settings
-from registry.tasks.db import open_database
+from registry.db.database import open_database
 from tests.support.auth import ADMIN, AuthRegistry, bearer, oci_code
 from tests.support.registry_content import filesystem_driver, image_manifest, push_ok
 

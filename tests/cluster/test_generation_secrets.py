@@ -19,7 +19,7 @@ from sqlalchemy import text
 from registry.cluster import generations
 from registry.cluster.secrets import SecretsError, fingerprint, keyring_for
 from registry.config import ConfigError, Settings, parse_settings, redacted, shared_document
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 from tests.support.processes import REPO_ROOT
 from tests.support.task_platform import postgres_database
 

@@ -12,7 +12,7 @@ import pytest
 
 from registry.cluster import instances, leases
 from registry.config import parse_settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 from tests.support.processes import RegistryProcess
 
 TTL = timedelta(seconds=30)

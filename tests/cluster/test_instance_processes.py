@@ -15,7 +15,7 @@ from registry.cluster import instances
 from registry.cluster.instances import Heartbeat
 from registry.cluster.models import InstanceProcessRow, InstanceRow
 from registry.config import parse_settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 from registry.tasks.models import utcnow
 from tests.support.task_platform import postgres_database
 

@@ -19,7 +19,7 @@ import pytest
 
 from registry.cluster import instances, leases
 from registry.config import parse_settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 from tests.support.processes import REPO_ROOT, RegistryProcess
 
 TTL = timedelta(seconds=3)

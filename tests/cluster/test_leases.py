@@ -10,7 +10,7 @@ import pytest
 
 from registry.cluster import instances, leases
 from registry.config import parse_settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 from registry.tasks.models import utcnow
 
 TTL = timedelta(seconds=30)

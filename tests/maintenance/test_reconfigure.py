@@ -15,7 +15,7 @@ from sqlalchemy import text
 from registry.cluster import generations
 from registry.cluster.secrets import Keyring, fingerprint, keyring_for
 from registry.config import parse_settings
-from registry.tasks.db import Database, create_db_engine
+from registry.db.database import Database, create_db_engine
 from tests.support.emulators import MotoS3
 from tests.support.processes import RegistryProcess, deep_merge
 from tests.support.task_platform import RedisNamespace, TaskPlatform

@@ -19,9 +19,9 @@ from registry.content.tag_protection import (
     TagProtection,
     compile_rule,
 )
+from registry.db.database import Database, create_db_engine, open_database
 from registry.storage import StorageDriver
 from registry.tasks import tag_protections
-from registry.tasks.db import Database, create_db_engine, open_database
 from tests.support.registry_content import encode, filesystem_driver, image_manifest
 
 REPO = "team/app"

@@ -20,9 +20,9 @@ from registry.content.errors import BlobUploadUnknown, DigestInvalid
 from registry.content.links import link_blob, linked_blob_size
 from registry.content.upload_sessions import UploadBusy, UploadLockLost
 from registry.content.uploads import Upload
+from registry.db.database import open_database
 from registry.hashstate import ResumableSha256
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
-from registry.tasks.db import open_database
 from tests.support.task_platform import postgres_database
 
 NAME = "library/app"

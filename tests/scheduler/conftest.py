@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from registry.config import Settings, parse_settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 from tests.support.task_platform import RedisNamespace, TaskPlatform
 
 

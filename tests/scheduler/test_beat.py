@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from registry.config import Settings
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.records import get_task, list_tasks
 from registry.tasks.schedules import ScheduleSpec, create_schedule, get_schedule, update_schedule
 from registry.tasks.states import State

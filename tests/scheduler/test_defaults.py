@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from registry.config import Settings, parse_settings
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.schedules import find_schedule, list_schedules
 from scheduler.defaults import (
     BACKUP_SCHEDULE,

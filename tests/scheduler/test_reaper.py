@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from registry.config import Settings, parse_settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 from registry.tasks.models import utcnow
 from registry.tasks.records import NewTask, create_task, get_task, unstarted_since
 from registry.tasks.states import State, Trigger

@@ -11,7 +11,7 @@ import uvicorn
 from api.app import create_app
 from api.state import AppState
 from registry.config import parse_settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 from tests.support.task_platform import wait_until
 
 

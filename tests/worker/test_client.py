@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from registry.config import Settings, parse_settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 from registry.tasks.errors import InvalidParams, UnknownTaskKind
 from registry.tasks.records import list_tasks
 from registry.tasks.states import State, Trigger

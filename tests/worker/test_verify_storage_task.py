@@ -15,7 +15,7 @@ import pytest
 from registry import layout
 from registry.cluster import leases
 from registry.config import read_settings_file
-from registry.tasks.db import open_database
+from registry.db.database import open_database
 from tests.support.pusher import PushedImage, Refused, pull_image, push_image
 from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
 

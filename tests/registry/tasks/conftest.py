@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from registry.config import Settings, parse_settings
-from registry.tasks.db import Database, open_database
+from registry.db.database import Database, open_database
 from tests.support.task_platform import postgres_database
 
 

@@ -7,8 +7,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from registry.config import Settings
-from registry.tasks.db import MIGRATIONS, Database, upgrade
-from registry.tasks.migration_heads import head_revisions, is_current
+from registry.db.database import MIGRATIONS, Database, upgrade
+from registry.db.migration_heads import head_revisions, is_current
 
 
 def newest_revision() -> str | None:

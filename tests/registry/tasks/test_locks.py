@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.locks import acquire, release
 
 TTL = timedelta(seconds=30)

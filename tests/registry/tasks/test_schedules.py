@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.errors import InvalidCron, InvalidParams, ScheduleNotFound, UnknownTaskKind
 from registry.tasks.schedules import (
     ScheduleSpec,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from registry.tasks.db import Database
+from registry.db.database import Database
 from registry.tasks.errors import IllegalTransition, TaskNotFound
 from registry.tasks.models import TaskRow, utcnow
 from registry.tasks.records import NewTask, append_log, create_task, get_task

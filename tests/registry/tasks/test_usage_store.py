@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from registry.db.database import Database
 from registry.maintenance.usage import NamespaceUsage, RepositoryUsage, UsageResult
-from registry.tasks.db import Database
 from registry.tasks.errors import InvalidCursor
 from registry.tasks.usage import (
     UsageNotComputed,

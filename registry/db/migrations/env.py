@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection `registry.tasks.db.upgrade` hands over, or
+"""Alembic environment: runs on the connection `registry.db.database.upgrade` hands over, or
 on the configured database when started by the `alembic` command (see alembic.ini)."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _run(connection: Connection) -> None:
 
 def _run_standalone() -> None:
     from registry.config import load_settings
-    from registry.tasks.db import create_db_engine, database_url
+    from registry.db.database import create_db_engine, database_url
 
     engine = create_db_engine(database_url(load_settings()))
     with engine.connect() as connection:

@@ -1,4 +1,4 @@
-"""The task database: SQLite under data_dir by default, PostgreSQL via `database.url`.
+"""The platform's database: SQLite under data_dir by default, PostgreSQL via `database.url`.
 
 `open_database()` builds one engine per process and URL (never shared across a fork) and
 brings the schema to the newest Alembic revision first.
@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from registry.config import Settings
-from registry.tasks.migration_heads import is_current
+from registry.db.migration_heads import is_current
 
 log = logging.getLogger("hth.db")
 
