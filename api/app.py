@@ -31,6 +31,7 @@ from api.v1 import tasks as v1_tasks
 from api.v1 import tokens as v1_tokens
 from api.v1 import usage as v1_usage
 from api.v1 import users as v1_users
+from api.v1.guard_check import check_guarded
 from api.v2.dispatch import dispatch
 from registry.config import Settings, load_settings
 
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1_usage.router)
     app.include_router(v1_tag_protections.router)
     app.include_router(v1_retention.router)
-    install_auth(app, settings)  # last: it checks every /api/v1 route is admin-guarded
+    install_auth(app, settings)  # after the routers: it documents their errors
+    check_guarded(app)  # fail closed: every /api/v1 route is admin-guarded
     # Around auth's body limits: a request they refuse (413, 408) has its log line too.
     app.add_middleware(ObservabilityMiddleware)
     # Outermost: every middleware and route sees the client behind trusted proxies.

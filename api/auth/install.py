@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.routing import BaseRoute
 
 from api.auth import token_endpoint
 from api.auth.limits import BodyLimitMiddleware
@@ -31,13 +28,13 @@ ENV_USERNAME, ENV_PASSWORD = "HTH_ADMIN_USERNAME", "HTH_ADMIN_PASSWORD"
 
 
 def install_auth(app: FastAPI, settings: Settings) -> None:
-    """Call last in create_app: it also checks that every /api/v1 route is guarded."""
+    """Auth for the app: the token endpoint, body limits, JSON validation errors, the
+    initial admin. Call it after every router is in: it documents their errors."""
     runtime = AuthRuntime.from_settings(settings)
     app.state.hth_auth = runtime
     app.include_router(token_endpoint.router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.auth.api_body_limit)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    _check_guarded(app)
     _document_errors_as_json(app)
     log.info(describe_mode(settings))
     bootstrap_admin(settings, runtime.enabled)
@@ -77,37 +74,6 @@ def bootstrap_admin(settings: Settings, enabled: bool) -> None:
             )
     except SQLAlchemyError as exc:
         log.error("could not check the initial admin (database unavailable?): %s", exc)
-
-
-def flat_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, BaseRoute]]:
-    """(full path, route) of every route, including those of included routers (which
-    FastAPI keeps as one entry per router)."""
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            context = getattr(route, "include_context", None)
-            yield from flat_routes(included.routes, prefix + getattr(context, "prefix", ""))
-        else:
-            yield prefix + getattr(route, "path", ""), route
-
-
-ME_PREFIX = "/api/v1/me"
-
-
-def _check_guarded(app: FastAPI) -> None:
-    """Fail closed: an /api/v1 route that bypasses the admin check stops the start, and so
-    does a route outside /api/v1/me that admits any user."""
-    from api.v1.errors import V1Route, V1UserRoute
-
-    for path, route in flat_routes(app.routes):
-        if not isinstance(route, APIRoute) or not path.startswith("/api/v1/"):
-            continue
-        if not isinstance(route, V1Route):
-            raise RuntimeError(f"{path} must use api.v1.errors.V1Route (admin check)")
-        is_me = path == ME_PREFIX or path.startswith(ME_PREFIX + "/")
-        if isinstance(route, V1UserRoute) != is_me:
-            wanted = "V1UserRoute" if is_me else "V1Route (admins only)"
-            raise RuntimeError(f"{path} must use api.v1.errors.{wanted}")
 
 
 def _document_errors_as_json(app: FastAPI) -> None:

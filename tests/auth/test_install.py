@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from api.auth.install import _check_guarded
 from api.v1.errors import V1Route, V1UserRoute
+from api.v1.guard_check import check_guarded
 from registry.auth.mode import auth_enabled, describe_mode
 from registry.config import ConfigError, parse_settings
 
@@ -22,7 +22,7 @@ def test_an_api_route_outside_the_admin_check_stops_the_start() -> None:
 
     app.include_router(router)
     with pytest.raises(RuntimeError, match="/api/v1/sneaky must use"):
-        _check_guarded(app)
+        check_guarded(app)
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_the_any_user_route_class_only_guards_api_v1_me(
 
     app.include_router(router)
     with pytest.raises(RuntimeError, match=f"{prefix} must use"):
-        _check_guarded(app)
+        check_guarded(app)
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from api.app import create_app
-from api.auth.install import flat_routes
 from api.auth.v2_access import RULES
+from api.v1.guard_check import flat_routes
 from api.v2.dispatch import ROUTES
 from registry.config import parse_settings
 from tests.support.auth import ADMIN, AuthRegistry, bearer
