@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from api.v1.bodies import RequestBody
 from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
-from api.v1.schemas import TaskOut
+from api.v1.task_schemas import TaskOut
 from registry.maintenance.retention_policy import (
     NAME_PATTERN,
     InvalidPolicy,
@@ -49,9 +50,7 @@ class PolicyList(BaseModel):
     items: list[PolicyOut]
 
 
-class RunRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RunRequest(RequestBody):
     dry_run: bool = False
     trigger: Literal["api", "cli"] = "api"
 

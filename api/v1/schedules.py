@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
-from api.v1.schemas import ScheduleIn, ScheduleOut, SchedulePage
+from api.v1.task_schemas import ScheduleIn, ScheduleOut, SchedulePage
 from registry.tasks import schedules
 from registry.tasks.schedules import ScheduleSpec
 

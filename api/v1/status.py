@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
 from api.v1.instances import InstanceOut, LeaseOut, instance_ttl
-from api.v1.schemas import TaskOut
+from api.v1.task_schemas import TaskOut
 from api.v1.usage import UsagePage, usage_page
 from registry.cluster import instances
 from registry.config import Settings

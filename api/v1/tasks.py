@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
-from api.v1.schemas import TaskCreate, TaskOut, TaskPage
+from api.v1.task_schemas import TaskCreate, TaskOut, TaskPage
 from registry.tasks.errors import IllegalTransition
 from registry.tasks.records import get_task, list_tasks
 from registry.tasks.states import State, Trigger

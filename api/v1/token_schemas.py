@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from api.v1.auth_errors import core
+from api.v1.bodies import RequestBody
 from api.v1.users import Grant
 from registry import audit
 from registry.auth import tokens, users
@@ -26,9 +27,7 @@ LIMITS_DESCRIPTION = (
 )
 
 
-class MyTokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MyTokenIn(RequestBody):
     name: str = Field(min_length=1, max_length=128, examples=["ci pipeline"])
     expires_in: Duration | None = Field(
         default=None, examples=["720h", 86400], description="a duration, or seconds"

@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from api.auth.admin import current_principal
 from api.v1.auth_errors import Conflict, NotFound, core
+from api.v1.bodies import RequestBody
 from api.v1.deps import DbDep
 from api.v1.errors import V1Route, error_responses
 from registry import audit
@@ -26,20 +27,16 @@ Action = Literal["pull", "push", "delete"]
 NamespacePath = Annotated[str, Path(description="a repository name (prefix) or *")]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class Grant(BaseModel):
     namespace: str
     actions: list[Action]
 
 
-class GrantIn(Body):
+class GrantIn(RequestBody):
     actions: list[Action] = Field(min_length=1, examples=[["pull", "push"]])
 
 
-class UserIn(Body):
+class UserIn(RequestBody):
     username: str = Field(min_length=1, max_length=128, examples=["alice"])
     password: SecretStr | None = Field(default=None, description="not for robots")
     admin: bool = False
@@ -48,7 +45,7 @@ class UserIn(Body):
     permissions: list[Grant] = Field(default_factory=list)
 
 
-class UserPatch(Body):
+class UserPatch(RequestBody):
     password: SecretStr | None = None
     admin: bool | None = None
     disabled: bool | None = None

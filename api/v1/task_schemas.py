@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from api.v1.bodies import RequestBody
 from registry.tasks.models import ScheduleRow, TaskRow
 from registry.tasks.states import State, Trigger
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TaskCreate(Body):
+class TaskCreate(RequestBody):
     kind: str = Field(examples=["purge_uploads"])
     params: dict[str, Any] = Field(default_factory=dict, examples=[{"dry_run": True}])
     trigger: Literal["api", "cli"] = "api"
@@ -61,7 +58,7 @@ class TaskPage(BaseModel):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
 
 
-class ScheduleIn(Body):
+class ScheduleIn(RequestBody):
     kind: str = Field(examples=["purge_uploads"])
     params: dict[str, Any] = Field(default_factory=dict)
     cron: str = Field(description="5 fields, in UTC", examples=["0 3 * * *"])
