@@ -22,9 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from registry.cluster import generations, instances, leases
 from registry.cluster.secrets import keyring_for
 from registry.config import Settings
-from registry.content.errors import Unavailable
 from registry.db.database import Database, open_database
 from registry.durations import parse_duration
+from registry.errors import Unavailable
 from registry.tasks.models import utcnow
 
 log = logging.getLogger("hth.cluster")

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from registry.config import Settings
-from registry.content.errors import RegistryError
 from registry.db.database import Database
 from registry.durations import parse_duration
+from registry.errors import RegistryError
 from registry.tasks.locks import acquire, release
 from registry.tasks.models import ScheduleRow, utcnow
 from registry.tasks.records import unfinished_of_schedule

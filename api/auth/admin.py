@@ -25,8 +25,8 @@ from api.auth.identify import TokenRefused, identify
 from api.auth.runtime import auth_runtime, client_address, request_id
 from registry import audit
 from registry.auth.credentials import ANONYMOUS, Principal
-from registry.content.errors import Denied, RegistryError, Unauthorized
 from registry.db.database import Database
+from registry.errors import Denied, RegistryError, Unauthorized
 
 # Declared on every /api/v1 route so that the OpenAPI document shows how to authenticate;
 # the check itself is `admit_admin`, which runs before the request body is even parsed.

@@ -26,8 +26,8 @@ from registry.auth.credentials import (
 )
 from registry.auth.ratelimit import LoginLocked
 from registry.auth.tokens import looks_like_token
-from registry.content.errors import TooManyRequests, Unauthorized, Unavailable
 from registry.db.database import Database
+from registry.errors import TooManyRequests, Unauthorized, Unavailable
 
 log = logging.getLogger("hth.auth")
 

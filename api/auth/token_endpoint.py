@@ -23,8 +23,8 @@ from registry.auth.permissions import grant_scopes
 from registry.auth.scopes import Scope, ScopeInvalid, parse_scopes
 from registry.auth.tokens import IssuedSecret, bound_refresh_tokens, create_token, expiry
 from registry.auth.users import user_by_id
-from registry.content.errors import RegistryError, Unauthorized
 from registry.durations import parse_duration
+from registry.errors import RegistryError, Unauthorized
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

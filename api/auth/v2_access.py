@@ -19,9 +19,9 @@ from api.auth.runtime import auth_runtime, client_address, request_id
 from registry import audit
 from registry.auth.credentials import ANONYMOUS
 from registry.auth.permissions import allowed_actions
-from registry.content.errors import Denied, Unauthorized
 from registry.content.names import is_digest
 from registry.db.database import Database
+from registry.errors import Denied, Unauthorized
 
 log = logging.getLogger("hth.audit")
 _STATE = "hth_identity"

@@ -9,7 +9,7 @@ from registry.auth.passwords import WeakPassword
 from registry.auth.permissions import PermissionInvalid
 from registry.auth.tokens import TokenError
 from registry.auth.users import UserError
-from registry.content.errors import RegistryError
+from registry.errors import RegistryError
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth.admin import CREDENTIALS, admit_admin, admit_user, audit_call
-from registry.content.errors import RegistryError
+from registry.errors import RegistryError
 
 log = logging.getLogger("hth.api")
 

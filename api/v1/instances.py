@@ -15,8 +15,8 @@ from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
 from registry.cluster import instances, leases
 from registry.config import Settings
-from registry.content.errors import RegistryError
 from registry.durations import parse_duration
+from registry.errors import RegistryError
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"], route_class=V1Route)
 

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from api.state import app_state, get_driver
 from api.v1.errors import V1Route, error_responses
-from registry.content.errors import RegistryError, Unavailable
 from registry.content.repositories import deleted_names, list_repositories, mark_deleted
 from registry.content.tags import all_tags
+from registry.errors import RegistryError, Unavailable
 from registry.storage import StorageDriver, StorageError, StorageUnavailableError
 
 router = APIRouter(prefix="/api/v1/repositories", tags=["repositories"], route_class=V1Route)

@@ -10,8 +10,8 @@ from api.state import get_driver
 from api.v2.responses import API_VERSION_HEADER, empty, error_response
 from api.v2.streaming import read_stream
 from registry.content import blobs
-from registry.content.errors import RegistryError
 from registry.content.ranges import parse_range_request
+from registry.errors import RegistryError
 
 # Blobs never change under their digest; Distribution lets caches keep them for a year.
 CACHE_CONTROL = "max-age=31536000"

@@ -21,9 +21,9 @@ from api.cluster import READ_METHODS
 from api.state import app_state, get_driver
 from api.v2 import base, blobs, catalog, manifests, referrers, tags, uploads
 from api.v2.responses import error_response
-from registry.content.errors import NameUnknown, RegistryError, Unavailable, Unsupported
 from registry.content.names import validate_name
 from registry.content.repositories import deleted_repositories
+from registry.errors import NameUnknown, RegistryError, Unavailable, Unsupported
 from registry.storage import StorageError, StorageUnavailableError
 
 log = logging.getLogger("hth.api")

@@ -13,10 +13,10 @@ from starlette.responses import Response
 from api.state import app_state, get_driver
 from api.v2.responses import API_VERSION_HEADER
 from registry.content import manifests
-from registry.content.errors import ManifestTooLarge
 from registry.content.manifest_cache import ManifestCache, StoredManifest
 from registry.content.names import is_digest
 from registry.content.negotiation import negotiate
+from registry.errors import ManifestTooLarge
 from registry.storage import StorageDriver
 
 _CACHE_ATTRIBUTE = "hth_manifest_cache"

@@ -6,7 +6,7 @@ import json
 
 from starlette.responses import Response
 
-from registry.content.errors import RegistryError
+from registry.errors import RegistryError
 
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 

@@ -27,16 +27,16 @@ from api.v2.streaming import (
     receive_body,
 )
 from registry.content import uploads
-from registry.content.errors import (
+from registry.content.names import validate_digest
+from registry.content.ranges import ByteRange, parse_chunk_range, upload_progress
+from registry.content.upload_sessions import Hold, UploadBusy, UploadBusyConflict
+from registry.content.uploads import Upload
+from registry.errors import (
     BlobUploadInvalid,
     DigestInvalid,
     RangeInvalid,
     SizeInvalid,
 )
-from registry.content.names import validate_digest
-from registry.content.ranges import ByteRange, parse_chunk_range, upload_progress
-from registry.content.upload_sessions import Hold, UploadBusy, UploadBusyConflict
-from registry.content.uploads import Upload
 
 
 class UploadInterrupted(BlobUploadInvalid):

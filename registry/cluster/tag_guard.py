@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from registry.content.errors import Unavailable
 from registry.content.tag_protection import TagProtection
 from registry.db.database import Database
+from registry.errors import Unavailable
 from registry.tasks.models import utcnow
 from registry.tasks.tag_protections import TagClaimRow, load_tag_protection
 

@@ -26,9 +26,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
 from registry.cluster.models import UploadSessionRow
-from registry.content.errors import Unavailable
 from registry.content.upload_sessions import UploadBusy, UploadLockLost
 from registry.db.database import Database
+from registry.errors import Unavailable
 from registry.tasks.models import utcnow
 
 log = logging.getLogger("hth.uploads")

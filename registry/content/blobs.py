@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from registry import layout
-from registry.content.errors import BlobUnknown
 from registry.content.links import linked_blob_size, read_link
 from registry.content.names import validate_digest
+from registry.errors import BlobUnknown
 from registry.storage import PathNotFoundError, StorageDriver
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from registry.content.errors import DigestInvalid, ManifestInvalid
 from registry.content.names import validate_digest
+from registry.errors import DigestInvalid, ManifestInvalid
 
 MAX_SIZE = 2**63 - 1  # descriptor sizes are int64 in the image-spec and in Go clients
 _PLATFORM_STRINGS = ("architecture", "os", "os.version", "variant")

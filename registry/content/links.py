@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from registry import layout
-from registry.content.errors import DigestInvalid
 from registry.content.names import validate_digest
+from registry.errors import DigestInvalid
 from registry.storage import PathNotFoundError, StorageDriver
 
 log = logging.getLogger("hth.content")

@@ -19,14 +19,6 @@ from dataclasses import dataclass
 
 from registry import layout
 from registry.content import referrers
-from registry.content.errors import (
-    DigestInvalid,
-    ManifestBlobUnknown,
-    ManifestTooLarge,
-    ManifestUnknown,
-    NameUnknown,
-    RegistryError,
-)
 from registry.content.links import blob_size, linked_blob_size, read_link, write_link
 from registry.content.manifest_cache import ManifestCache, StoredManifest
 from registry.content.manifest_format import ParsedManifest, parse_manifest
@@ -35,6 +27,14 @@ from registry.content.names import is_digest, is_tag, validate_digest, validate_
 from registry.content.repositories import repository_exists
 from registry.content.tag_protection import TagGuard, TagProtected, TagProtection
 from registry.content.tags import set_tag, tag_digest, tags_pointing_to, untag
+from registry.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestTooLarge,
+    ManifestUnknown,
+    NameUnknown,
+    RegistryError,
+)
 from registry.storage import PathNotFoundError, StorageDriver
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024

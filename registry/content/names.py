@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from registry.content.errors import DigestInvalid, NameInvalid, TagInvalid
+from registry.errors import DigestInvalid, NameInvalid, TagInvalid
 
 NAME_PATTERN = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
 TAG_PATTERN = r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}"

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 
 from registry.content import mediatypes as mt
-from registry.content.errors import ManifestUnknown
 from registry.content.manifest_cache import ManifestCache, StoredManifest
 from registry.content.manifests import has_revision, load
 from registry.content.names import is_digest, validate_digest
+from registry.errors import ManifestUnknown
 from registry.storage import StorageDriver
 
 DEFAULT_PLATFORM = ("linux", "amd64")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from registry.content.errors import PaginationInvalid
+from registry.errors import PaginationInvalid
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from registry.content.errors import BlobUploadInvalid, RangeInvalid
+from registry.errors import BlobUploadInvalid, RangeInvalid
 
 # Clients send the bare "<start>-<end>" of the distribution-spec; some prefix "bytes " or
 # "bytes=" or append "/<total>" as in HTTP's Content-Range, which costs nothing to accept.

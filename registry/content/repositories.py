@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from registry import layout
-from registry.content.errors import NameUnknown
 from registry.content.names import validate_name
+from registry.errors import NameUnknown
 from registry.storage import PathNotFoundError, StorageDriver, StorageError
 
 # The folders whose presence makes a directory a repository (Distribution's catalog only

@@ -15,8 +15,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from registry.content.errors import RegistryError
 from registry.content.repository_globs import RepositoryGlob, compile_glob
+from registry.errors import RegistryError
 
 MAX_TAG_PATTERN_LENGTH = 1024
 RULE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")

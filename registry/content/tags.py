@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from registry import layout
-from registry.content.errors import NameUnknown
 from registry.content.links import read_link, write_link
 from registry.content.pagination import Page, page_of
 from registry.content.repositories import repository_exists
+from registry.errors import NameUnknown
 from registry.storage import PathNotFoundError, StorageDriver
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from registry.content.errors import BlobUploadInvalid, RangeInvalid, RegistryError
 from registry.content.ranges import upload_progress
+from registry.errors import BlobUploadInvalid, RangeInvalid, RegistryError
 
 
 class UploadBusy(RangeInvalid):

@@ -17,12 +17,12 @@ import uuid
 from datetime import UTC, datetime
 
 from registry import layout
-from registry.content.errors import BlobUploadUnknown, DigestInvalid, RegistryError
 from registry.content.links import blob_size, link_blob, linked_blob_size
 from registry.content.names import validate_digest, validate_name
 from registry.content.repositories import is_deleted
 from registry.content.upload_sessions import Hold
 from registry.content.uploadhash import Hasher, new_hasher, resume_hasher, store_hash_state
+from registry.errors import BlobUploadUnknown, DigestInvalid, RegistryError
 from registry.storage import FileWriter, InvalidOffsetError, PathNotFoundError, StorageDriver
 
 _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

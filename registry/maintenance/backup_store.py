@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from registry.content.errors import RegistryError
+from registry.errors import RegistryError
 from registry.maintenance.backup_copy import temp_beside
 from registry.maintenance.backup_manifest import BackupManifest, Verification
 

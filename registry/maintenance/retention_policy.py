@@ -10,9 +10,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.content.errors import RegistryError
 from registry.content.repository_globs import InvalidGlob, RepositoryGlob, compile_glob
 from registry.durations import parse_duration
+from registry.errors import RegistryError
 from registry.maintenance.retention import KeepRules
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.content.errors import RegistryError
+from registry.errors import RegistryError
 
 
 class TaskNotFound(RegistryError):

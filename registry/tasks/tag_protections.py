@@ -14,9 +14,9 @@ from sqlalchemy import Column
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from registry.content.errors import RegistryError
 from registry.content.tag_protection import InvalidRule, TagProtection, compile_rule
 from registry.db.database import Database
+from registry.errors import RegistryError
 from registry.tasks.models import UTCDateTime, utcnow
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import BigInteger, Column, Index, delete, insert, or_
 from sqlmodel import Field, Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from registry.content.errors import RegistryError
 from registry.content.names import MAX_NAME_LENGTH, NAME_PATTERN
 from registry.db.database import Database
+from registry.errors import RegistryError
 from registry.maintenance.usage import NamespaceUsage, UsageResult
 from registry.tasks.errors import InvalidCursor
 from registry.tasks.models import UTCDateTime

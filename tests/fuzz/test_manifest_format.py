@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from registry.content import mediatypes as mt
 from registry.content.bounded_json import MAX_DEPTH, exceeds_depth
-from registry.content.errors import DigestInvalid, ManifestInvalid
 from registry.content.manifest_format import parse_manifest
 from registry.content.names import validate_digest
+from registry.errors import DigestInvalid, ManifestInvalid
 from tests.fuzz.counting import count
 
 DIGEST = "sha256:" + "a" * 64

@@ -8,7 +8,6 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.content.errors import DigestInvalid, NameInvalid, TagInvalid
 from registry.content.names import (
     NAME_PATTERN,
     TAG_PATTERN,
@@ -17,6 +16,7 @@ from registry.content.names import (
     validate_name,
     validate_tag,
 )
+from registry.errors import DigestInvalid, NameInvalid, TagInvalid
 from tests.fuzz.counting import count
 
 HOSTILE = st.sampled_from(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.content.errors import BlobUploadInvalid, RangeInvalid
 from registry.content.ranges import parse_chunk_range, parse_range_request
+from registry.errors import BlobUploadInvalid, RangeInvalid
 from tests.fuzz.counting import count
 
 numbers = st.one_of(st.integers(0, 2**20), st.integers(0, 10**19), st.just(""))

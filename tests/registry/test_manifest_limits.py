@@ -13,9 +13,9 @@ from registry import layout
 from registry.content import manifests
 from registry.content.bounded_json import MAX_DEPTH, JSONTooDeep, exceeds_depth, loads
 from registry.content.descriptors import MAX_SIZE
-from registry.content.errors import ManifestInvalid, ManifestUnknown
 from registry.content.links import write_link
 from registry.content.manifest_format import parse_manifest
+from registry.errors import ManifestInvalid, ManifestUnknown
 from tests.support.registry_content import (
     OCI_CONFIG,
     OCI_INDEX,

@@ -12,7 +12,10 @@ import pytest
 
 from registry import layout
 from registry.content import manifests, referrers, tags
-from registry.content.errors import (
+from registry.content.manifest_cache import ManifestCache, StoredManifest
+from registry.content.manifest_format import parse_manifest
+from registry.content.negotiation import negotiate
+from registry.errors import (
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestInvalid,
@@ -21,9 +24,6 @@ from registry.content.errors import (
     NameUnknown,
     TagInvalid,
 )
-from registry.content.manifest_cache import ManifestCache, StoredManifest
-from registry.content.manifest_format import parse_manifest
-from registry.content.negotiation import negotiate
 from registry.storage import PathNotFoundError, StorageDriver
 from registry.storage.base import CheckedDriver
 from tests.support.registry_content import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry.content.errors import PaginationInvalid
 from registry.content.pagination import Page, page_of, parse_limit
+from registry.errors import PaginationInvalid
 
 ITEMS = ["a", "b", "c", "d"]
 

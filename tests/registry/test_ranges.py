@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from registry.content.errors import BlobUploadInvalid, RangeInvalid
 from registry.content.ranges import (
     ByteRange,
     parse_chunk_range,
     parse_range_request,
     upload_progress,
 )
+from registry.errors import BlobUploadInvalid, RangeInvalid
 
 
 @pytest.mark.parametrize(("size", "header"), [(0, "0-0"), (1, "0-0"), (2, "0-1"), (1000, "0-999")])

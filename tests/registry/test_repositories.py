@@ -11,7 +11,6 @@ from typing import Any, cast
 import pytest
 
 from registry import layout
-from registry.content.errors import NameInvalid, NameUnknown
 from registry.content.repositories import (
     DeletedRepositories,
     clear_deleted,
@@ -22,6 +21,7 @@ from registry.content.repositories import (
     list_repositories,
     mark_deleted,
 )
+from registry.errors import NameInvalid, NameUnknown
 from registry.storage import FileInfo, StorageDriver, StorageUnavailableError
 from tests.maintenance.trees import Tree
 

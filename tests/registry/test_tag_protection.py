@@ -11,7 +11,6 @@ import pytest
 from registry.cluster.tag_guard import DatabaseTagGuard
 from registry.config import parse_settings
 from registry.content import manifests, tags
-from registry.content.errors import Unavailable
 from registry.content.tag_protection import (
     InvalidRule,
     ProtectionRule,
@@ -20,6 +19,7 @@ from registry.content.tag_protection import (
     compile_rule,
 )
 from registry.db.database import Database, create_db_engine, open_database
+from registry.errors import Unavailable
 from registry.storage import StorageDriver
 from registry.tasks import tag_protections
 from tests.support.registry_content import encode, filesystem_driver, image_manifest

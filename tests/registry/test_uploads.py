@@ -16,11 +16,11 @@ from registry import layout
 from registry.cluster.upload_locks import DatabaseUploadSessions
 from registry.config import Settings, parse_settings
 from registry.content import uploads
-from registry.content.errors import BlobUploadUnknown, DigestInvalid
 from registry.content.links import link_blob, linked_blob_size
 from registry.content.upload_sessions import UploadBusy, UploadLockLost
 from registry.content.uploads import Upload
 from registry.db.database import open_database
+from registry.errors import BlobUploadUnknown, DigestInvalid
 from registry.hashstate import ResumableSha256
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
 from tests.support.task_platform import postgres_database

@@ -1,4 +1,5 @@
-"""Typed registry errors, each carrying its OCI distribution-spec code and HTTP status."""
+"""Typed registry errors, each carrying its OCI distribution-spec code and HTTP status: the
+base of every error the core raises for a client (content, auth, tasks, cluster, maintenance)."""
 
 from __future__ import annotations
 
