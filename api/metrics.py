@@ -11,7 +11,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.admin import is_admin
-from api.metrics_tasks import platform_exposition
+from api.metrics_platform import platform_exposition
 from api.metrics_uploads import UploadSessions, uploads_exposition
 from api.state import AppState, app_state
 

@@ -20,7 +20,7 @@ from api.v1.usage import UsagePage, usage_page
 from registry.cluster import instances
 from registry.config import Settings
 from registry.db.database import Database
-from registry.metrics_tasks import WATCHED_KINDS, snapshot
+from registry.platform_snapshot import WATCHED_KINDS, snapshot
 from registry.tasks.records import list_tasks
 from registry.tasks.states import ACTIVE
 from registry.tasks.usage import latest_run

@@ -16,7 +16,7 @@ from api.metrics_usage import usage_metrics
 from registry.config import Settings
 from registry.db.database import open_database
 from registry.durations import parse_duration
-from registry.metrics_tasks import WATCHED_KINDS, PlatformSnapshot, snapshot
+from registry.platform_snapshot import WATCHED_KINDS, PlatformSnapshot, snapshot
 from registry.tasks.states import State
 
 log = logging.getLogger("hth.metrics")
