@@ -19,7 +19,7 @@ import uvicorn
 from api.cluster import instance_env
 from api.protocol.guard import MAX_HEAD_BYTES, HeadLimits
 from api.protocol.implementations import protocol_factory
-from registry.auth.mode import is_loopback, split_addr
+from registry.addresses import is_loopback, split_addr
 from registry.config import ConfigError, Settings
 from registry.ports import check_free, registry_listener
 

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry.auth.mode import listen_host, split_addr
+from registry.addresses import split_addr
+from registry.auth.mode import listen_host
 
 if TYPE_CHECKING:  # only in annotations: this module loads no pydantic (worker/boot.py)
     from registry.config import Settings

@@ -3,30 +3,16 @@ beyond loopback (the embedded default on 127.0.0.1 stays open, for local use).""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING
+
+from registry.addresses import is_loopback, split_addr
 
 if TYPE_CHECKING:  # only in annotations: this module loads no pydantic (worker/boot.py)
     from registry.config import Settings
 
 
-def split_addr(addr: str) -> tuple[str, int]:
-    """`docker_registry.http.addr` as (host, port); no host means every interface."""
-    host, _, port = addr.rpartition(":")
-    return host.strip("[]") or "0.0.0.0", int(port)
-
-
 def listen_host(settings: Settings) -> str:
     return split_addr(settings.docker_registry.http.addr)[0]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def auth_enabled(settings: Settings) -> bool:
