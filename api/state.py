@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from api.cluster import WriteGate
+from registry.cluster.gc_writer import OnlineGuard
 from registry.cluster.generations import Generation
 from registry.cluster.upload_locks import DatabaseUploadSessions
 from registry.config import Settings, same_storage, with_shared
@@ -64,6 +65,7 @@ class AppState:
     gate: WriteGate = field(default_factory=WriteGate)
     storage_probe: StorageProbe = field(init=False)
     upload_sessions: UploadSessions = field(init=False)
+    gc_guard: OnlineGuard = field(init=False)
     config_generation: int = 0
 
     def __post_init__(self) -> None:
@@ -71,6 +73,15 @@ class AppState:
         settings = self.settings
         ttl = parse_duration(settings.docker_registry.uploads.lock_ttl)
         self.upload_sessions = DatabaseUploadSessions(lambda: open_database(settings), ttl)
+        cluster = settings.cluster
+        self.gc_guard = OnlineGuard(
+            lambda: open_database(settings),
+            # A view older than half an instance TTL is re-read: by then the GC may take this
+            # process for dead and start without its acknowledgement.
+            stale_after=parse_duration(cluster.instance_ttl).total_seconds() / 2,
+            # Deleting marks expire after the lease TTL: a writer never waits longer.
+            max_wait=parse_duration(cluster.lease_ttl).total_seconds() + 5,
+        )
 
     @property
     def upload_idle_timeout(self) -> float:

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from registry.cluster import instances, leases
 from registry.durations import parse_duration
@@ -47,12 +47,25 @@ class _Renewer:
         if self.lost is not None:
             raise self.lost
 
+    def expires_at(self) -> datetime:
+        """When the lease runs out unless renewed again (as of the last renewal)."""
+        return self.lease.expires_at
+
 
 @contextmanager
 def storage_lease(ctx: TaskContext, mode: leases.LeaseMode | str) -> Iterator[None]:
     """Hold the storage lease in `mode` ("none": no lease) for the body of the with-block."""
-    if mode == "none":
+    with holding_storage_lease(ctx, mode):
         yield
+
+
+@contextmanager
+def holding_storage_lease(
+    ctx: TaskContext, mode: leases.LeaseMode | str
+) -> Iterator[_Renewer | None]:
+    """storage_lease, giving the block the holding (its lease, its expiry; None for "none")."""
+    if mode == "none":
+        yield None
         return
     cluster = ctx.settings.cluster
     ttl = parse_duration(cluster.lease_ttl)
@@ -66,7 +79,7 @@ def storage_lease(ctx: TaskContext, mode: leases.LeaseMode | str) -> Iterator[No
     try:
         if mode != "shared":
             _wait_for_instances(ctx, lease, renewer)
-        yield
+        yield renewer
         renewer.check()
     finally:
         renewer.stopped.set()

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.state import get_driver
+from api.state import app_state, get_driver
 from api.v2.responses import API_VERSION_HEADER
 from registry.content import manifests
 from registry.content.errors import ManifestTooLarge
@@ -92,6 +92,7 @@ async def put_manifest(request: Request, params: dict[str, str]) -> Response:
         body,
         request.headers.get("content-type"),
         manifest_cache(request),
+        app_state(request).gc_guard,
     )
     headers = {
         **API_VERSION_HEADER,

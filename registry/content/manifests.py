@@ -27,6 +27,7 @@ from registry.content.errors import (
     NameUnknown,
     RegistryError,
 )
+from registry.content.gc_guard import NO_GUARD, GCGuard, repository_key
 from registry.content.links import blob_size, linked_blob_size, read_link, write_link
 from registry.content.manifest_cache import ManifestCache, StoredManifest
 from registry.content.manifest_format import ParsedManifest, parse_manifest
@@ -67,8 +68,10 @@ def put_manifest(
     body: bytes,
     content_type: str | None,
     cache: ManifestCache | None = None,
+    guard: GCGuard = NO_GUARD,
 ) -> PushedManifest:
-    """Validate and store a pushed manifest, then tag it when `reference` is a tag."""
+    """Validate and store a pushed manifest, then tag it when `reference` is a tag. The guard
+    comes before any existence check: what an online GC deleted a moment ago is missing."""
     tag, expected = split_reference(reference)
     if len(body) > MAX_MANIFEST_BYTES:
         raise ManifestTooLarge()
@@ -77,6 +80,8 @@ def put_manifest(
         detail = {"expected": expected, "actual": digest}
         raise DigestInvalid("manifest digest does not match the reference", detail=detail)
     parsed = parse_manifest(body, content_type)
+    children = [child.digest for child in parsed.children]
+    guard.protect([digest, *parsed.blobs, *children, repository_key(name)])
     _verify_references(driver, name, parsed)
     _store_bytes(driver, digest, body)
     write_link(driver, layout.revision_link(name, digest), digest)
