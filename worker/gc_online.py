@@ -7,9 +7,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from registry.cluster import gc_online
 from registry.cluster.gc_fence import FenceExpired, SweepFence
+from registry.cluster.gc_writer import RECENT_WINDOW
 from registry.durations import parse_duration
 from registry.maintenance.gc import GCResult
 from registry.maintenance.progress import TaskCancelled
@@ -48,10 +50,12 @@ class OnlineRun:
 
 
 @contextmanager
-def online_run(ctx: TaskContext, holding: _Renewer) -> Iterator[OnlineRun]:
-    """Record the run (every instance has acknowledged its lease: marking may start)."""
+def online_run(ctx: TaskContext, holding: _Renewer, grace: timedelta) -> Iterator[OnlineRun]:
+    """Record the run (every instance has acknowledged its lease: marking may start). What
+    requests used within the grace period (at most RECENT_WINDOW) before it is kept too."""
     ttl = parse_duration(ctx.settings.cluster.lease_ttl)
-    fence = SweepFence(ctx.db, holding.lease.token, holding.expires_at, ttl)
+    window = min(grace, timedelta(seconds=RECENT_WINDOW))
+    fence = SweepFence(ctx.db, holding.lease.token, holding.expires_at, ttl, window)
     gc_online.start_run(ctx.db, fence.run, ctx.task_id)
     run = OnlineRun(ctx, fence)
     ctx.log(f"online GC run {fence.run}: writes go on; the sweep keeps what they use")

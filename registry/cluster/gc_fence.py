@@ -40,9 +40,13 @@ class SweepFence:
         run: int,
         lease_expiry: Callable[[], datetime],
         ttl: timedelta,
+        window: timedelta = timedelta(0),
         step: Step = _no_step,
     ) -> None:
+        """`window`: keys requests used this long before the run started are kept too (the
+        grace period, at most registry.cluster.gc_writer.RECENT_WINDOW)."""
         self.db, self.run, self.ttl = db, run, ttl
+        self.since = utcnow() - window
         self._lease_expiry = lease_expiry
         self.margin = ttl / 3
         self._step = step
@@ -66,7 +70,7 @@ class SweepFence:
         self._step("mark")
         gc_online.mark_deleting(self.db, self.run, wanted, self.ttl)
         self._step("read touches")
-        used = gc_online.touched(self.db, self.run, wanted)
+        used = gc_online.touched(self.db, self.run, wanted, self.since)
         if used:
             with self._lock:
                 self.kept.update(used)

@@ -8,12 +8,12 @@ docs/gc.md, "Online GC"). Every statement runs in a transaction of its own.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
@@ -31,22 +31,40 @@ def _batches(keys: Collection[str]) -> list[list[str]]:
 
 
 def _insert_ignoring_duplicates(
-    connection: Connection, table: type[Any], rows: list[dict[str, Any]]
+    connection: Connection,
+    table: type[Any],
+    rows: list[dict[str, Any]],
+    update: dict[str, Any] | None = None,
 ) -> None:
+    """Insert `rows`; an existing row is left alone, or given the values `update`."""
     if not rows:
         return
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    connection.execute(dialect.insert(table).values(rows).on_conflict_do_nothing())
+    insert = dialect.insert(table).values(rows)
+    keys = [column.name for column in table.__table__.primary_key]
+    if update:
+        connection.execute(insert.on_conflict_do_update(index_elements=keys, set_=update))
+    else:
+        connection.execute(insert.on_conflict_do_nothing())
 
 
 # --- the writer's side -----------------------------------------------------------------------
 
 
 def record_touches(db: Database, run: int, keys: Collection[str]) -> None:
-    """Commit that `keys` were used during run `run` (idempotent)."""
+    """Commit that `keys` are used during run `run` (idempotent): the sweep keeps them."""
     for batch in _batches(keys):
         with db.engine.begin() as connection:
-            rows = [{"run": run, "key": key} for key in batch]
+            rows = [{"run": run, "key": key, "used_at": None} for key in batch]
+            _insert_ignoring_duplicates(connection, GCTouchRow, rows, {"used_at": None})
+
+
+def record_earlier_uses(db: Database, run: int, used: Mapping[str, datetime | None]) -> None:
+    """Commit keys used before the run's instance learnt of it (None: by a request still in
+    flight then); a key already recorded keeps its row."""
+    for batch in _batches(used):
+        with db.engine.begin() as connection:
+            rows = [{"run": run, "key": key, "used_at": used[key]} for key in batch]
             _insert_ignoring_duplicates(connection, GCTouchRow, rows)
 
 
@@ -75,12 +93,13 @@ def mark_deleting(db: Database, run: int, keys: Collection[str], ttl: timedelta)
             _insert_ignoring_duplicates(connection, GCDeletingRow, rows)
 
 
-def touched(db: Database, run: int, keys: Collection[str]) -> set[str]:
-    """Which of `keys` a write touched during run `run`."""
+def touched(db: Database, run: int, keys: Collection[str], since: datetime) -> set[str]:
+    """Which of `keys` requests used during run `run`, or before it but after `since`."""
     found: set[str] = set()
+    recent = or_(col(GCTouchRow.used_at).is_(None), col(GCTouchRow.used_at) >= since)
     for batch in _batches(keys):
         query = select(col(GCTouchRow.key)).where(
-            col(GCTouchRow.run) == run, col(GCTouchRow.key).in_(batch)
+            col(GCTouchRow.run) == run, col(GCTouchRow.key).in_(batch), recent
         )
         with db.engine.connect() as connection:
             found.update(connection.execute(query).scalars())

@@ -2,11 +2,13 @@
 
 The process learns of an online GC run from the storage lease (mode `online`), read by its
 heartbeat about once a second, and acknowledges the lease's token only after `observe` has
-recorded as touched every key its requests used within `window` before: a client that heard
-"exists" just before the run started and pushes its manifest during the sweep finds its blobs
-kept. While a run is active, `protect` commits a touch for each key it has not yet made safe
-in this run, then waits while a sweep's deleting mark on one of them is live. No run: one
-dictionary update under a lock, no database round trip.
+recorded, for the run, the keys of its requests still in flight (they may write after the
+marking read the tree: always kept) and the keys used within `window` before, with the time
+of their use (kept when within the run's window, the grace period up to 10 minutes: a client
+that heard "exists" just before the run and pushes its manifest during the sweep finds its
+blobs kept). While a run is active, `protect` commits a touch for each key it has not yet
+made safe in this run, then waits while a sweep's deleting mark on one of them is live. No
+run: dictionary updates under a lock, no database round trip.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry.cluster import gc_online, leases
 from registry.content.errors import Unavailable
 from registry.tasks.db import Database
+from registry.tasks.models import utcnow
 
 log = logging.getLogger("hth.gc")
 
@@ -31,6 +37,8 @@ RECENT_LIMIT = 200_000  # at most this many recent keys are remembered (the olde
 ONLINE = "online"
 
 Step = Callable[[str], None]
+# The keys the current request protected while no run was active (see request_scope).
+_REQUEST_KEYS: ContextVar[list[str] | None] = ContextVar("hth_gc_request_keys", default=None)
 
 
 def online_run(db: Database) -> int | None:
@@ -64,7 +72,8 @@ class OnlineGuard:
         self._run: int | None = None
         self._observed_at = float("-inf")
         self._flush_pending = False
-        self._recent: OrderedDict[str, float] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[float, datetime]] = OrderedDict()
+        self._in_flight: Counter[str] = Counter()  # keys of requests not answered yet
         self._safe: set[str] = set()  # touched in this run and past any deleting mark
 
     @property
@@ -79,10 +88,13 @@ class OnlineGuard:
             if run != self._run:
                 self._run, self._safe = run, set()
                 self._flush_pending = run is not None
-            recent = list(self._recent) if self._flush_pending else []
-        if run is not None and recent:
+            used: dict[str, datetime | None] = {}
+            if self._flush_pending:
+                used = {key: wall for key, (_, wall) in self._recent.items()}
+                used.update(dict.fromkeys(self._in_flight))
+        if run is not None and used:
             self._step("flush")
-            gc_online.record_touches(self._db(), run, recent)
+            gc_online.record_earlier_uses(self._db(), run, used)
         with self._lock:
             if self._run == run:
                 self._flush_pending = False
@@ -109,18 +121,40 @@ class OnlineGuard:
                 raise Unavailable("the registry database is unavailable", retry_after=5) from exc
             log.warning("online GC: could not record a read's touch: %s", exc)
 
+    @contextmanager
+    def request_scope(self) -> Iterator[None]:
+        """Around one request: the keys it protects while no run is active count as in
+        flight until it is answered (a run that starts meanwhile keeps them)."""
+        keys: list[str] = []
+        token = _REQUEST_KEYS.set(keys)
+        try:
+            yield
+        finally:
+            _REQUEST_KEYS.reset(token)
+            if keys:
+                with self._lock:
+                    self._in_flight.subtract(keys)
+                    for key in keys:
+                        if self._in_flight[key] <= 0:
+                            del self._in_flight[key]
+
     def _remember(self, keys: list[str]) -> tuple[int | None, list[str]]:
-        """Record the keys as recently used and return the run and the keys still to touch in
-        it; one critical section, so `observe` either sees the keys or they see the run."""
-        now = time.monotonic()
+        """Record the keys as recently used (and in flight) and return the run and the keys
+        still to touch in it; one critical section, so `observe` either sees the keys or they
+        see the run."""
+        now, wall = time.monotonic(), utcnow()
+        scope = _REQUEST_KEYS.get()
         with self._lock:
             for key in keys:
-                self._recent[key] = now
+                self._recent[key] = (now, wall)
                 self._recent.move_to_end(key)
             self._prune(now)
             stale = now - self._observed_at > self.stale_after
             run = self._run
             new = [key for key in keys if key not in self._safe]
+            if run is None and scope is not None:
+                scope.extend(keys)
+                self._in_flight.update(keys)
         if stale:
             self.refresh()
             with self._lock:
@@ -130,7 +164,7 @@ class OnlineGuard:
 
     def _prune(self, now: float) -> None:
         recent, oldest = self._recent, now - self.window
-        while recent and (len(recent) > RECENT_LIMIT or next(iter(recent.values())) < oldest):
+        while recent and (len(recent) > RECENT_LIMIT or next(iter(recent.values()))[0] < oldest):
             recent.popitem(last=False)
 
     def _touch(self, run: int, keys: list[str]) -> None:

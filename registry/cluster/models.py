@@ -106,13 +106,16 @@ class GCRunRow(SQLModel, table=True):
 
 class GCTouchRow(SQLModel, table=True):
     """A write (or a blob read answering 200) used `key` while online GC run `run` was
-    active: the sweep of that run keeps it. Keys: a digest, `repository:<name>`,
-    `upload:<id>`."""
+    active, or before it (`used_at`): the sweep of that run keeps it. Keys: a digest,
+    `repository:<name>`, `upload:<id>`."""
 
     __tablename__ = "gc_touches"
 
     run: int = Field(primary_key=True)
     key: str = Field(primary_key=True, max_length=320)
+    # None: used during the run, or by a request still in flight when its instance learnt
+    # of the run (always kept); else when it was used before (kept within the window).
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class GCDeletingRow(SQLModel, table=True):

@@ -23,9 +23,15 @@ class Killed(Exception):
 
 class GCActor:
     def __init__(
-        self, db: Database, driver: StorageDriver, world: World, options: GCOptions
+        self,
+        db: Database,
+        driver: StorageDriver,
+        world: World,
+        options: GCOptions,
+        window: timedelta,
     ) -> None:
         self.db, self.driver, self.world, self.options = db, driver, world, options
+        self.window = window  # uses before the run that it honours (the grace period's part)
         self.completed = False
         self.kept_by_writes = 0
         self.results: list[dict[str, object]] = []
@@ -61,7 +67,8 @@ class GCActor:
         run = self.lease.token
         self.events.append(f"run {run}: marking")
         gc_online.start_run(self.db, run, "test")
-        fence = SweepFence(self.db, run, lambda: self.lease.expires_at, ttl, step=self.step)
+        expiry = lambda: self.lease.expires_at  # noqa: E731 - renewed as the run goes
+        fence = SweepFence(self.db, run, expiry, ttl, self.window, step=self.step)
         result = collect_garbage(self.driver, self.options, fence=fence)
         self.results.append(result.to_dict())
         self.events.append(f"run {run}: {result.summary()}; kept {fence.kept}")

@@ -147,26 +147,32 @@ class World:
         baton = self.baton
         for blob in pushed.blobs:
             baton.step(actor)
-            if mount_from and uploads.mount_blob(self.driver, repo, blob.digest, mount_from, guard):
-                self.events.append(f"{actor} run={guard.run}: mounted {blob.digest[:15]}")
-                continue
+            with guard.request_scope():  # POST ?mount=
+                if mount_from and uploads.mount_blob(
+                    self.driver, repo, blob.digest, mount_from, guard
+                ):
+                    self.events.append(f"{actor} run={guard.run}: mounted {blob.digest[:15]}")
+                    continue
             baton.step(actor)
             try:
-                blobs.stat_blob(self.driver, repo, blob.digest, guard)  # HEAD
+                with guard.request_scope():  # HEAD
+                    blobs.stat_blob(self.driver, repo, blob.digest, guard)
                 self.events.append(f"{actor} run={guard.run}: HEAD 200 {blob.digest[:15]}")
                 continue  # "exists": the client skips the upload
             except BlobUnknown:
                 self.events.append(f"{actor} run={guard.run}: HEAD 404 {blob.digest[:15]}")
             baton.step(actor)
-            guard.protect([repository_key(repo)])  # POST ?digest=, as the handler does
-            upload = Upload.create(self.driver, repo)
-            guard.protect([upload_key(upload.upload_id)])
-            upload.write(blob.data)
-            upload.complete(blob.digest, guard)
+            with guard.request_scope():  # POST ?digest=, as the handler does it
+                guard.protect([repository_key(repo)])
+                upload = Upload.create(self.driver, repo)
+                guard.protect([upload_key(upload.upload_id)])
+                upload.write(blob.data)
+                upload.complete(blob.digest, guard)
             self.events.append(f"{actor} run={guard.run}: uploaded {blob.digest[:15]}")
         baton.step(actor)
         try:
-            manifests.put_manifest(self.driver, repo, ref, pushed.body, OCI, None, guard)
+            with guard.request_scope():
+                manifests.put_manifest(self.driver, repo, ref, pushed.body, OCI, None, guard)
         except ManifestBlobUnknown as exc:
             self.refused.append(f"{actor}: PUT {repo}:{ref}: {exc}")
             self.events.append(f"{actor} run={guard.run}: PUT refused")

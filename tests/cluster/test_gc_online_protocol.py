@@ -7,7 +7,9 @@ with the SweepFence), the storage lease and the shared database (SQLite and Post
 filesystem store. The interleaving is a seed (tests/support/interleave.py): five clients, two
 instance heartbeats and the GC advance one protocol step at a time; the GC's first run is
 killed mid-sweep in half the seeds (its lease and deleting marks then expire) and a second
-run must finish the work.
+run must finish the work. Nothing is lost in any seed; no push is refused when the run keeps
+what was used in the window before it (a grace period above 0); with none (grace period 0)
+a push whose "exists" answer came before the run may be refused, never lost.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def test_no_interleaving_loses_or_refuses_a_push(
         remove_layer_links=rng.random() < 0.5,
         workers=1,
     )
-    gc = GCActor(db, driver, world, options)
+    window = timedelta(minutes=10) if rng.random() < 0.7 else timedelta(0)
+    gc = GCActor(db, driver, world, options, window)
     kill_at = rng.randrange(1, 30) if rng.random() < 0.5 else None
     baton.spawn("gc", lambda: gc.run_twice(kill_at))
     for number in range(5):
@@ -92,8 +95,9 @@ def test_no_interleaving_loses_or_refuses_a_push(
         baton.spawn(actor, lambda f=flow, g=guard, a=actor: f(a, g))
     baton.run()
     assert not baton.errors, baton.errors[0]
-    assert world.refused == [], "\n".join([*world.refused, *world.events, *gc.events])
     world.check_pushed_images_pull()
+    if window:
+        assert world.refused == [], "\n".join([*world.refused, *world.events, *gc.events])
     world.check_kept_images_pull()
     assert gc.completed, "the second GC run did not finish"
     assert not any(world.exists(blob.digest) for blob in world.orphans), "garbage left"

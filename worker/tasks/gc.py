@@ -25,7 +25,7 @@ def execute(ctx: TaskContext) -> dict[str, Any]:
         if mode != "online" or holding is None:
             result = collect_garbage(ctx.driver, options, progress=ctx.progress, log_line=ctx.log)
         else:
-            with online_run(ctx, holding) as run:
+            with online_run(ctx, holding, options.grace_period) as run:
                 result = collect_garbage(
                     ctx.driver, options, progress=run.progress, log_line=ctx.log, fence=run.fence
                 )

@@ -31,6 +31,7 @@ def upgrade() -> None:
         "gc_touches",
         sa.Column("run", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("key", sa.String(320), primary_key=True),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_table(
         "gc_deleting",
