@@ -35,7 +35,7 @@ class OnlineRun:
     def progress(self, phase: str, done: int, total: int | None = None) -> None:
         """The task's progress, and the run's row (its phase, what writes kept)."""
         kept = self.fence.kept_by_writes
-        self.ctx.progress(phase, done, total)
+        self.ctx.progress(phase, done, total, note=f"{kept} kept because writes used them")
         now = time.monotonic()
         if phase != self.phase or now - self._written_at >= _ROW_EVERY:
             self.phase, self._written_at = phase, now

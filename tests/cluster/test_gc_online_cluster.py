@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.status import render
 from tests.cluster.test_gc_cluster import CLUSTER_CONFIG, Cluster, blob_exists, plant_garbage
 from tests.support.clients import ClientError, Skopeo
 from tests.support.images import OciLayout, read_dir_copy
@@ -130,6 +131,15 @@ def test_online_gc_keeps_every_push_through_both_instances(
             assert _pull(skopeo, host, ref, into) == digest, ref
     log = api.get(f"/api/v1/tasks/{task['id']}/log").text
     assert "instances serving" in log and "online GC run" in log, log
+    # What operators see: the run's phase and what writes kept, in status and progress.
+    kept = result["kept_by_writes"]
+    assert done["progress"]["note"] == f"{kept} kept because writes used them", done["progress"]
+    answer = api.get("/api/v1/status").json()
+    gc_run = answer["gc_run"]
+    shown = (gc_run["task_id"], gc_run["phase"], gc_run["kept_by_writes"])
+    assert shown == (task["id"], "done", kept), gc_run
+    assert gc_run["finished_at"] is not None
+    assert any("online GC run" in line and f"{kept} item" in line for line in render(answer))
 
 
 def _pull(skopeo: Skopeo, host: str, ref: str, into: Path) -> str:
