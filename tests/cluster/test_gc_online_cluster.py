@@ -4,7 +4,8 @@ broker. Images are pushed and their repositories deleted; while a GC that lasts 
 repositories, mounts layers across repositories, pushes an image onto links whose manifest
 was deleted (HEAD says "exists") and pushes new images, through both instances, and pulls an
 older image. The GC succeeds, frees the garbage nobody used again, no push is refused, and
-every image pulls completely afterwards (skopeo checks every digest) from both instances."""
+every image pulls completely afterwards (skopeo checks every digest) from both instances.
+A worker SIGKILLed mid-sweep: pushes go on, the redelivered task's run finishes the work."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     platform = TaskPlatform(tmp_path / "platform", config=CLUSTER_CONFIG)
     built = Cluster(platform)
     try:
-        platform.start("registry", "worker")
+        platform.start("registry", "worker", "beat")  # beat's reaper requeues a dead worker's task
         built.start_second_registry()
         yield built
     finally:
@@ -149,3 +150,38 @@ def _pull(skopeo: Skopeo, host: str, ref: str, into: Path) -> str:
     pulled = read_dir_copy(into)
     assert time.monotonic() - started < 120
     return pulled.digest
+
+
+def test_worker_killed_mid_sweep_pushes_go_on_and_the_next_run_finishes(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    platform, storage = cluster.platform, cluster.platform.workdir / "storage"
+    hosts = [url.removeprefix("http://") for url in cluster.urls]
+    images = OciLayout(tmp_path / "images")
+    kept = images.write_image("kept", [2_000, 30_000], seed=50)
+    later = [images.write_image(f"later{i}", [1_000, 10_000], seed=60 + i) for i in range(2)]
+    skopeo = Skopeo(tmp_path / "skopeo")
+    skopeo.copy(f"oci:{images.path}:kept", f"docker://{hosts[0]}/keep/app:v1")
+    garbage = plant_garbage(storage, 5_000)
+    task = platform.enqueue("gc", grace_period="0s")
+    platform.wait_task(
+        task["id"], lambda t: (t.get("progress") or {}).get("phase") == "delete_blobs", 120
+    )
+    next(c for c in platform.components if c.name == "worker").kill()
+    # The dead run's lease and deleting marks are still live: pushes are taken all the same.
+    for i, host in enumerate(hosts):
+        skopeo.copy(f"oci:{images.path}:later{i}", f"docker://{host}/later/app{i}:v1")
+    platform.start_worker()
+    done = platform.wait_finished(task["id"], timeout=180)
+
+    assert done["state"] == "succeeded", platform.logs()
+    assert done["attempts"] >= 2
+    assert not any(blob_exists(storage, digest) for digest in garbage)
+    expected = {"keep/app:v1": kept.manifest.digest}
+    expected.update({f"later/app{i}:v1": image.manifest.digest for i, image in enumerate(later)})
+    for number, host in enumerate(hosts):
+        for ref, digest in expected.items():
+            into = tmp_path / f"pull-{number}-{ref.replace('/', '_').replace(':', '_')}"
+            assert _pull(skopeo, host, ref, into) == digest, ref
+    gc_run = platform.api().get("/api/v1/status").json()["gc_run"]
+    assert (gc_run["task_id"], gc_run["phase"]) == (task["id"], "done")
