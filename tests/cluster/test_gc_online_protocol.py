@@ -28,10 +28,11 @@ from registry.cluster.gc_writer import OnlineGuard
 from registry.cluster.models import GCDeletingRow, GCRunRow, GCTouchRow, LeaseRow
 from registry.config import parse_settings
 from registry.maintenance.gc import GCOptions
-from registry.storage import create_driver
+from registry.storage import StorageDriver, create_driver
 from registry.tasks.db import Database, open_database
 from tests.cluster.online_gc_actor import GCActor
 from tests.cluster.online_world import World
+from tests.support.emulators import MotoS3
 from tests.support.interleave import Baton
 from tests.support.task_platform import postgres_database
 
@@ -65,12 +66,25 @@ def _step_of(baton: Baton) -> object:
 def test_no_interleaving_loses_or_refuses_a_push(
     seed: int, database_url: str, tmp_path: Path
 ) -> None:
-    rng = random.Random(seed)
-    db = _database(database_url, tmp_path)
     root = tmp_path / "storage"
     driver = create_driver("filesystem", {"rootdirectory": str(root)})
+    interleave(seed, _database(database_url, tmp_path), driver, str(root))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_protocol_does_not_depend_on_the_storage_driver(
+    seed: int, moto_s3: MotoS3, tmp_path: Path
+) -> None:
+    """The same on S3 (moto): the protocol makes no storage call of its own."""
+    driver = create_driver("s3", moto_s3.settings(moto_s3.new_bucket()))
+    db = _database(f"sqlite:///{tmp_path / 'hth.db'}", tmp_path)
+    interleave(seed, db, driver, None)
+
+
+def interleave(seed: int, db: Database, driver: StorageDriver, root: str | None) -> None:
+    rng = random.Random(seed)
     baton = Baton(seed)
-    world = World(driver, str(root), baton)
+    world = World(driver, root, baton)
     world.build()
     guards = [
         OnlineGuard(lambda: db, stale_after=0.3, max_wait=30, poll=0.002, step=_step_of(baton))
