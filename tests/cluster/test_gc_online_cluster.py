@@ -1,11 +1,12 @@
-"""Online GC in a cluster: two registry processes, one real worker, one storage, database and
-broker. Images are pushed and their repositories deleted; while a GC that lasts seconds runs
-(in the default mode, `online`), skopeo (no retries) re-pushes exactly those images into new
-repositories, mounts layers across repositories, pushes an image onto links whose manifest
-was deleted (HEAD says "exists") and pushes new images, through both instances, and pulls an
-older image. The GC succeeds, frees the garbage nobody used again, no push is refused, and
-every image pulls completely afterwards (skopeo checks every digest) from both instances.
-A worker SIGKILLed mid-sweep: pushes go on, the redelivered task's run finishes the work."""
+"""Online GC in a cluster: two registry processes, one real worker, one storage, database
+(SQLite, then PostgreSQL) and broker. Images are pushed and their repositories deleted; while
+a GC that lasts seconds runs (in the default mode, `online`), skopeo (no retries) re-pushes
+exactly those images into new repositories, mounts layers across repositories, pushes an
+image onto links whose manifest was deleted (HEAD says "exists") and pushes new images,
+through both instances, and pulls an older image. The GC succeeds, frees the garbage nobody
+used again, no push is refused, and every image pulls completely afterwards (skopeo checks
+every digest) from both instances. A worker SIGKILLed mid-sweep: pushes go on, the
+redelivered task's run finishes the work."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -21,22 +23,24 @@ from cli.status import render
 from tests.cluster.test_gc_cluster import CLUSTER_CONFIG, Cluster, blob_exists, plant_garbage
 from tests.support.clients import ClientError, Skopeo
 from tests.support.images import OciLayout, read_dir_copy
-from tests.support.task_platform import TaskPlatform
+from tests.support.task_platform import TaskPlatform, postgres_database
 
 pytestmark = pytest.mark.e2e
 GARBAGE = 15_000  # unreferenced blobs: enough for a GC of several seconds
 
 
-@pytest.fixture()
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    platform = TaskPlatform(tmp_path / "platform", config=CLUSTER_CONFIG)
-    built = Cluster(platform)
-    try:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    with ExitStack() as stack:
+        config = dict(CLUSTER_CONFIG)
+        if request.param == "postgresql":
+            config["database"] = {"url": stack.enter_context(postgres_database())}
+        platform = TaskPlatform(tmp_path / "platform", config=config)
+        stack.callback(platform.stop)
+        built = Cluster(platform)
         platform.start("registry", "worker", "beat")  # beat's reaper requeues a dead worker's task
         built.start_second_registry()
         yield built
-    finally:
-        platform.stop()
 
 
 class Clients:
