@@ -16,7 +16,7 @@ from registry.durations import parse_duration
 from registry.maintenance.gc import GCResult
 from registry.maintenance.progress import TaskCancelled
 from worker.context import TaskContext
-from worker.lease import _Renewer
+from worker.lease import LeaseHolding
 
 _ROW_EVERY = 1.0  # seconds between updates of the run's row within a phase
 
@@ -50,7 +50,7 @@ class OnlineRun:
 
 
 @contextmanager
-def online_run(ctx: TaskContext, holding: _Renewer, grace: timedelta) -> Iterator[OnlineRun]:
+def online_run(ctx: TaskContext, holding: LeaseHolding, grace: timedelta) -> Iterator[OnlineRun]:
     """Record the run (every instance has acknowledged its lease: marking may start). What
     requests used within the grace period (at most RECENT_WINDOW) before it is kept too."""
     ttl = parse_duration(ctx.settings.cluster.lease_ttl)

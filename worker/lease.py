@@ -24,8 +24,8 @@ class LeaseBusy(leases.LeaseBusy, TimeoutError):
     """Another task holds the storage lease: transient, the task retries with backoff."""
 
 
-class _Renewer:
-    """Renews the lease every third of its TTL from a daemon thread."""
+class LeaseHolding:
+    """A held storage lease: renewed every third of its TTL from a daemon thread."""
 
     def __init__(self, ctx: TaskContext, lease: leases.Lease, ttl: timedelta) -> None:
         self.ctx, self.lease, self.ttl = ctx, lease, ttl
@@ -62,7 +62,7 @@ def storage_lease(ctx: TaskContext, mode: leases.LeaseMode | str) -> Iterator[No
 @contextmanager
 def holding_storage_lease(
     ctx: TaskContext, mode: leases.LeaseMode | str
-) -> Iterator[_Renewer | None]:
+) -> Iterator[LeaseHolding | None]:
     """storage_lease, giving the block the holding (its lease, its expiry; None for "none")."""
     if mode == "none":
         yield None
@@ -74,7 +74,7 @@ def holding_storage_lease(
         lease = leases.acquire(ctx.db, holder, mode, ttl)  # type: ignore[arg-type]
     except leases.LeaseBusy as exc:
         raise LeaseBusy(leases.STORAGE, exc.holder, exc.mode) from None
-    renewer = _Renewer(ctx, lease, ttl)
+    renewer = LeaseHolding(ctx, lease, ttl)
     renewer.thread.start()
     try:
         if mode != "shared":
@@ -87,7 +87,7 @@ def holding_storage_lease(
         ctx.log(f"storage lease ({mode}) released")
 
 
-def _wait_for_instances(ctx: TaskContext, lease: leases.Lease, renewer: _Renewer) -> None:
+def _wait_for_instances(ctx: TaskContext, lease: leases.Lease, renewer: LeaseHolding) -> None:
     cluster = ctx.settings.cluster
     ctx.progress("waiting for registry instances", 0, None)
     acked = instances.wait_for_acks(
