@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
@@ -61,11 +61,24 @@ def record_touches(db: Database, run: int, keys: Collection[str]) -> None:
 
 def record_earlier_uses(db: Database, run: int, used: Mapping[str, datetime | None]) -> None:
     """Commit keys used before the run's instance learnt of it (None: by a request still in
-    flight then); a key already recorded keeps its row."""
-    for batch in _batches(used):
+    flight then, kept like a touch). A row keeps the most protective value any process gave:
+    None over a time, a later time over an earlier one."""
+    record_touches(db, run, [key for key, at in used.items() if at is None])
+    timed = {key: at for key, at in used.items() if at is not None}
+    for batch in _batches(timed):
         with db.engine.begin() as connection:
-            rows = [{"run": run, "key": key, "used_at": used[key]} for key in batch]
-            _insert_ignoring_duplicates(connection, GCTouchRow, rows)
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            rows = [{"run": run, "key": key, "used_at": timed[key]} for key in batch]
+            insert = dialect.insert(GCTouchRow).values(rows)
+            later = insert.excluded.used_at
+            existing = col(GCTouchRow.used_at)
+            connection.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["run", "key"],
+                    set_={"used_at": later},
+                    where=and_(existing.is_not(None), existing < later),
+                )
+            )
 
 
 def deleting_now(db: Database, keys: Collection[str]) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from registry.cluster.gc_writer import OnlineGuard
 from registry.config import parse_settings
 from registry.tasks.db import Database, open_database
 from registry.tasks.models import utcnow
+from tests.support.task_platform import postgres_database
 
 TTL = timedelta(seconds=30)
 WINDOW = timedelta(minutes=10)
@@ -55,6 +57,27 @@ def test_a_request_in_flight_when_the_run_starts_is_kept_whatever_the_window(
         "sha256:unused"
     ]
     assert sweep.kept_by_writes == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_key_in_flight_on_one_process_wins_over_an_earlier_use_on_another(
+    backend: str, tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        url = f"sqlite:///{tmp_path / 'hth.db'}"
+        if backend == "postgresql":
+            url = stack.enter_context(postgres_database())
+        db = open_database(parse_settings({"data_dir": str(tmp_path), "database": {"url": url}}))
+        done, busy = guard_on(db), guard_on(db)
+        with done.request_scope():
+            done.protect(["sha256:k"])  # answered before the run, on the first process
+        with busy.request_scope():
+            busy.protect(["sha256:k"])  # still in flight on the second when the run starts
+            done.observe(12)
+            busy.observe(12)
+            done.observe(12)
+        assert deletable(fence(db, 12), ["sha256:k"]) == []
+        db.engine.dispose()
 
 
 def test_keys_used_before_the_run_are_kept_only_within_the_window(db: Database) -> None:
