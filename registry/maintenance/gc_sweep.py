@@ -15,13 +15,30 @@ from registry.content.gc_guard import repository_key, upload_key
 from registry.content.repositories import REPOSITORY_PARTS, clear_deleted
 from registry.maintenance.digestset import hex_key, key_digest
 from registry.maintenance.gc_plan import Plan
-from registry.maintenance.gc_run import RunContext
+from registry.maintenance.gc_run import NoFence, RunContext
 from registry.maintenance.gc_scan import UploadScan, children, delete_quietly
 from registry.maintenance.gc_workers import chunked
 from registry.storage import StorageDriver
 
 T = TypeVar("T")
 LINK = ("link",)  # what a revision, tag history or layer link folder holds
+RevisionUnit = list[tuple[str, list[bytes]]]  # (repository, revisions) pairs
+
+
+def _packed(doomed: dict[str, list[bytes]], pack: bool, size: int = 64) -> list[RevisionUnit]:
+    """Repositories' doomed revisions in units of at most `size` revisions; with `pack`,
+    several small repositories share a unit (one claim of online GC for all of them),
+    otherwise each repository's chunk is a unit of its own (the most parallel)."""
+    units: list[RevisionUnit] = [[]]
+    count = 0
+    for repo in sorted(doomed):
+        for chunk in chunked(doomed[repo], size):
+            if count and (not pack or count + len(chunk) > size):
+                units.append([])
+                count = 0
+            units[-1].append((repo, chunk))
+            count += len(chunk)
+    return [unit for unit in units if unit]
 
 
 def _parent(path: str) -> str:
@@ -130,27 +147,28 @@ class Sweeper:
         return name
 
     def _revisions(self) -> None:
-        units = [
-            (repo, chunk)
-            for repo in sorted(self.plan.doomed)
-            for chunk in chunked(self.plan.doomed[repo])
-        ]
+        units = _packed(self.plan.doomed, pack=not isinstance(self.ctx.fence, NoFence))
         total = sum(len(keys) for keys in self.plan.doomed.values())
         with self.ctx.phase("delete_manifests", total) as stats:
-            for _, keys in self._each(units, self._drop_revisions, stats.name):
-                stats.items += len(keys)
-                self.result.manifests_deleted += len(keys)
+            for unit in self._each(units, self._drop_revisions, stats.name):
+                deleted = sum(len(keys) for _, keys in unit)
+                stats.items += deleted
+                self.result.manifests_deleted += deleted
 
-    def _drop_revisions(self, unit: tuple[str, list[bytes]]) -> tuple[str, list[bytes]]:
-        """Some doomed revisions of one repository, less those writes touched: a unit of work."""
-        repo, keys = unit
+    def _drop_revisions(self, unit: RevisionUnit) -> RevisionUnit:
+        """Doomed revisions of a few repositories, less those writes touched: one unit of
+        work, one claim (returns what it deleted)."""
         refs = self.plan.marking.refs
-        with self.ctx.fence.claim([key_digest(key) for key in keys]) as may_delete:
-            doomed = {key: refs[key].subject for key in keys if may_delete(key_digest(key))}
-            if doomed:
-                tags = [tag for tag, _ in self.plan.scans[repo].tags]
-                delete_revisions(self.driver, repo, doomed, tags)
-        return repo, list(doomed)
+        done: RevisionUnit = []
+        digests = [key_digest(key) for _, keys in unit for key in keys]
+        with self.ctx.fence.claim(digests) as may_delete:
+            for repo, keys in unit:
+                doomed = {key: refs[key].subject for key in keys if may_delete(key_digest(key))}
+                if doomed:
+                    tags = [tag for tag, _ in self.plan.scans[repo].tags]
+                    delete_revisions(self.driver, repo, doomed, tags)
+                done.append((repo, list(doomed)))
+        return done
 
     def _blobs(self) -> None:
         garbage = self.plan.garbage
