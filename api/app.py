@@ -82,7 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Join the cluster before serving: the first heartbeat applies any live storage lease."""
     state: AppState = app.state.hth
-    agent = InstanceAgent(state.settings, state.gate, apply_config=state.apply_generation)
+    agent = InstanceAgent(
+        state.settings, state.gate, apply_config=state.apply_generation, gc_guard=state.gc_guard
+    )
     try:
         await run_in_threadpool(agent.tick)
     except Exception:  # noqa: BLE001 - serve anyway; the loop keeps trying

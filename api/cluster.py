@@ -20,6 +20,7 @@ from datetime import datetime
 from starlette.concurrency import run_in_threadpool
 
 from registry.cluster import generations, instances, leases
+from registry.cluster.gc_writer import ONLINE, OnlineGuard
 from registry.cluster.secrets import keyring_for
 from registry.config import Settings
 from registry.db.database import Database, open_database
@@ -80,6 +81,8 @@ class InstanceAgent:
     apply_config: Callable[[generations.Generation], None] | None = None
     config_generation: int = 0
     config_error: str = ""
+    # Told of online GC runs before the lease token is acknowledged (docs/gc.md).
+    gc_guard: OnlineGuard | None = None
     _lease_expiry: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -139,9 +142,12 @@ class InstanceAgent:
                 return self.gate.mode, self.gate.reason, self.acked_token  # may still be live
             return "serving", "", 0
         self._lease_expiry = lease.expires_at if lease else None
+        if self.gc_guard is not None:  # raises before the token is acknowledged
+            self.gc_guard.observe(lease.token if lease and lease.mode == ONLINE else None)
         if lease is None:
             return "serving", "", 0
-        return leases.INSTANCE_STATE[lease.mode], f"maintenance by {lease.holder}", lease.token
+        what = "online garbage collection" if lease.mode == ONLINE else "maintenance"
+        return leases.INSTANCE_STATE[lease.mode], f"{what} by {lease.holder}", lease.token
 
     def _heartbeat(self, state: str) -> instances.Heartbeat:
         http = self.settings.docker_registry.http

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from api.cluster import WriteGate
+from registry.cluster.gc_writer import OnlineGuard
 from registry.cluster.generations import Generation
 from registry.cluster.tag_guard import DatabaseTagGuard
 from registry.cluster.upload_locks import DatabaseUploadSessions
@@ -66,6 +67,7 @@ class AppState:
     storage_probe: StorageProbe = field(init=False)
     upload_sessions: UploadSessions = field(init=False)
     tag_guard: DatabaseTagGuard = field(init=False)
+    gc_guard: OnlineGuard = field(init=False)
     config_generation: int = 0
 
     def __post_init__(self) -> None:
@@ -74,6 +76,15 @@ class AppState:
         ttl = parse_duration(settings.docker_registry.uploads.lock_ttl)
         self.upload_sessions = DatabaseUploadSessions(lambda: open_database(settings), ttl)
         self.tag_guard = DatabaseTagGuard(lambda: open_database(settings))
+        cluster = settings.cluster
+        self.gc_guard = OnlineGuard(
+            lambda: open_database(settings),
+            # A view older than half an instance TTL is re-read: by then the GC may take this
+            # process for dead and start without its acknowledgement.
+            stale_after=parse_duration(cluster.instance_ttl).total_seconds() / 2,
+            # Deleting marks expire after the lease TTL: a writer never waits longer.
+            max_wait=parse_duration(cluster.lease_ttl).total_seconds() + 5,
+        )
 
     @property
     def upload_idle_timeout(self) -> float:

@@ -7,6 +7,7 @@ in child processes, checks that both kept the same blobs and manifests, and prin
 times, the ratio and our peak RSS.
 
     .venv/bin/python bench/gc_bench.py [--repos 2000 --blobs 100000 --manifests 20000]
+        [--rest online|readonly|stop]   # ours as a gc task through the REST API
 """
 
 from __future__ import annotations
@@ -65,6 +66,27 @@ def run_ours(root: Path, workers: int, links: bool) -> tuple[float, int, dict[st
     return seconds, rss, json.loads(out.read_text())
 
 
+def run_ours_rest(root: Path, workdir: Path, mode: str) -> tuple[float, int, dict[str, object]]:
+    """Ours as operators run it: a `gc` task through the REST API on a running registry and
+    worker (their start-up excluded), timed from the request to the finished task."""
+    from tests.support.task_platform import TaskPlatform
+
+    storage = {"storage_settings": {"rootdirectory": str(root)}}
+    platform = TaskPlatform(workdir / "platform", config={"docker_registry": storage})
+    try:
+        platform.start("registry", "worker")
+        started = time.monotonic()
+        params = {"delete_untagged": True, "grace_period": "0s", "cluster_mode": mode}
+        task = platform.enqueue("gc", **params)
+        done = platform.wait_finished(task["id"], timeout=3600)
+        seconds = time.monotonic() - started
+    finally:
+        platform.stop()
+    if done["state"] != "succeeded":
+        raise SystemExit(f"the gc task {done['state']}: {done.get('error')}")
+    return seconds, 0, done["result"]
+
+
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of a child process."""
     os.sync()  # the copies' dirty pages are written before, not during, the timed run
@@ -119,6 +141,11 @@ def main() -> None:
         "--remove-layer-links", action="store_true", help="ours also removes deleted blobs' links"
     )
     parser.add_argument("--workdir", type=Path, help="keep the trees here (default: a temp dir)")
+    parser.add_argument(
+        "--rest",
+        choices=["online", "readonly", "stop"],
+        help="run ours as a gc task through the REST API in this mode (default: in a process)",
+    )
     parser.add_argument("--run-ours", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -128,13 +155,13 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gc-bench-"))
     try:
         shape = Shape(args.repos, args.blobs, args.manifests)
-        bench(workdir, shape, args.workers, args.remove_layer_links)
+        bench(workdir, shape, args.workers, args.remove_layer_links, args.rest)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def bench(workdir: Path, shape: Shape, workers: int, links: bool) -> None:
+def bench(workdir: Path, shape: Shape, workers: int, links: bool, rest: str | None) -> None:
     original, theirs, ours = workdir / "original", workdir / "theirs", workdir / "ours"
     started = time.monotonic()
     blobs = build(original, shape)
@@ -146,7 +173,10 @@ def bench(workdir: Path, shape: Shape, workers: int, links: bool) -> None:
     _copy(original, theirs)
     _copy(original, ours)
     theirs_s, theirs_rss = run_distribution(theirs, workdir)
-    ours_s, ours_rss, result = run_ours(ours, workers, links)
+    if rest:
+        ours_s, ours_rss, result = run_ours_rest(ours, workdir, rest)
+    else:
+        ours_s, ours_rss, result = run_ours(ours, workers, links)
     same = kept(theirs) == kept(ours)
     print(
         f"distribution garbage-collect --delete-untagged: {theirs_s:8.2f}s "
@@ -154,7 +184,8 @@ def bench(workdir: Path, shape: Shape, workers: int, links: bool) -> None:
     )
     print(
         f"hth-registry gc, delete_untagged, {workers} workers"
-        f"{', remove_layer_links' if links else ''}: {ours_s:8.2f}s "
+        f"{', remove_layer_links' if links else ''}"
+        f"{f', REST task ({rest} mode)' if rest else ''}: {ours_s:8.2f}s "
         f"(GC itself {result['seconds']:.2f}s; peak RSS {ours_rss / 1024:.0f} MiB)"
     )
     print(

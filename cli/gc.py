@@ -42,8 +42,9 @@ class DurationText(click.ParamType[str, str]):
 )
 @click.option(
     "--mode",
-    type=click.Choice(["readonly", "stop"]),
-    help="What registry instances refuse meanwhile (default: docker_registry.gc.cluster_mode).",
+    type=click.Choice(["online", "readonly", "stop"]),
+    help="What registry instances refuse meanwhile: nothing (online), writes (readonly) or "
+    "everything (stop); default: docker_registry.gc.cluster_mode.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the task's result as JSON.")
 def garbage_collect(

@@ -35,6 +35,9 @@ def render(answer: dict[str, Any]) -> list[str]:
     lease = answer["storage_lease"]
     held = f"{lease['mode']} by {lease['holder']}" if lease else "free"
     lines.append(f"  storage lease: {held}")
+    gc_run = answer.get("gc_run")
+    if gc_run:
+        lines.append(f"  {_gc_run_line(gc_run)}")
     workers = answer["workers"]
     lines.append(f"WORKERS ({len(workers['names'])})")
     lines += [f"  {name}" for name in workers["names"]]
@@ -51,6 +54,15 @@ def render(answer: dict[str, Any]) -> list[str]:
         success = _short(last["last_success_at"]) if last["last_success_at"] else "never"
         lines.append(f"LAST {kind.upper():7} {newest}; last success {success}")
     return lines
+
+
+def _gc_run_line(run: dict[str, Any]) -> str:
+    """The newest online GC: its phase, and how many keys writes kept during it."""
+    state = f"ended {_short(run['finished_at'])}" if run["finished_at"] else "running"
+    return (
+        f"online GC run {run['run']} (task {run['task_id']}): {state}, phase {run['phase']}, "
+        f"{plural(run['kept_by_writes'], 'item')} kept because writes used them"
+    )
 
 
 def _task_line(task: dict[str, Any]) -> str:

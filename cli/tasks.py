@@ -49,7 +49,8 @@ def _progress_text(task: dict[str, Any]) -> str:
     if not progress:
         return ""
     total = progress.get("total")
-    return f"{progress['phase']} {progress['done']}/{total if total is not None else '?'}"
+    note = f" ({progress['note']})" if progress.get("note") else ""
+    return f"{progress['phase']} {progress['done']}/{total if total is not None else '?'}{note}"
 
 
 @click.group()

@@ -109,7 +109,8 @@ class GCSettings(Section):
     schedule: str | None = None
     delete_untagged: bool = False
     grace_period: Duration = "1h"
-    cluster_mode: Literal["readonly", "stop"] = "readonly"
+    # online: instances keep taking writes, the sweep agrees with them per blob (docs/gc.md)
+    cluster_mode: Literal["online", "readonly", "stop"] = "online"
 
 
 class UploadPurgingSettings(Section):

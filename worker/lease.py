@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from registry.cluster import instances, leases
 from registry.durations import parse_duration
@@ -24,8 +24,8 @@ class LeaseBusy(leases.LeaseBusy, TimeoutError):
     """Another task holds the storage lease: transient, the task retries with backoff."""
 
 
-class _Renewer:
-    """Renews the lease every third of its TTL from a daemon thread."""
+class LeaseHolding:
+    """A held storage lease: renewed every third of its TTL from a daemon thread."""
 
     def __init__(self, ctx: TaskContext, lease: leases.Lease, ttl: timedelta) -> None:
         self.ctx, self.lease, self.ttl = ctx, lease, ttl
@@ -47,12 +47,25 @@ class _Renewer:
         if self.lost is not None:
             raise self.lost
 
+    def expires_at(self) -> datetime:
+        """When the lease runs out unless renewed again (as of the last renewal)."""
+        return self.lease.expires_at
+
 
 @contextmanager
 def storage_lease(ctx: TaskContext, mode: leases.LeaseMode | str) -> Iterator[None]:
     """Hold the storage lease in `mode` ("none": no lease) for the body of the with-block."""
-    if mode == "none":
+    with holding_storage_lease(ctx, mode):
         yield
+
+
+@contextmanager
+def holding_storage_lease(
+    ctx: TaskContext, mode: leases.LeaseMode | str
+) -> Iterator[LeaseHolding | None]:
+    """storage_lease, giving the block the holding (its lease, its expiry; None for "none")."""
+    if mode == "none":
+        yield None
         return
     cluster = ctx.settings.cluster
     ttl = parse_duration(cluster.lease_ttl)
@@ -61,12 +74,12 @@ def storage_lease(ctx: TaskContext, mode: leases.LeaseMode | str) -> Iterator[No
         lease = leases.acquire(ctx.db, holder, mode, ttl)  # type: ignore[arg-type]
     except leases.LeaseBusy as exc:
         raise LeaseBusy(leases.STORAGE, exc.holder, exc.mode) from None
-    renewer = _Renewer(ctx, lease, ttl)
+    renewer = LeaseHolding(ctx, lease, ttl)
     renewer.thread.start()
     try:
         if mode != "shared":
             _wait_for_instances(ctx, lease, renewer)
-        yield
+        yield renewer
         renewer.check()
     finally:
         renewer.stopped.set()
@@ -74,7 +87,7 @@ def storage_lease(ctx: TaskContext, mode: leases.LeaseMode | str) -> Iterator[No
         ctx.log(f"storage lease ({mode}) released")
 
 
-def _wait_for_instances(ctx: TaskContext, lease: leases.Lease, renewer: _Renewer) -> None:
+def _wait_for_instances(ctx: TaskContext, lease: leases.Lease, renewer: LeaseHolding) -> None:
     cluster = ctx.settings.cluster
     ctx.progress("waiting for registry instances", 0, None)
     acked = instances.wait_for_acks(

@@ -56,7 +56,7 @@ function progressCell(task) {
       bar.max = p.total;
       bar.value = p.done;
     }
-    td.append(bar, " " + p.phase + " " + p.done + "/" + (p.total ?? "?"));
+    td.append(bar, " " + p.phase + " " + p.done + "/" + (p.total ?? "?") + (p.note ? " (" + p.note + ")" : ""));
   }
   if (task.error) td.append(el("div", task.error, "task-error"));
   return td;
@@ -88,6 +88,13 @@ function lastRun(last) {
   return text + (last.last_success_at ? "; last success " + when(last.last_success_at) : "");
 }
 
+function gcRunText(run) {
+  if (!run) return "never run";
+  const state = run.finished_at ? "ended " + when(run.finished_at) : "running";
+  return "run " + run.run + ": " + state + ", phase " + run.phase + ", " +
+    run.kept_by_writes + " kept because writes used them";
+}
+
 function setText(id, text) {
   document.getElementById(id).textContent = String(text);
 }
@@ -96,6 +103,7 @@ function render(status) {
   fill("instances", status.instances.map(instanceRow), "no registry instance has registered");
   const lease = status.storage_lease;
   setText("lease", lease ? lease.mode + " by " + lease.holder + " until " + when(lease.expires_at) : "free");
+  setText("gc-run", gcRunText(status.gc_run));
   const workers = status.workers;
   setText("worker-count", workers.error ? "?" : workers.names.length);
   const items = workers.names.map((name) => el("li", name));

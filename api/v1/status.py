@@ -17,7 +17,7 @@ from api.v1.errors import V1Route, error_responses
 from api.v1.instances import InstanceOut, LeaseOut, instance_ttl
 from api.v1.task_schemas import TaskOut
 from api.v1.usage import UsagePage, usage_page
-from registry.cluster import instances
+from registry.cluster import gc_online, instances
 from registry.config import Settings
 from registry.db.database import Database
 from registry.platform_snapshot import WATCHED_KINDS, snapshot
@@ -44,6 +44,19 @@ class LastRun(BaseModel):
     last_success_at: datetime | None
 
 
+class GCRunOut(BaseModel):
+    """The newest online GC run: its phase and how many keys the sweep kept because
+    requests used them while it ran (docs/gc.md, "Online GC")."""
+
+    run: int
+    task_id: str
+    phase: str
+    kept_by_writes: int
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
 class StatusOut(BaseModel):
     instances: list[InstanceOut]
     storage_lease: LeaseOut | None
@@ -53,6 +66,7 @@ class StatusOut(BaseModel):
     recent: list[TaskOut]
     last: dict[str, LastRun]  # "gc", "backup"
     usage: UsagePage | None = None  # the largest repositories; None before the first usage run
+    gc_run: GCRunOut | None = None  # the newest online GC run; None before the first one
 
 
 @router.get("", responses=error_responses(503))
@@ -78,6 +92,7 @@ def _read(db: Database, settings: Settings, workers: WorkersOut) -> StatusOut:
     as_running = {row.id: row for row in running}
     recent = [as_running.get(row.id, row) for row in list_tasks(db, limit=RECENT)[0]]
     usage_run = latest_run(db)
+    gc_run = gc_online.latest_run(db)
     return StatusOut(
         instances=[InstanceOut.of(view) for view in instances.instances(db, ttl)],
         storage_lease=LeaseOut(**vars(lease)) if lease else None,
@@ -87,6 +102,7 @@ def _read(db: Database, settings: Settings, workers: WorkersOut) -> StatusOut:
         recent=[TaskOut.of(row) for row in recent],
         last=last,
         usage=usage_page(db, usage_run, LARGEST) if usage_run else None,
+        gc_run=GCRunOut(**vars(gc_run)) if gc_run else None,
     )
 
 

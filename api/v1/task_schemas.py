@@ -22,6 +22,7 @@ class ProgressOut(BaseModel):
     phase: str
     done: int
     total: int | None
+    note: str | None = None  # e.g. an online GC's "12 kept because writes used them"
 
 
 class TaskOut(BaseModel):

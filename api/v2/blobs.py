@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from api.state import get_driver
+from api.state import app_state, get_driver
 from api.v2.responses import API_VERSION_HEADER, empty, error_response
 from api.v2.streaming import read_stream
 from registry.content import blobs
@@ -31,8 +31,9 @@ def _blob_headers(digest: str, length: int) -> dict[str, str]:
 
 async def head_blob(request: Request, params: dict[str, str]) -> Response:
     name, digest = params["name"], params["digest"]
+    guard = app_state(request).gc_guard
     try:
-        size = await run_in_threadpool(blobs.stat_blob, get_driver(request), name, digest)
+        size = await run_in_threadpool(blobs.stat_blob, get_driver(request), name, digest, guard)
     except RegistryError as exc:
         return error_response(exc, head=True)
     return Response(b"", 200, headers=_blob_headers(digest, size))
@@ -41,7 +42,8 @@ async def head_blob(request: Request, params: dict[str, str]) -> Response:
 async def get_blob(request: Request, params: dict[str, str]) -> Response:
     """The blob's bytes (one range of them on `Range`), or a redirect to cloud storage."""
     name, digest, driver = params["name"], params["digest"], get_driver(request)
-    size, url = await run_in_threadpool(blobs.locate_blob, driver, name, digest)
+    guard = app_state(request).gc_guard
+    size, url = await run_in_threadpool(blobs.locate_blob, driver, name, digest, guard)
     if url is not None:
         return empty(307, {"Location": url, "Docker-Content-Digest": digest})
     headers = _blob_headers(digest, size)

@@ -95,7 +95,9 @@ async def dispatch(request: Request) -> Response:
     except RegistryError as exc:
         return error_response(exc)
     try:
-        response = await _answer(request)
+        # Keys an online GC must keep while this request is in flight (docs/gc.md).
+        with app_state(request).gc_guard.request_scope():
+            response = await _answer(request)
     finally:
         done()
     after_answer = getattr(request.state, "after_answer", None)

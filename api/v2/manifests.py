@@ -93,6 +93,7 @@ async def put_manifest(request: Request, params: dict[str, str]) -> Response:
         request.headers.get("content-type"),
         manifest_cache(request),
         app_state(request).tag_guard,
+        app_state(request).gc_guard,
     )
     headers = {
         **API_VERSION_HEADER,

@@ -27,6 +27,7 @@ from api.v2.streaming import (
     receive_body,
 )
 from registry.content import uploads
+from registry.content.gc_guard import repository_key, upload_key
 from registry.content.names import validate_digest
 from registry.content.ranges import ByteRange, parse_chunk_range, upload_progress
 from registry.content.upload_sessions import Hold, UploadBusy, UploadBusyConflict
@@ -63,23 +64,28 @@ def _created(name: str, digest: str) -> Response:
 async def start_upload(request: Request, params: dict[str, str]) -> Response:
     """POST: a cross-repository mount, a whole blob (`?digest=`), or a new upload session."""
     name, query, driver = params["name"], request.query_params, get_driver(request)
+    guard = app_state(request).gc_guard
     mount, source = query.get("mount"), query.get("from")
     if mount and source and await may_mount_from(request, source):
-        mounted = await run_in_threadpool(uploads.mount_blob, driver, name, mount, source)
+        mounted = await run_in_threadpool(uploads.mount_blob, driver, name, mount, source, guard)
         if mounted:
             return _created(name, mount)
     digest = query.get("digest")
     if digest is not None:
         validate_digest(digest)
+    # The session's folder must not go with a repository an online GC finds empty.
+    await run_in_threadpool(guard.protect, [repository_key(name)])
     upload = await run_in_threadpool(Upload.create, driver, name)
     try:
+        # Before anything is written into it: a GC that found it stale must keep it now.
+        await run_in_threadpool(guard.protect, [upload_key(upload.upload_id)])
         if digest is None:
             await run_in_threadpool(upload.save)
             sessions = app_state(request).upload_sessions
             await run_in_threadpool(sessions.register, name, upload.upload_id)
             return empty(202, _upload_headers(name, upload.upload_id, 0))
         await _receive(request, upload, None)
-        await run_in_threadpool(upload.complete, digest)
+        await run_in_threadpool(upload.complete, digest, guard)
     except BaseException:
         await cleanup_in_thread(upload.cancel)  # nobody knows its id: do not leave it behind
         raise
@@ -135,7 +141,7 @@ async def finish_upload(request: Request, params: dict[str, str]) -> Response:
             await cleanup_in_thread(upload.rollback)
             raise
         try:
-            await run_in_threadpool(upload.complete, digest)
+            await run_in_threadpool(upload.complete, digest, app_state(request).gc_guard)
         except DigestInvalid:
             await run_in_threadpool(sessions.forget, name, upload_id)  # the upload is gone
             raise
@@ -157,7 +163,11 @@ async def cancel_upload(request: Request, params: dict[str, str]) -> Response:
 
 @asynccontextmanager
 async def _held(request: Request, name: str, upload_id: str) -> AsyncIterator[Hold]:
-    """Hold the session for the whole request (UploadBusy at once when another one does)."""
+    """Hold the session for the whole request (UploadBusy at once when another one does).
+    An online GC keeps the session's folder from here on, or has purged it already."""
+    uploads.validate_upload_id(upload_id)
+    keys = [upload_key(upload_id), repository_key(name)]
+    await run_in_threadpool(app_state(request).gc_guard.protect, keys)
     await run_in_threadpool(uploads.require_upload, get_driver(request), name, upload_id)
     sessions = app_state(request).upload_sessions
     hold = await run_in_threadpool(sessions.acquire, name, upload_id)

@@ -20,9 +20,15 @@ from registry.db.database import Database
 from registry.tasks.models import utcnow
 
 STORAGE = "storage"
-LeaseMode = Literal["readonly", "stop", "shared"]
-# What each mode makes registry instances refuse.
-INSTANCE_STATE: dict[str, str] = {"readonly": "readonly", "stop": "stopped", "shared": "serving"}
+LeaseMode = Literal["online", "readonly", "stop", "shared"]
+# What each mode makes registry instances refuse. `online`: nothing, but they protect what
+# their requests use from the online GC holding the lease (registry/cluster/gc_writer.py).
+INSTANCE_STATE: dict[str, str] = {
+    "online": "serving",
+    "readonly": "readonly",
+    "stop": "stopped",
+    "shared": "serving",
+}
 
 
 class LeaseBusy(Exception):

@@ -86,3 +86,44 @@ class UploadSessionRow(SQLModel, table=True):
     # (an upload this registry did not start), taken from the storage when next resumed.
     size: int | None = Field(default=None, sa_column=Column(BigInteger()))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class GCRunRow(SQLModel, table=True):
+    """One online garbage collection (docs/gc.md, "Online GC"): its id is the storage lease
+    token the GC task holds; its phase and counts are what status and /ui/ show."""
+
+    __tablename__ = "gc_runs"
+
+    run: int = Field(primary_key=True)
+    task_id: str = Field(max_length=64)
+    phase: str = Field(default="waiting for registry instances", max_length=64)
+    # Keys the sweep left in place because a write touched them during the run.
+    kept_by_writes: int = 0
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class GCTouchRow(SQLModel, table=True):
+    """A write (or a blob read answering 200) used `key` while online GC run `run` was
+    active, or before it (`used_at`): the sweep of that run keeps it. Keys: a digest,
+    `repository:<name>`, `upload:<id>`."""
+
+    __tablename__ = "gc_touches"
+
+    run: int = Field(primary_key=True)
+    key: str = Field(primary_key=True, max_length=320)
+    # None: used during the run, or by a request still in flight when its instance learnt
+    # of the run (always kept); else when it was used before (kept within the window).
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class GCDeletingRow(SQLModel, table=True):
+    """The sweep of run `run` is deleting `key` now; writers using the key wait until the row
+    is gone or expired (a dead worker's rows are void after `expires_at`)."""
+
+    __tablename__ = "gc_deleting"
+
+    key: str = Field(primary_key=True, max_length=320)
+    run: int = Field(primary_key=True)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from registry import layout
 from registry.content import referrers
+from registry.content.gc_guard import NO_GUARD, GCGuard, repository_key
 from registry.content.links import blob_size, linked_blob_size, read_link, write_link
 from registry.content.manifest_cache import ManifestCache, StoredManifest
 from registry.content.manifest_format import ParsedManifest, parse_manifest
@@ -68,10 +69,13 @@ def put_manifest(
     body: bytes,
     content_type: str | None,
     cache: ManifestCache | None = None,
-    guard: TagGuard | None = None,
+    tag_guard: TagGuard | None = None,
+    gc_guard: GCGuard = NO_GUARD,
 ) -> PushedManifest:
     """Validate and store a pushed manifest, then tag it when `reference` is a tag; a
-    protected tag is only created, never moved (TagProtected, before anything is stored)."""
+    protected tag is only created, never moved (TagProtected, before anything is stored).
+    The GC guard comes before any existence check: what an online GC deleted a moment ago
+    is missing."""
     tag, expected = split_reference(reference)
     if len(body) > MAX_MANIFEST_BYTES:
         raise ManifestTooLarge()
@@ -79,10 +83,12 @@ def put_manifest(
     if expected is not None and digest != expected:
         detail = {"expected": expected, "actual": digest}
         raise DigestInvalid("manifest digest does not match the reference", detail=detail)
-    rule = guard.protection().rule_for(name, tag) if guard and tag else None
+    rule = tag_guard.protection().rule_for(name, tag) if tag_guard and tag else None
     if rule is not None and tag is not None:
         _refuse_move(driver, name, tag, digest, rule.name)
     parsed = parse_manifest(body, content_type)
+    children = [child.digest for child in parsed.children]
+    gc_guard.protect([digest, *parsed.blobs, *children, repository_key(name)])
     _verify_references(driver, name, parsed)
     _store_bytes(driver, digest, body)
     write_link(driver, layout.revision_link(name, digest), digest)
@@ -91,8 +97,8 @@ def put_manifest(
             parsed.media_type, digest, len(body), parsed.artifact_type, parsed.annotations
         )
         referrers.add_referrer(driver, name, parsed.subject, descriptor)
-    if tag is not None and rule is not None and guard is not None:
-        with guard.serialized(name, tag, digest):  # check and link as one step, cluster-wide
+    if tag is not None and rule is not None and tag_guard is not None:
+        with tag_guard.serialized(name, tag, digest):  # check and link as one step, cluster-wide
             if not _refuse_move(driver, name, tag, digest, rule.name):
                 set_tag(driver, name, tag, digest)
     elif tag is not None:
@@ -226,12 +232,12 @@ def delete_manifest(
     name: str,
     reference: str,
     cache: ManifestCache | None = None,
-    guard: TagGuard | None = None,
+    tag_guard: TagGuard | None = None,
 ) -> None:
     """By tag: remove that tag only. By digest: remove the revision and every tag whose
     current link is it (Distribution), and its referrers-index entry. Blobs stay for GC.
     A protected tag is never removed: TagProtected, and nothing is deleted (Harbor)."""
-    protection = guard.protection() if guard is not None else TagProtection()
+    protection = tag_guard.protection() if tag_guard is not None else TagProtection()
     tag, digest = read_reference(reference)
     if tag is not None:
         if tag_digest(driver, name, tag) is None:

@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime
 
 from registry import layout
+from registry.content.gc_guard import NO_GUARD, GCGuard, repository_key
 from registry.content.links import blob_size, link_blob, linked_blob_size
 from registry.content.names import validate_digest, validate_name
 from registry.content.repositories import is_deleted
@@ -123,8 +124,10 @@ class Upload:
             self._open = False
             self._writer.rollback()
 
-    def complete(self, digest: str) -> int:
+    def complete(self, digest: str, guard: GCGuard = NO_GUARD) -> int:
         """Turn the upload into blob `digest` linked into the repository; returns its size.
+        The guard comes before looking for an existing copy: one an online GC is deleting is
+        replaced by this upload's data, one it has not started on is kept by it.
 
         A digest that does not match the data cancels the upload (DIGEST_INVALID), as
         Distribution does: the same bytes would never match it later either.
@@ -145,6 +148,7 @@ class Upload:
             self.cancel()
             reason = "content does not match" if stored == size else "stored size differs"
             raise DigestInvalid(detail={"digest": digest, "reason": reason})
+        guard.protect([digest, repository_key(self.name)])
         if self._hold is not None:
             self._hold.check()  # still the only writer: nobody appended since the hash
         self._place_blob(data, digest, size)
@@ -216,13 +220,17 @@ def delete_upload_dir(driver: StorageDriver, name: str, upload_id: str) -> None:
         pass  # cancelled concurrently: the outcome is the same
 
 
-def mount_blob(driver: StorageDriver, name: str, digest: str, source: str) -> bool:
-    """Link blob `digest` of repository `source` into `name`; False when it cannot be."""
+def mount_blob(
+    driver: StorageDriver, name: str, digest: str, source: str, guard: GCGuard = NO_GUARD
+) -> bool:
+    """Link blob `digest` of repository `source` into `name`; False when it cannot be (the
+    client then uploads it), as when an online GC deleted it a moment ago."""
     try:
         validate_digest(digest)
         validate_name(source)
     except RegistryError:
         return False
+    guard.protect([digest, repository_key(name)])
     if linked_blob_size(driver, source, digest) is None or is_deleted(driver, source):
         return False
     link_blob(driver, name, digest)

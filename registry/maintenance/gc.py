@@ -16,7 +16,7 @@ from registry.config import GCSettings
 from registry.durations import Duration, parse_duration
 from registry.maintenance.gc_plan import Planner
 from registry.maintenance.gc_result import GCResult
-from registry.maintenance.gc_run import GCError, GCOptions, RunContext
+from registry.maintenance.gc_run import Fence, GCError, GCOptions, RunContext
 from registry.maintenance.gc_sweep import Sweeper
 from registry.maintenance.gc_workers import ProgressFn, Work
 from registry.maintenance.progress import TaskCancelled
@@ -35,8 +35,9 @@ class Params(BaseModel):
     grace_period: Duration | None = None  # "1h", "90s", or seconds: 0, 3600
     purge_uploads: bool = True
     remove_layer_links: bool = False
-    # What registry instances refuse meanwhile: readonly (pulls go on) or stop (everything).
-    cluster_mode: Literal["readonly", "stop"] | None = None
+    # What registry instances refuse meanwhile: nothing (online: writes and the sweep agree
+    # per blob), writes (readonly: pulls go on) or everything (stop).
+    cluster_mode: Literal["online", "readonly", "stop"] | None = None
 
 
 def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
@@ -57,15 +58,17 @@ def collect_garbage(
     progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
     log_line: Callable[[str], None] | None = None,
+    fence: Fence | None = None,
 ) -> GCResult:
     """Mark, then sweep (in a dry run, only count). Raises GCError before deleting anything
     when the tree cannot be read safely. When should_stop() (or progress) cancels, it stops
-    between units of work and returns the result so far with `cancelled` set."""
+    between units of work and returns the result so far with `cancelled` set. `fence`: how
+    the sweep agrees with concurrent writes on each key (online GC; None: nobody writes)."""
     options = options or GCOptions()
     # Reads on as many threads as pay off for this driver; deletes on all of them: each one
     # waits on the backend (an object store's round trip, the disk's block discard).
     readers = min(options.workers, driver.read_concurrency)
-    ctx = RunContext(driver, options, Work(readers, should_stop, progress), log_line)
+    ctx = RunContext(driver, options, Work(readers, should_stop, progress), log_line, fence)
     started = time.monotonic()
     try:
         plan = Planner(ctx).make()

@@ -1,10 +1,12 @@
 """Marking: which manifest revisions stay in which repository, and every blob they reference.
 
 Roots are the revisions of every live repository (with `delete_untagged`, only the tagged
-ones). A kept manifest marks its own blob, the blobs it references and its index children;
-a child that is a revision anywhere is kept there too, with its blobs (Distribution's
-`--delete-untagged` deletes them). A manifest with a `subject` is a referrer: unless tagged,
-it is kept in a repository exactly while its subject is kept there.
+ones). A kept manifest marks its own blob, the blobs it references and its index children
+with theirs; a child that is a revision of the index's own repository is kept there too
+(Distribution's `--delete-untagged` deletes it). A revision is kept in a repository only for
+reasons inside it: an index in another repository marks the child's blobs, not its revision
+here (Distribution's `--delete-untagged` too). A manifest with a `subject` is a referrer:
+unless tagged, it is kept in a repository exactly while its subject is kept there.
 """
 
 from __future__ import annotations
@@ -23,10 +25,9 @@ class Marking:
         self.refs: dict[bytes, ManifestRefs] = {}  # every readable live revision's references
         self.live: dict[str, list[bytes]] = {}  # repository -> its readable revisions
         self.kept: dict[str, set[bytes]] = {}  # repository -> revisions that stay
-        self._repos_of: dict[bytes, list[str]] = defaultdict(list)
+        self._repos_of: dict[bytes, set[str]] = defaultdict(set)
         self._referrers: dict[tuple[str, bytes], list[bytes]] = defaultdict(list)
         self._expanded: set[bytes] = set()
-        self._children: set[bytes] = set()
         self._queue: list[tuple[str, bytes]] = []
         self.recorded: set[bytes] | None = None  # what record_new() saw marked since
 
@@ -48,7 +49,7 @@ class Marking:
         self.kept[scan.name] = set()
         tagged = {key for _, key in scan.tags if key is not None}
         for key in live:
-            self._repos_of[key].append(scan.name)
+            self._repos_of[key].add(scan.name)
             subject = self.refs[key].subject
             if subject is not None:
                 self._referrers[(scan.name, subject)].append(key)
@@ -68,21 +69,26 @@ class Marking:
                 continue
             kept.add(key)
             self._expand(key)
+            ours = (c for c in self.refs[key].children if repo in self._repos_of.get(c, ()))
+            self._queue.extend((repo, child) for child in ours)
             self._queue.extend((repo, r) for r in self._referrers.get((repo, key), ()))
 
-    def _expand(self, key: bytes) -> None:
-        if key in self._expanded:
-            return
-        self._expanded.add(key)
-        self._mark(key)
-        refs = self.refs[key]
-        for blob in refs.blobs:
-            self._mark(blob)
-        for child in refs.children:
-            self._mark(child)
-            if child in self.refs and child not in self._children:
-                self._children.add(child)
-                self._queue.extend((repo, child) for repo in self._repos_of[child])
+    def _expand(self, root: bytes) -> None:
+        """Mark a manifest's blob, its references and, recursively, its children's."""
+        stack = [root]
+        while stack:
+            key = stack.pop()
+            if key in self._expanded:
+                continue
+            self._expanded.add(key)
+            self._mark(key)
+            refs = self.refs[key]
+            for blob in refs.blobs:
+                self._mark(blob)
+            for child in refs.children:
+                self._mark(child)
+                if child in self.refs:
+                    stack.append(child)
 
     def doomed(self) -> dict[str, list[bytes]]:
         """Per repository, the readable revisions that are not kept."""

@@ -35,6 +35,9 @@ class GCResult:
     layer_links_deleted: int = 0
     uploads_purged: int = 0
     upload_bytes_freed: int = 0
+    # Online GC: blobs, manifests, uploads and repositories left in place because a write
+    # used them while the run was active (the sweep would have deleted them otherwise).
+    kept_by_writes: int = 0
     cancelled: bool = False
     seconds: float = 0.0
     phases: list[PhaseStats] = field(default_factory=list)
@@ -66,7 +69,12 @@ class GCResult:
             f"gc{state}: {self.blobs_deleted} blobs, {self.manifests_deleted} manifests, "
             f"{len(self.repositories_deleted)} repositories, {self.uploads_purged} uploads; "
             f"{verb} {self.bytes_freed + self.upload_bytes_freed} bytes in {self.seconds:.1f}s"
-        ) + "".join(f"; {line}" for line in self.kept_lines())
+        ) + "".join(f"; {line}" for line in self.kept_lines() + self._online_lines())
+
+    def _online_lines(self) -> list[str]:
+        if not self.kept_by_writes:
+            return []
+        return [f"kept {self.kept_by_writes} items that writes used during the run"]
 
     def kept_lines(self) -> list[str]:
         return kept_lines(self.kept.to_dict(), self.grace_period_seconds, self.dry_run)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from registry.maintenance.gc_result import GCResult, PhaseStats
 from registry.maintenance.gc_workers import Work
@@ -18,6 +19,21 @@ log = logging.getLogger("hth.gc")
 
 class GCError(Exception):
     """GC refused to sweep (e.g. a manifest it cannot read); nothing was deleted."""
+
+
+class Fence(Protocol):
+    """How the sweep agrees with writers on each key it deletes (online GC: docs/gc.md).
+    `claim(keys)` yields `may_delete(key)`; a key it answers False for is kept."""
+
+    def claim(self, keys: Collection[str]) -> AbstractContextManager[Callable[[str], bool]]: ...
+
+
+class NoFence:
+    """Instances refuse writes meanwhile (readonly, stop) or nothing is deleted: no agreement."""
+
+    @contextmanager
+    def claim(self, keys: Collection[str]) -> Iterator[Callable[[str], bool]]:
+        yield lambda key: True
 
 
 @dataclass(frozen=True)
@@ -43,8 +59,10 @@ class RunContext:
         options: GCOptions,
         work: Work,
         log_line: Callable[[str], None] | None = None,
+        fence: Fence | None = None,
     ) -> None:
         self.driver, self.options, self.work = driver, options, work
+        self.fence: Fence = fence or NoFence()
         self._log_line = log_line
         self.started = datetime.now(UTC)
         # Anything written after the run started is young too, even with no grace period.

@@ -11,16 +11,34 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from registry import layout
+from registry.content.gc_guard import repository_key, upload_key
 from registry.content.repositories import REPOSITORY_PARTS, clear_deleted
 from registry.maintenance.digestset import hex_key, key_digest
 from registry.maintenance.gc_plan import Plan
-from registry.maintenance.gc_run import RunContext
+from registry.maintenance.gc_run import NoFence, RunContext
 from registry.maintenance.gc_scan import UploadScan, children, delete_quietly
 from registry.maintenance.gc_workers import chunked
 from registry.storage import StorageDriver
 
 T = TypeVar("T")
 LINK = ("link",)  # what a revision, tag history or layer link folder holds
+RevisionUnit = list[tuple[str, list[bytes]]]  # (repository, revisions) pairs
+
+
+def _packed(doomed: dict[str, list[bytes]], pack: bool, size: int = 64) -> list[RevisionUnit]:
+    """Repositories' doomed revisions in units of at most `size` revisions; with `pack`,
+    several small repositories share a unit (one claim of online GC for all of them),
+    otherwise each repository's chunk is a unit of its own (the most parallel)."""
+    units: list[RevisionUnit] = [[]]
+    count = 0
+    for repo in sorted(doomed):
+        for chunk in chunked(doomed[repo], size):
+            if count and (not pack or count + len(chunk) > size):
+                units.append([])
+                count = 0
+            units[-1].append((repo, chunk))
+            count += len(chunk)
+    return [unit for unit in units if unit]
 
 
 def _parent(path: str) -> str:
@@ -129,19 +147,28 @@ class Sweeper:
         return name
 
     def _revisions(self) -> None:
-        repos = sorted(self.plan.doomed)
+        units = _packed(self.plan.doomed, pack=not isinstance(self.ctx.fence, NoFence))
         total = sum(len(keys) for keys in self.plan.doomed.values())
         with self.ctx.phase("delete_manifests", total) as stats:
-            for repo in self._each(repos, self._drop_revisions, stats.name):
-                stats.items += len(self.plan.doomed[repo])
-                self.result.manifests_deleted += len(self.plan.doomed[repo])
+            for unit in self._each(units, self._drop_revisions, stats.name):
+                deleted = sum(len(keys) for _, keys in unit)
+                stats.items += deleted
+                self.result.manifests_deleted += deleted
 
-    def _drop_revisions(self, repo: str) -> str:
-        """One repository's doomed revisions: a unit of work."""
+    def _drop_revisions(self, unit: RevisionUnit) -> RevisionUnit:
+        """Doomed revisions of a few repositories, less those writes touched: one unit of
+        work, one claim (returns what it deleted)."""
         refs = self.plan.marking.refs
-        doomed = {key: refs[key].subject for key in self.plan.doomed[repo]}
-        delete_revisions(self.driver, repo, doomed, [tag for tag, _ in self.plan.scans[repo].tags])
-        return repo
+        done: RevisionUnit = []
+        digests = [key_digest(key) for _, keys in unit for key in keys]
+        with self.ctx.fence.claim(digests) as may_delete:
+            for repo, keys in unit:
+                doomed = {key: refs[key].subject for key in keys if may_delete(key_digest(key))}
+                if doomed:
+                    tags = [tag for tag, _ in self.plan.scans[repo].tags]
+                    delete_revisions(self.driver, repo, doomed, tags)
+                done.append((repo, list(doomed)))
+        return done
 
     def _blobs(self) -> None:
         garbage = self.plan.garbage
@@ -155,9 +182,12 @@ class Sweeper:
                 self.result.deleted_blobs.extend(key_digest(k) for k in keys)
 
     def _drop_blobs(self, keys: list[bytes]) -> list[bytes]:
-        for key in keys:
-            delete_blob(self.driver, key)
-        return keys
+        """Returns the keys deleted (all of them but those writes touched)."""
+        with self.ctx.fence.claim([key_digest(key) for key in keys]) as may_delete:
+            deleted = [key for key in keys if may_delete(key_digest(key))]
+            for key in deleted:
+                delete_blob(self.driver, key)
+        return deleted
 
     def _layer_links(self) -> None:
         pairs = [(repo, d) for repo, digests in sorted(self.plan.links.items()) for d in digests]
@@ -167,21 +197,33 @@ class Sweeper:
                 self.result.layer_links_deleted += len(chunk)
 
     def _drop_links(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        for repo, digest in pairs:
-            delete_layer_link(self.driver, repo, digest)
-        return pairs
+        with self.ctx.fence.claim({digest for _, digest in pairs}) as may_delete:
+            deleted = [(repo, digest) for repo, digest in pairs if may_delete(digest)]
+            for repo, digest in deleted:
+                delete_layer_link(self.driver, repo, digest)
+        return deleted
 
     def _uploads(self) -> None:
-        stale = [(repo, u) for repo, ups in sorted(self.plan.stale_uploads.items()) for u in ups]
+        stale: list[tuple[str, UploadScan | None]] = [
+            (repo, u) for repo, ups in sorted(self.plan.stale_uploads.items()) for u in ups
+        ]
         with self.ctx.phase("purge_uploads", len(stale)) as stats:
             for _, upload in self._each(stale, self._drop_upload, stats.name):
+                if upload is None:  # a request used it during the run
+                    continue
                 stats.items += 1
                 stats.bytes += upload.size
                 self.result.uploads_purged += 1
                 self.result.upload_bytes_freed += upload.size
 
-    def _drop_upload(self, item: tuple[str, UploadScan]) -> tuple[str, UploadScan]:
-        delete_quietly(self.driver, layout.upload_dir(item[0], item[1].upload_id))
+    def _drop_upload(self, item: tuple[str, UploadScan | None]) -> tuple[str, UploadScan | None]:
+        repo, upload = item
+        if upload is None:
+            return item
+        with self.ctx.fence.claim([upload_key(upload.upload_id)]) as may_delete:
+            if not may_delete(upload_key(upload.upload_id)):
+                return repo, None
+            delete_quietly(self.driver, layout.upload_dir(repo, upload.upload_id))
         return item
 
     def _empty_repositories(self) -> None:
@@ -193,7 +235,8 @@ class Sweeper:
                     stats.items += 1
 
     def _drop_if_empty(self, name: str) -> str:
-        if not is_empty_now(self.driver, name):
-            return ""
-        delete_repository_files(self.driver, name)
+        with self.ctx.fence.claim([repository_key(name)]) as may_delete:
+            if not may_delete(repository_key(name)) or not is_empty_now(self.driver, name):
+                return ""
+            delete_repository_files(self.driver, name)
         return name

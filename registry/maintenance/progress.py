@@ -20,9 +20,17 @@ class ProgressState:
     phase: str
     done: int
     total: int | None  # None while it is not known yet
+    note: str | None = None  # a short fact about the phase (e.g. online GC's kept count)
 
     def as_dict(self) -> dict[str, str | int | None]:
-        return {"phase": self.phase, "done": self.done, "total": self.total}
+        document: dict[str, str | int | None] = {
+            "phase": self.phase,
+            "done": self.done,
+            "total": self.total,
+        }
+        if self.note is not None:
+            document["note"] = self.note
+        return document
 
 
 class ProgressSink(Protocol):
@@ -53,8 +61,10 @@ class Progress:
         self._sent: ProgressState | None = None
         self.current: ProgressState | None = None
 
-    def __call__(self, phase: str, done: int, total: int | None = None) -> None:
-        previous, self.current = self.current, ProgressState(phase, done, total)
+    def __call__(
+        self, phase: str, done: int, total: int | None = None, note: str | None = None
+    ) -> None:
+        previous, self.current = self.current, ProgressState(phase, done, total, note)
         now = self._clock()
         urgent = previous is None or previous.phase != phase or done == total
         if urgent or now - self._sent_at >= self._min_interval:

@@ -1,5 +1,6 @@
 """GC in a cluster: two registry instances sharing storage keep serving a busy client safely
-while a real worker collects (readonly lease), even when that worker is SIGKILLed mid-sweep."""
+while a real worker collects (readonly lease), even when that worker is SIGKILLed mid-sweep.
+Online mode has its own test: test_gc_online_cluster.py."""
 
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ def test_gc_under_load_keeps_every_referenced_image_and_frees_garbage(cluster: C
     client.start()
     try:
         wait_until(lambda: len(client.pushed) >= 3, 60, "pushes before GC")
-        task = platform.enqueue("gc")
+        task = platform.enqueue("gc", cluster_mode="readonly")
         done = platform.wait_finished(task["id"], timeout=120)
         wait_until(lambda: len(client.pushed) >= 6, 60, "pushes after GC")
     finally:

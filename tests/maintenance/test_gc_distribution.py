@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from registry import layout
+from registry.content.links import write_link
 from registry.maintenance.gc import GCOptions, collect_garbage
 from tests.maintenance.trees import (
     DOCKER_LIST,
@@ -91,6 +92,7 @@ def random_tree(tree: Tree, seed: int, delete_untagged: bool) -> None:
     """
     rng = random.Random(seed)
     shared = [tree.blob(f"shared {seed} {n}".encode()) for n in range(6)]
+    loose: list[Image] = []  # untagged images left in place: candidates for another index
     for repo in ["alpha", "beta", "gamma", "team/app", "team/app/sub", "team/tools"]:
         tree.tags_folder(repo)  # Distribution's --delete-untagged aborts without one
         images: list[tuple[Image, str | None]] = []
@@ -106,9 +108,12 @@ def random_tree(tree: Tree, seed: int, delete_untagged: bool) -> None:
             images.append((image, tag))
         untagged = [image for image, tag in images if tag is None]
         if untagged and rng.random() < 0.5:
-            tree.delete_manifest(repo, untagged[0].manifest)
+            tree.delete_manifest(repo, untagged.pop(0).manifest)
+        loose += untagged
         if len(images) > 1 and rng.random() < 0.6:
             _add_index(tree, rng, repo, images, delete_untagged)
+    if loose:
+        _index_in_another_repository(tree, rng.choice(loose))
     abandoned = tree.blob(f"abandoned push {seed}".encode())
     tree.link("abandoned", abandoned)
     for n in range(rng.randint(0, 4)):
@@ -124,6 +129,18 @@ def _add_index(
     children = [i.manifest for i, _ in images if not (du and tag and i.manifest not in tagged)]
     if children:
         tree.index(repo, children, tag, media_type=rng.choice([DOCKER_LIST, OCI_INDEX]))
+
+
+def _index_in_another_repository(tree: Tree, child: Image) -> None:
+    """`child`, untagged where it was pushed, is also pushed (tagged) into `release` and
+    listed by a tagged index there: under delete_untagged its revision goes from the first
+    repository (nothing there keeps it) and its blobs stay, as with Distribution."""
+    tree.tags_folder("release")
+    for digest in child.blobs:
+        tree.link("release", digest)
+    write_link(tree.driver, layout.revision_link("release", child.manifest), child.manifest)
+    tree.tag("release", "child", child.manifest)
+    tree.index("release", [child.manifest], "1.0")
 
 
 @pytest.mark.parametrize("links", [False, True], ids=["links-kept", "links-removed"])

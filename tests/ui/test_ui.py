@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from api.cluster import InstanceAgent
-from registry.cluster import instances
+from registry.cluster import gc_online, instances
 from registry.maintenance.usage import RepositoryUsage, UsageResult
 from registry.tasks.models import utcnow
 from registry.tasks.usage import save_usage
@@ -45,7 +45,7 @@ TABLE = """[...document.querySelectorAll("#%s tbody tr")]
   .map((tr) => [...tr.cells].map((td) => td.innerText.trim()))"""
 # What the page shows outside the tables, by element id; "" for a hidden element.
 SHOWN = """Object.fromEntries(["error", "hint", "token-form", "worker-count", "workers",
-  "queue-depth", "last-gc", "last-backup", "usage-summary", "updated"].map((id) => {
+  "queue-depth", "last-gc", "last-backup", "gc-run", "usage-summary", "updated"].map((id) => {
     const node = document.getElementById(id);
     return [id, node.hidden ? "" : node.innerText.trim()];
   }))"""
@@ -159,7 +159,7 @@ def test_idle_page_says_each_table_is_empty(browser: Browser, bare: AppServer) -
     assert table(browser, "recent") == [["no task yet"]]
     assert page["worker-count"] == "0" and page["workers"] == "no worker answers"
     assert page["queue-depth"] == "0"
-    assert page["last-gc"] == page["last-backup"] == "never run"
+    assert page["last-gc"] == page["last-backup"] == page["gc-run"] == "never run"
     assert table(browser, "usage") == [["no repository"]]
     assert page["usage-summary"] == "not computed yet: run `hth-ctl usage --refresh`"
     assert page["error"] == page["hint"] == page["token-form"] == ""
@@ -248,6 +248,18 @@ def test_the_newest_usage_run_lists_the_largest_repositories(
         ["team/<b>x</b>", "1.5 KiB", "0 B", "1", "0", "–"],
     ]
     assert shown(browser)["usage-summary"].startswith("total 3.0 MiB, a GC would free 2.0 KiB")
+    assert problems(browser) == []
+
+
+def test_an_online_gc_run_shows_its_phase_and_what_writes_kept(
+    browser: Browser, bare: AppServer
+) -> None:
+    gc_online.start_run(bare.db, 7, "01a24f17-0000-7000-8000-000000000007")
+    gc_online.update_run(bare.db, 7, phase="delete_blobs", kept_by_writes=3)
+    browser.open(f"{bare.url}/ui/")
+
+    text = wait_until(lambda: (t := shown(browser)["gc-run"]) != "never run" and t, 15)
+    assert text == "run 7: running, phase delete_blobs, 3 kept because writes used them"
     assert problems(browser) == []
 
 

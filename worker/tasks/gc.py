@@ -1,4 +1,8 @@
-"""Celery wrapper of kind `gc`: hold the storage lease, collect, report (docs/gc.md)."""
+"""Celery wrapper of kind `gc`: hold the storage lease, collect, report (docs/gc.md).
+
+In `online` mode instances keep taking writes and the sweep agrees with them per key
+(worker/gc_online.py); in `readonly` or `stop` mode they refuse writes (or everything).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from typing import Any
 from registry.maintenance.gc import Params, collect_garbage, options_from_params
 from registry.maintenance.progress import TaskCancelled
 from worker.context import TaskContext
-from worker.lease import storage_lease
+from worker.gc_online import online_run
+from worker.lease import holding_storage_lease
 
 
 def execute(ctx: TaskContext) -> dict[str, Any]:
@@ -16,8 +21,17 @@ def execute(ctx: TaskContext) -> dict[str, Any]:
     options = options_from_params(params, gc_settings)
     # A dry run deletes nothing: instances keep serving, other maintenance is kept out.
     mode = "shared" if params.dry_run else (params.cluster_mode or gc_settings.cluster_mode)
-    with storage_lease(ctx, mode):
-        result = collect_garbage(ctx.driver, options, progress=ctx.progress, log_line=ctx.log)
+    with holding_storage_lease(ctx, mode) as holding:
+        if mode != "online" or holding is None:
+            result = collect_garbage(ctx.driver, options, progress=ctx.progress, log_line=ctx.log)
+        else:
+            with online_run(ctx, holding, options.grace_period) as run:
+                result = collect_garbage(
+                    ctx.driver, options, progress=run.progress, log_line=ctx.log, fence=run.fence
+                )
+                run.finish(result, "cancelled" if result.cancelled else "done")
     if result.cancelled:
         raise TaskCancelled("cancelled between units of work")
+    if result.kept_by_writes:
+        ctx.log(f"kept {result.kept_by_writes} items that writes used during the run")
     return result.to_dict()
