@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from api.state import app_state, get_driver
 from api.v1.errors import V1Route, error_responses
+from registry.content.names import validate_name
 from registry.content.repositories import deleted_names, list_repositories, mark_deleted
 from registry.content.tags import all_tags
 from registry.errors import RegistryError, Unavailable
@@ -69,6 +70,7 @@ def delete(name: str, driver: DriverDep, request: Request) -> DeleteAccepted:
     """Soft-delete: from now on the repository answers 404 NAME_UNKNOWN (pushes included)
     and leaves the catalog; the next garbage collection removes its files and frees the name.
     A repository holding a protected tag is not deleted: 412 DENIED naming the tag (Harbor)."""
+    validate_name(name)  # NAME_INVALID before any storage path is built from it
     protection = app_state(request).tag_guard.protection()
     tags = _storage(lambda: all_tags(driver, name))
     protection.check(name, tags or [])

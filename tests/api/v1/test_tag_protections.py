@@ -147,3 +147,8 @@ def test_a_repository_holding_a_protected_tag_is_not_deleted(
     other = f"{rule['name']}/unprotected"
     push_ok(app.admin, other, "latest", image_manifest(app.storage, other))
     assert app.admin.delete(f"/api/v1/repositories/{other}").status_code == 202
+
+
+def test_deleting_a_repository_with_an_invalid_name_is_a_400(app: AuthApp) -> None:
+    response = app.admin.delete("/api/v1/repositories/%F2%A6%A8%B3Q%C3%BA")
+    assert response.status_code == 400, response.text
