@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.storage import StorageDriver, StorageError, create_driver, filesystem
+from registry.storage import StorageDriver, StorageError, create_driver
+from registry.storage.filesystem import driver as filesystem
 
 
 @pytest.fixture()

@@ -41,7 +41,7 @@ from registry.storage.driver import (
     StorageUnavailableError,
 )
 from registry.storage.settings import SwiftSettings
-from registry.storage.swift_session import SwiftSession, http_status, translated
+from registry.storage.swift.session import SwiftSession, http_status, translated
 
 CONTENT_TYPE = "application/octet-stream"
 MANIFEST = "x-object-manifest"
@@ -109,7 +109,7 @@ class SwiftDriver(StorageDriver):
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
         prefix = self.manifest_prefix(path)
         if prefix is not None:  # segments read directly: see swift_reader.py
-            from registry.storage.swift_reader import segments_reader
+            from registry.storage.swift.reader import segments_reader
 
             return segments_reader(self, path, prefix, offset)
         headers = {"Range": f"bytes={offset}-"} if offset else {}
@@ -232,7 +232,7 @@ class SwiftDriver(StorageDriver):
         return list(self.entries(prefix + "/"))
 
     def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
-        from registry.storage.swift_writer import open_writer
+        from registry.storage.swift.writer import open_writer
 
         return open_writer(self, path, append, size)
 

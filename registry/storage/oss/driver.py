@@ -197,7 +197,7 @@ class OSSDriver(StorageDriver):
             self.bucket.put_object(self.key(path), data, headers=self.write_headers)
 
     def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
-        from registry.storage.oss_writer import open_writer
+        from registry.storage.oss.writer import open_writer
 
         return open_writer(self, path, append, size)
 
@@ -209,7 +209,7 @@ class OSSDriver(StorageDriver):
                     self.settings.bucket, self.key(source), self.key(dest), self.write_headers
                 )
         else:
-            from registry.storage.oss_writer import MultipartUpload
+            from registry.storage.oss.writer import MultipartUpload
 
             upload = MultipartUpload.start(self, dest)
             upload.copy_from(source, size)

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from registry.storage import cloud
 from registry.storage.driver import InvalidOffsetError
-from registry.storage.s3 import MIN_PART, Part
+from registry.storage.s3.driver import MIN_PART, Part
 
 if TYPE_CHECKING:
-    from registry.storage.s3 import S3Driver
+    from registry.storage.s3.driver import S3Driver
 
 
 def open_writer(s3: S3Driver, path: str, append: bool, size: int | None = None) -> S3Writer:

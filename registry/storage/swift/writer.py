@@ -15,10 +15,10 @@ from registry.storage.driver import (
     PathNotFoundError,
     StorageUnavailableError,
 )
-from registry.storage.swift import MANIFEST
+from registry.storage.swift.driver import MANIFEST
 
 if TYPE_CHECKING:
-    from registry.storage.swift import SwiftDriver
+    from registry.storage.swift.driver import SwiftDriver
 
 # Segments one writer may have on the wire at once: the stream goes on while they are sent.
 SEGMENTS_IN_FLIGHT = 2

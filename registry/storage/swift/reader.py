@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
 from registry.storage.driver import InvalidOffsetError
-from registry.storage.swift_session import translated
+from registry.storage.swift.session import translated
 
 if TYPE_CHECKING:
-    from registry.storage.swift import SwiftDriver
+    from registry.storage.swift.driver import SwiftDriver
 
 
 def segments_reader(swift: SwiftDriver, path: str, prefix: str, offset: int) -> BinaryIO:

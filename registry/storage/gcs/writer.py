@@ -28,7 +28,7 @@ from registry.storage.driver import InvalidOffsetError, StorageError, StorageUna
 if TYPE_CHECKING:
     from google.cloud import storage
 
-    from registry.storage.gcs import GCSDriver
+    from registry.storage.gcs.driver import GCSDriver
 
 MARKER_TYPE = "application/vnd.hth.upload-session"
 OCTET = "application/octet-stream"

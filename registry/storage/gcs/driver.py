@@ -42,7 +42,7 @@ from registry.storage.driver import (
     StorageError,
     StorageUnavailableError,
 )
-from registry.storage.gcs_writer import open_writer, parts_of
+from registry.storage.gcs.writer import open_writer, parts_of
 from registry.storage.sessions import EnvironmentOnce
 from registry.storage.settings import GCSSettings
 

@@ -214,7 +214,7 @@ class S3Driver(StorageDriver):
     # --- multipart uploads, used by the writer -------------------------------------------
 
     def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
-        from registry.storage.s3_writer import open_writer
+        from registry.storage.s3.writer import open_writer
 
         return open_writer(self, path, append, size)
 

@@ -16,10 +16,10 @@ from oss2.models import PartInfo
 
 from registry.storage.cloud import PartWriter
 from registry.storage.driver import InvalidOffsetError, PathNotFoundError, StorageError
-from registry.storage.oss import MIN_PART_SIZE, check_crc, translated
+from registry.storage.oss.driver import MIN_PART_SIZE, check_crc, translated
 
 if TYPE_CHECKING:
-    from registry.storage.oss import OSSDriver
+    from registry.storage.oss.driver import OSSDriver
 
 # The marker's user metadata: which upload the bytes at the key are the tail of, and how many
 # of its parts come before them (parts after those are a killed or rolled-back writer's).

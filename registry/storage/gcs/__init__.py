@@ -1,0 +1,1 @@
+"""The Google Cloud Storage driver: `driver` (the file operations), `writer` (streamed writes by composed parts)."""

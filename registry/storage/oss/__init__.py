@@ -1,0 +1,1 @@
+"""The Aliyun OSS driver: `driver` (the file operations), `writer` (streamed multipart writes)."""

@@ -1,0 +1,1 @@
+"""The OpenStack Swift driver: `driver`, `session` (the HTTP session and error translation), `reader`, `writer`."""
