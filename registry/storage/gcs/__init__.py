@@ -1,1 +1,4 @@
-"""The Google Cloud Storage driver: `driver` (the file operations), `writer` (streamed writes by composed parts)."""
+"""The Google Cloud Storage driver.
+
+`bucket` (the client, error translation, the calls writes make), `driver`, `writer`.
+"""

@@ -24,11 +24,10 @@ from registry.layout import UPLOAD_PARTS
 from registry.storage import cloud
 from registry.storage.chunked import byte_ranges
 from registry.storage.driver import InvalidOffsetError, StorageError, StorageUnavailableError
+from registry.storage.gcs.bucket import GCSBucket
 
 if TYPE_CHECKING:
     from google.cloud import storage
-
-    from registry.storage.gcs.driver import GCSDriver
 
 MARKER_TYPE = "application/vnd.hth.upload-session"
 OCTET = "application/octet-stream"
@@ -53,7 +52,7 @@ def parts_of(blob: storage.Blob) -> str | None:
     return parts_folder(token) if token else None
 
 
-def open_writer(gcs: GCSDriver, path: str, append: bool, size: int | None = None) -> GCSWriter:
+def open_writer(gcs: GCSBucket, path: str, append: bool, size: int | None = None) -> GCSWriter:
     if not append:
         return _new_file(gcs, path)
     with gcs.errors(path):
@@ -67,13 +66,13 @@ def open_writer(gcs: GCSDriver, path: str, append: bool, size: int | None = None
     return _cut(gcs, path, progress, tail, size)
 
 
-def _new_file(gcs: GCSDriver, path: str) -> GCSWriter:
+def _new_file(gcs: GCSBucket, path: str) -> GCSWriter:
     progress = Progress(token=uuid.uuid4().hex)
     return GCSWriter(gcs, path, progress, b"", own_token=True, new_file=True)
 
 
 def _from_object(
-    gcs: GCSDriver, path: str, blob: storage.Blob | None, size: int | None
+    gcs: GCSBucket, path: str, blob: storage.Blob | None, size: int | None
 ) -> GCSWriter:
     """A committed object (or none) goes on in new parts: its first `size` bytes (all of it
     by default) are streamed into them, as a resume of a committed file always was."""
@@ -96,7 +95,7 @@ def _from_object(
     return open_writer(gcs, path, True)
 
 
-def _cut(gcs: GCSDriver, path: str, progress: Progress, tail: bytes, size: int) -> GCSWriter:
+def _cut(gcs: GCSBucket, path: str, progress: Progress, tail: bytes, size: int) -> GCSWriter:
     """Resume a marker below its size: inside its tail (all of it, at 0), or where the close
     before the last one ended; its pieces cannot be cut. The shorter marker is stored now, so
     that a rollback keeps the cut."""
@@ -111,7 +110,7 @@ def _cut(gcs: GCSDriver, path: str, progress: Progress, tail: bytes, size: int) 
     return writer
 
 
-def _previous(gcs: GCSDriver, path: str, token: str, size: int) -> tuple[Progress, bytes]:
+def _previous(gcs: GCSBucket, path: str, token: str, size: int) -> tuple[Progress, bytes]:
     """The marker of the close before the last one, when `size` is where it ended. Its pieces
     are all there: later writers send theirs under higher numbers and delete none."""
     with gcs.errors(path):
@@ -170,7 +169,7 @@ class GCSWriter(cloud.PartWriter):
 
     def __init__(
         self,
-        gcs: GCSDriver,
+        gcs: GCSBucket,
         path: str,
         progress: Progress,
         pending: bytes,

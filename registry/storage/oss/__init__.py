@@ -1,1 +1,4 @@
-"""The Aliyun OSS driver: `driver` (the file operations), `writer` (streamed multipart writes)."""
+"""The Aliyun OSS driver.
+
+`bucket` (the client, constants and error translation), `driver`, `writer`.
+"""

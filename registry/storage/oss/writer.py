@@ -9,17 +9,13 @@ parts and goes on: nothing already written is copied or read back, however big t
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import TYPE_CHECKING
 
 import oss2
 from oss2.models import PartInfo
 
 from registry.storage.cloud import PartWriter
 from registry.storage.driver import InvalidOffsetError, PathNotFoundError, StorageError
-from registry.storage.oss.driver import MIN_PART_SIZE, check_crc, translated
-
-if TYPE_CHECKING:
-    from registry.storage.oss.driver import OSSDriver
+from registry.storage.oss.bucket import MIN_PART_SIZE, OSSBucket, check_crc, translated
 
 # The marker's user metadata: which upload the bytes at the key are the tail of, and how many
 # of its parts come before them (parts after those are a killed or rolled-back writer's).
@@ -32,7 +28,7 @@ PREVIOUS_META = "x-oss-meta-hth-previous"
 Point = tuple[int, bytes]
 
 
-def open_writer(oss: OSSDriver, path: str, append: bool, size: int | None = None) -> OSSWriter:
+def open_writer(oss: OSSBucket, path: str, append: bool, size: int | None = None) -> OSSWriter:
     if not append or size == 0:
         _abort_uploads_of(oss, path)
         return OSSWriter(oss, path, changed=True, new_file=True)
@@ -65,7 +61,7 @@ def open_writer(oss: OSSDriver, path: str, append: bool, size: int | None = None
 
 
 def _from_marker(
-    oss: OSSDriver,
+    oss: OSSBucket,
     path: str,
     upload: MultipartUpload,
     tail: bytes,
@@ -94,7 +90,7 @@ def _size_at(parts: list[PartInfo], point: Point) -> int:
 
 
 def _from_object(
-    oss: OSSDriver, path: str, stored: int, small: bytes, size: int | None
+    oss: OSSBucket, path: str, stored: int, small: bytes, size: int | None
 ) -> OSSWriter:
     """Go on after a committed object (`small` holds it when it is under a part), or after its
     first `size` bytes: read back when under a part, else copied in server-side."""
@@ -123,7 +119,7 @@ def _parts_up_to(parts: list[PartInfo], size: int, path: str) -> list[PartInfo]:
     raise InvalidOffsetError(path, size)
 
 
-def _abort_uploads_of(oss: OSSDriver, path: str) -> None:
+def _abort_uploads_of(oss: OSSBucket, path: str) -> None:
     """A fresh file: earlier uploads to its key, and their marker, must not be resumed later."""
     key = oss.key(path)
     with translated(path):
@@ -137,20 +133,20 @@ def _abort_uploads_of(oss: OSSDriver, path: str) -> None:
 class MultipartUpload:
     """One multipart upload of `path`: numbered parts, server-side part copies, completion."""
 
-    def __init__(self, oss: OSSDriver, path: str, upload_id: str, parts: list[PartInfo]) -> None:
+    def __init__(self, oss: OSSBucket, path: str, upload_id: str, parts: list[PartInfo]) -> None:
         self._oss, self._path, self._key = oss, path, oss.key(path)
         self.upload_id = upload_id
         self.parts = parts
 
     @classmethod
-    def start(cls, oss: OSSDriver, path: str) -> MultipartUpload:
+    def start(cls, oss: OSSBucket, path: str) -> MultipartUpload:
         with translated(path):
             init = oss.bucket.init_multipart_upload(oss.key(path), headers=oss.write_headers)
         return cls(oss, path, init.upload_id, [])
 
     @classmethod
     def resume(
-        cls, oss: OSSDriver, path: str, upload_id: str, count: int | None
+        cls, oss: OSSBucket, path: str, upload_id: str, count: int | None
     ) -> MultipartUpload:
         """The upload's first `count` parts (all, for a marker that does not count them)."""
         with translated(path):
@@ -229,7 +225,7 @@ class OSSWriter(PartWriter):
 
     def __init__(
         self,
-        oss: OSSDriver,
+        oss: OSSBucket,
         path: str,
         *,
         upload: MultipartUpload | None = None,

@@ -1,1 +1,4 @@
-"""The Amazon S3 (and S3-compatible) driver: `driver` (the file operations), `writer` (streamed multipart writes)."""
+"""The Amazon S3 (and S3-compatible) driver.
+
+`bucket` (the client, error translation, multipart calls), `driver`, `writer`.
+"""

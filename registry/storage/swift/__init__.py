@@ -1,1 +1,4 @@
-"""The OpenStack Swift driver: `driver`, `session` (the HTTP session and error translation), `reader`, `writer`."""
+"""The OpenStack Swift driver.
+
+`session` (the HTTP session, constants and error translation), `driver`, `reader`, `writer`.
+"""
