@@ -37,10 +37,10 @@ from registry.storage.driver import (
     FileWriter,
     InvalidOffsetError,
     PathNotFoundError,
-    StorageDriver,
     StorageError,
     StorageUnavailableError,
 )
+from registry.storage.parts import InFlight, PartWriter
 from registry.storage.settings import AzureSettings
 
 BLOCK_SIZE = 4 * 1024 * 1024
@@ -55,7 +55,7 @@ DELETE_BATCH = 256  # the blob batch API's limit
 COPY_TIMEOUT = 3600.0  # a server-side copy of a large blob may take a while
 
 
-class AzureDriver(StorageDriver):
+class AzureDriver(cloud.ObjectStore):
     name = "azure"
 
     def __init__(self, settings: AzureSettings) -> None:
@@ -157,20 +157,9 @@ class AzureDriver(StorageDriver):
                     raise PathNotFoundError(path, driver=self.name)
         return cloud.directory(path)
 
-    def list(self, path: str) -> list[str]:
-        prefix = self.keys.prefix(path)
-        with self.errors(path):
-            names = [
-                item.name[len(prefix) :].rstrip("/") for item in self.container.walk_blobs(prefix)
-            ]
-        names = [name for name in names if name]
-        if not names and path != "/":
-            raise PathNotFoundError(path, driver=self.name)
-        return cloud.children(path, names)
-
-    def walk(self, path: str) -> Iterator[FileInfo]:
-        files = cloud.guarded(self._files_below(path), lambda: self.errors(path))
-        yield from cloud.walk_files(path, cloud.nonempty(files, path, self.name))
+    def _names_below(self, prefix: str) -> Iterator[str]:
+        for item in self.container.walk_blobs(prefix):
+            yield item.name[len(prefix) :].rstrip("/")
 
     def _files_below(self, path: str) -> Iterator[FileInfo]:
         for item in self.container.list_blobs(self.keys.prefix(path)):
@@ -265,12 +254,12 @@ class AzureDriver(StorageDriver):
         self.service.close()
 
 
-class AzureWriter(cloud.PartWriter):
+class AzureWriter(PartWriter):
     """Stages blocks, a few at a time; close() commits the block list so a resumed writer can
     extend it."""
 
     driver = "azure"
-    in_flight: cloud.InFlight
+    in_flight: InFlight
 
     def __init__(
         self,
@@ -287,7 +276,7 @@ class AzureWriter(cloud.PartWriter):
         self._blob = blob
         self._ids = ids  # in content order, whichever block is staged first
         self._fresh = fresh  # a new file: its block list is replaced, whatever it was
-        self.in_flight = cloud.InFlight(az.staging, BLOCKS_IN_FLIGHT)
+        self.in_flight = InFlight(az.staging, BLOCKS_IN_FLIGHT)
 
     def _make_room(self) -> None:
         self.in_flight.make_room()  # before the next block's bytes are cut off the stream

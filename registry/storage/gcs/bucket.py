@@ -24,7 +24,6 @@ from registry.durations import parse_duration
 from registry.storage import cloud
 from registry.storage.driver import (
     PathNotFoundError,
-    StorageDriver,
     StorageError,
     StorageUnavailableError,
 )
@@ -38,7 +37,7 @@ DELETE_THREADS = 8
 UPLOAD_THREADS = 16  # part uploads, shared by every writer of a driver
 
 
-class GCSBucket(StorageDriver):
+class GCSBucket(cloud.ObjectStore):
     """The connection to one bucket; GCSDriver adds the file operations."""
 
     name = "gcs"

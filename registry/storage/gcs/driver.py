@@ -104,22 +104,10 @@ class GCSDriver(GCSBucket):
             )
             return next(iter(below), None) is not None
 
-    def list(self, path: str) -> list[str]:
-        prefix = self.keys.prefix(path)
-        with self.errors(path):
-            listing = self.client.list_blobs(
-                self.bucket, prefix=prefix, delimiter="/", **self.calls
-            )
-            names = [blob.name[len(prefix) :] for blob in listing]
-            names += [sub[len(prefix) : -1] for sub in listing.prefixes]
-        names = [name for name in names if name]
-        if not names and path != "/":
-            raise PathNotFoundError(path, driver=self.name)
-        return cloud.children(path, names)
-
-    def walk(self, path: str) -> Iterator[FileInfo]:
-        files = cloud.guarded(self._files_below(path), lambda: self.errors(path))
-        yield from cloud.walk_files(path, cloud.nonempty(files, path, self.name))
+    def _names_below(self, prefix: str) -> Iterator[str]:
+        listing = self.client.list_blobs(self.bucket, prefix=prefix, delimiter="/", **self.calls)
+        yield from (blob.name[len(prefix) :] for blob in listing)
+        yield from (sub[len(prefix) : -1] for sub in listing.prefixes)
 
     def _files_below(self, path: str) -> Iterator[FileInfo]:
         listing = self.client.list_blobs(self.bucket, prefix=self.keys.prefix(path), **self.calls)

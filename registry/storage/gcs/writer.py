@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from registry.layout import UPLOAD_PARTS
-from registry.storage import cloud
 from registry.storage.chunked import byte_ranges
 from registry.storage.driver import InvalidOffsetError, StorageError, StorageUnavailableError
 from registry.storage.gcs.bucket import GCSBucket
+from registry.storage.parts import InFlight, PartWriter
 
 if TYPE_CHECKING:
     from google.cloud import storage
@@ -160,12 +160,12 @@ class Progress:
         return self.next - 1
 
 
-class GCSWriter(cloud.PartWriter):
+class GCSWriter(PartWriter):
     """`own_token`: the parts folder is this writer's alone (no marker names it yet);
     `new_file`: a rollback leaves an empty file, whatever the path held."""
 
     driver = "gcs"
-    in_flight: cloud.InFlight
+    in_flight: InFlight
 
     def __init__(
         self,
@@ -185,7 +185,7 @@ class GCSWriter(cloud.PartWriter):
         self._own_token, self._new_file = own_token, new_file
         self._first_piece = progress.next  # pieces from here on are this writer's
         self._found_size = size
-        self.in_flight = cloud.InFlight(gcs.uploads, PARTS_IN_FLIGHT)
+        self.in_flight = InFlight(gcs.uploads, PARTS_IN_FLIGHT)
 
     def _make_room(self) -> None:
         self.in_flight.make_room()

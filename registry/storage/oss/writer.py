@@ -13,9 +13,9 @@ from contextlib import nullcontext
 import oss2
 from oss2.models import PartInfo
 
-from registry.storage.cloud import PartWriter
 from registry.storage.driver import InvalidOffsetError, PathNotFoundError, StorageError
 from registry.storage.oss.bucket import MIN_PART_SIZE, OSSBucket, check_crc, translated
+from registry.storage.parts import PartWriter
 
 # The marker's user metadata: which upload the bytes at the key are the tail of, and how many
 # of its parts come before them (parts after those are a killed or rolled-back writer's).

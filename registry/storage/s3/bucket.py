@@ -24,7 +24,6 @@ from registry.storage import cloud
 from registry.storage.chunked import byte_ranges
 from registry.storage.driver import (
     PathNotFoundError,
-    StorageDriver,
     StorageError,
     StorageUnavailableError,
 )
@@ -46,7 +45,7 @@ class Part:
     size: int
 
 
-class S3Bucket(StorageDriver):
+class S3Bucket(cloud.ObjectStore):
     """The connection to one bucket; S3Driver adds the file operations."""
 
     name = "s3"

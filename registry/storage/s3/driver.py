@@ -82,24 +82,13 @@ class S3Driver(S3Bucket):
 
     # --- the tree ------------------------------------------------------------------------
 
-    def list(self, path: str) -> list[str]:
-        prefix = self.keys.prefix(path)
-        names: list[str] = []
-        with self.errors(path):
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix, Delimiter="/"
-            )
-            for page in pages:
-                names += [o["Key"][len(prefix) :] for o in page.get("Contents", [])]
-                names += [p["Prefix"][len(prefix) : -1] for p in page.get("CommonPrefixes", [])]
-        names = [name for name in names if name]  # "dir/" marker objects of other tools
-        if not names and path != "/":
-            raise PathNotFoundError(path, driver=self.name)
-        return cloud.children(path, names)
-
-    def walk(self, path: str) -> Iterator[FileInfo]:
-        files = cloud.guarded(self._files_below(path), lambda: self.errors(path))
-        yield from cloud.walk_files(path, cloud.nonempty(files, path, self.name))
+    def _names_below(self, prefix: str) -> Iterator[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+        )
+        for page in pages:
+            yield from (o["Key"][len(prefix) :] for o in page.get("Contents", []))
+            yield from (p["Prefix"][len(prefix) : -1] for p in page.get("CommonPrefixes", []))
 
     def _files_below(self, path: str) -> Iterator[FileInfo]:
         pages = self.client.get_paginator("list_objects_v2").paginate(

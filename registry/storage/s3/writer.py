@@ -11,8 +11,8 @@ the upload without the rest), or the object's first bytes.
 
 from __future__ import annotations
 
-from registry.storage import cloud
 from registry.storage.driver import InvalidOffsetError
+from registry.storage.parts import PartWriter
 from registry.storage.s3.bucket import MIN_PART, Part, S3Bucket
 
 
@@ -96,7 +96,7 @@ def _parts_up_to(parts: list[Part], size: int) -> list[Part] | None:
     return parts if total == size else None
 
 
-class S3Writer(cloud.PartWriter):
+class S3Writer(PartWriter):
     driver = "s3"
 
     def __init__(

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
-from registry.storage.cloud import InFlight, PartWriter
 from registry.storage.driver import (
     InvalidOffsetError,
     PathNotFoundError,
     StorageUnavailableError,
 )
+from registry.storage.parts import InFlight, PartWriter
 from registry.storage.swift.container import MANIFEST, SwiftContainer
 
 # Segments one writer may have on the wire at once: the stream goes on while they are sent.
