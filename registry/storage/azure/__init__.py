@@ -1,1 +1,1 @@
-"""The Azure Blob Storage driver: `driver` (the file operations and block-blob writes)."""
+"""The Azure Blob Storage driver: `driver` (the file operations), `writer` (staged blocks)."""

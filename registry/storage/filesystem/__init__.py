@@ -1,1 +1,1 @@
-"""The local filesystem driver: `driver` (files under a root directory, written in place)."""
+"""The local filesystem driver: `driver`, `writer` (in place), `files` (what both use)."""
