@@ -30,7 +30,8 @@ from registry.storage.driver import (
     PathNotFoundError,
 )
 from registry.storage.gcs.bucket import DELETE_BATCH, GCSBucket
-from registry.storage.gcs.writer import open_writer, parts_of
+from registry.storage.gcs.markers import parts_of
+from registry.storage.gcs.writer import open_writer
 
 
 class GCSDriver(GCSBucket):

@@ -27,7 +27,8 @@ from registry.storage.driver import (
     StorageError,
 )
 from registry.storage.oss.bucket import PAGE, OSSBucket, check_crc, translated
-from registry.storage.oss.writer import MultipartUpload, open_writer
+from registry.storage.oss.upload import MultipartUpload
+from registry.storage.oss.writer import open_writer
 
 
 class OSSDriver(OSSBucket):
