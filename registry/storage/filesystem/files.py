@@ -8,9 +8,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from registry.storage.driver import (
-    StorageError,
-)
+from registry.storage.driver import StorageError
 
 
 @contextmanager

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import os
 
-from registry.storage.driver import (
-    FileWriter,
-    InvalidOffsetError,
-    StorageError,
-)
+from registry.storage.driver import FileWriter, InvalidOffsetError, StorageError
 from registry.storage.filesystem.files import os_errors, unlink_quietly
 
 

@@ -22,11 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from registry.durations import parse_duration
 from registry.storage import cloud
-from registry.storage.driver import (
-    PathNotFoundError,
-    StorageError,
-    StorageUnavailableError,
-)
+from registry.storage.driver import PathNotFoundError, StorageError, StorageUnavailableError
 from registry.storage.sessions import EnvironmentOnce
 from registry.storage.settings import GCSSettings
 

@@ -23,12 +23,7 @@ from google.cloud import storage
 
 from registry.storage import cloud
 from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
-from registry.storage.driver import (
-    FileInfo,
-    FileWriter,
-    InvalidOffsetError,
-    PathNotFoundError,
-)
+from registry.storage.driver import FileInfo, FileWriter, InvalidOffsetError, PathNotFoundError
 from registry.storage.gcs.bucket import DELETE_BATCH, GCSBucket
 from registry.storage.gcs.markers import parts_of
 from registry.storage.gcs.writer import open_writer

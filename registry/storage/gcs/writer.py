@@ -22,12 +22,7 @@ from typing import TYPE_CHECKING
 from registry.storage.chunked import byte_ranges
 from registry.storage.driver import InvalidOffsetError, StorageUnavailableError
 from registry.storage.gcs.bucket import GCSBucket
-from registry.storage.gcs.markers import (
-    MARKER_TYPE,
-    PREVIOUS,
-    Progress,
-    parts_folder,
-)
+from registry.storage.gcs.markers import MARKER_TYPE, PREVIOUS, Progress, parts_folder
 from registry.storage.parts import InFlight, PartWriter
 
 if TYPE_CHECKING:

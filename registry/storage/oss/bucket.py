@@ -12,11 +12,7 @@ from oss2.exceptions import NoSuchBucket, NotFound, OssError, RequestError, Serv
 from requests import RequestException
 from urllib3.exceptions import HTTPError
 
-from registry.storage.cloud import (
-    CONNECT_TIMEOUT,
-    READ_TIMEOUT,
-    KeySpace,
-)
+from registry.storage.cloud import CONNECT_TIMEOUT, READ_TIMEOUT, KeySpace
 from registry.storage.driver import (
     InvalidOffsetError,
     PathNotFoundError,

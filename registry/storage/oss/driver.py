@@ -14,11 +14,7 @@ from oss2.exceptions import ServerError
 
 from registry.durations import parse_duration
 from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
-from registry.storage.cloud import (
-    directory,
-    nonempty,
-    walk_files,
-)
+from registry.storage.cloud import directory, nonempty, walk_files
 from registry.storage.driver import (
     FileInfo,
     FileWriter,

@@ -11,22 +11,13 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-)
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from registry.durations import parse_duration
 from registry.storage import cloud
 from registry.storage.chunked import byte_ranges
-from registry.storage.driver import (
-    PathNotFoundError,
-    StorageError,
-    StorageUnavailableError,
-)
+from registry.storage.driver import PathNotFoundError, StorageError, StorageUnavailableError
 from registry.storage.settings import S3Settings
 
 MIN_PART = 5 * 1024 * 1024  # S3 refuses smaller parts, except the last one

@@ -15,12 +15,7 @@ from swiftclient.utils import generate_temp_url
 
 from registry.durations import parse_duration
 from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
-from registry.storage.cloud import (
-    DIRECTORY_TIME,
-    directory,
-    nonempty,
-    walk_files,
-)
+from registry.storage.cloud import DIRECTORY_TIME, directory, nonempty, walk_files
 from registry.storage.driver import (
     FileInfo,
     FileWriter,

@@ -9,11 +9,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
-from registry.storage.driver import (
-    InvalidOffsetError,
-    PathNotFoundError,
-    StorageUnavailableError,
-)
+from registry.storage.driver import InvalidOffsetError, PathNotFoundError, StorageUnavailableError
 from registry.storage.parts import InFlight, PartWriter
 from registry.storage.swift.container import MANIFEST, SwiftContainer
 
