@@ -12,7 +12,7 @@ from datetime import timedelta
 from registry.config import Settings
 from registry.db.database import Database
 from registry.durations import parse_duration
-from registry.storage.filesystem import local_root
+from registry.storage.filesystem.driver import local_root
 from registry.tasks.errors import IllegalTransition, InvalidCron
 from registry.tasks.schedules import ScheduleSpec, create_schedule, find_schedule
 

@@ -35,7 +35,7 @@ from registry.maintenance.backup_store import METADATA, BackupStore, new_backup_
 from registry.maintenance.backup_verify import verify_backup
 from registry.maintenance.progress import Progress
 from registry.storage import StorageDriver
-from registry.storage.filesystem import local_root
+from registry.storage.filesystem.driver import local_root
 from registry.tasks.models import utcnow
 
 REFUSAL = (

@@ -9,12 +9,12 @@ from registry.storage.driver import StorageDriver, StorageError
 from registry.storage.settings import SETTINGS_BY_DRIVER, DriverSettings
 
 DRIVERS: dict[str, str] = {
-    "filesystem": "registry.storage.filesystem:FilesystemDriver",
-    "s3": "registry.storage.s3:S3Driver",
-    "azure": "registry.storage.azure:AzureDriver",
-    "gcs": "registry.storage.gcs:GCSDriver",
-    "swift": "registry.storage.swift:SwiftDriver",
-    "oss": "registry.storage.oss:OSSDriver",
+    "filesystem": "registry.storage.filesystem.driver:FilesystemDriver",
+    "s3": "registry.storage.s3.driver:S3Driver",
+    "azure": "registry.storage.azure.driver:AzureDriver",
+    "gcs": "registry.storage.gcs.driver:GCSDriver",
+    "swift": "registry.storage.swift.driver:SwiftDriver",
+    "oss": "registry.storage.oss.driver:OSSDriver",
 }
 
 

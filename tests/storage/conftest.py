@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
-from registry.storage.azure import BLOCK_SIZE
+from registry.storage.azure.writer import BLOCK_SIZE
 from tests.support import oss_server, swift_node
 from tests.support.emulators import (
     AZURITE_ACCOUNT,

@@ -1,4 +1,4 @@
-"""cloud.InFlight: parts go on the wire a few at a time, failures surface once all have ended."""
+"""parts.InFlight: parts go on the wire a few at a time, failures surface once all have ended."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from registry.storage.cloud import InFlight
+from registry.storage.parts import InFlight
 
 
 def test_at_most_limit_calls_run_at_once_and_drain_waits_for_all() -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.storage import StorageDriver, StorageError, create_driver, filesystem
+from registry.storage import StorageDriver, StorageError, create_driver
+from registry.storage.filesystem import writer as filesystem_writer
 
 
 @pytest.fixture()
@@ -114,13 +115,13 @@ def test_bytes_written_as_the_file_moves_away_are_taken_back_out(
     # cannot be timed for real, so the write itself is made to move the file first.
     writer = fs.writer("/uploads/u/data")
     writer.write(b"blob content")
-    real_write = filesystem._write_all
+    real_write = filesystem_writer._write_all
 
     def move_then_write(fd: int, data: bytes) -> None:
         fs.move("/uploads/u/data", "/blobs/b/data")
         real_write(fd, data)
 
-    monkeypatch.setattr(filesystem, "_write_all", move_then_write)
+    monkeypatch.setattr(filesystem_writer, "_write_all", move_then_write)
     with pytest.raises(StorageError, match="moved"):
         writer.write(b"late bytes")
     writer.close()
@@ -150,7 +151,7 @@ def test_a_rollback_cuts_back_what_a_full_disk_left_half_written(
         os.write(fd, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(filesystem, "_write_all", half_then_full)
+    monkeypatch.setattr(filesystem_writer, "_write_all", half_then_full)
     with pytest.raises(StorageError, match="No space left"):
         writer.write(b"0123456789")
     assert writer.size == 5

@@ -14,7 +14,7 @@ import pytest
 
 from registry.layout import UPLOAD_PARTS
 from registry.storage import StorageDriver, StorageError, create_driver
-from registry.storage.gcs_writer import COMPOSE_LIMIT
+from registry.storage.gcs.writer import COMPOSE_LIMIT
 from tests.storage.conftest import assert_unavailable, gcs_leftovers
 from tests.support.emulators import FakeGCSServer, GCSEmulator
 from tests.support.faults import resume_with_a_refused_part

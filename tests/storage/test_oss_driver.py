@@ -24,7 +24,8 @@ from registry.storage import (
     create_driver,
 )
 from registry.storage.base import CheckedDriver
-from registry.storage.oss import OSSDriver, endpoint_url
+from registry.storage.oss.bucket import endpoint_url
+from registry.storage.oss.driver import OSSDriver
 from registry.storage.settings import OSSSettings
 from tests.support.oss_server import OSSServer, OSSServerProcess
 from tests.support.processes import REPO_ROOT, free_port

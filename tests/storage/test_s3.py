@@ -8,7 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from registry.storage import StorageDriver, StorageError, create_driver, s3
+from registry.storage import StorageDriver, StorageError, create_driver
+from registry.storage.s3 import bucket as s3_bucket
+from registry.storage.s3 import driver as s3_driver
 from tests.storage.conftest import assert_unavailable
 from tests.support.emulators import MotoS3, RcloneS3
 
@@ -82,8 +84,8 @@ def test_new_writer_aborts_a_stale_upload_of_the_same_key(moto_s3: MotoS3) -> No
 def test_move_of_an_object_above_the_copy_limit_goes_part_by_part(
     moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(s3, "MAX_COPY", 6 * MiB)
-    monkeypatch.setattr(s3, "COPY_PART", 10 * MiB)
+    monkeypatch.setattr(s3_driver, "MAX_COPY", 6 * MiB)
+    monkeypatch.setattr(s3_bucket, "COPY_PART", 10 * MiB)
     driver = create_driver("s3", moto_s3.settings(moto_s3.new_bucket()))
     data = os.urandom(11 * MiB)
     driver.put_content("/src", data)

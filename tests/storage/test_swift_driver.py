@@ -25,7 +25,7 @@ from registry.storage import (
 )
 from registry.storage.base import CheckedDriver
 from registry.storage.settings import SwiftSettings
-from registry.storage.swift import SwiftDriver
+from registry.storage.swift.driver import SwiftDriver
 from tests.support.faults import resume_with_a_refused_part
 from tests.support.processes import REPO_ROOT, free_port
 from tests.support.swift_node import SwiftNode

@@ -17,43 +17,24 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from registry.layout import UPLOAD_PARTS
-from registry.storage import cloud
 from registry.storage.chunked import byte_ranges
-from registry.storage.driver import InvalidOffsetError, StorageError, StorageUnavailableError
+from registry.storage.driver import InvalidOffsetError, StorageUnavailableError
+from registry.storage.gcs.bucket import GCSBucket
+from registry.storage.gcs.markers import MARKER_TYPE, PREVIOUS, Progress, parts_folder
+from registry.storage.parts import InFlight, PartWriter
 
 if TYPE_CHECKING:
     from google.cloud import storage
 
-    from registry.storage.gcs import GCSDriver
 
-MARKER_TYPE = "application/vnd.hth.upload-session"
 OCTET = "application/octet-stream"
-TOKEN_KEY = "hth-upload-parts"
-PIECES_KEY = "hth-upload-pieces"
-OFFSET_KEY = "hth-upload-offset"
-NEXT_KEY = "hth-upload-next"
 COMPOSE_LIMIT = 32  # sources per compose call
 PARTS_IN_FLIGHT = 2
-PREVIOUS = "previous"  # in the parts folder: the marker as the close before the last left it
 
 
-def parts_folder(token: str) -> str:
-    return f"{UPLOAD_PARTS}/{token}"  # ours, unseen by Distribution; never migrated
-
-
-def parts_of(blob: storage.Blob) -> str | None:
-    """The parts folder a marker object names, None for any other object."""
-    if blob.content_type != MARKER_TYPE:
-        return None
-    token = (blob.metadata or {}).get(TOKEN_KEY)
-    return parts_folder(token) if token else None
-
-
-def open_writer(gcs: GCSDriver, path: str, append: bool, size: int | None = None) -> GCSWriter:
+def open_writer(gcs: GCSBucket, path: str, append: bool, size: int | None = None) -> GCSWriter:
     if not append:
         return _new_file(gcs, path)
     with gcs.errors(path):
@@ -67,13 +48,13 @@ def open_writer(gcs: GCSDriver, path: str, append: bool, size: int | None = None
     return _cut(gcs, path, progress, tail, size)
 
 
-def _new_file(gcs: GCSDriver, path: str) -> GCSWriter:
+def _new_file(gcs: GCSBucket, path: str) -> GCSWriter:
     progress = Progress(token=uuid.uuid4().hex)
     return GCSWriter(gcs, path, progress, b"", own_token=True, new_file=True)
 
 
 def _from_object(
-    gcs: GCSDriver, path: str, blob: storage.Blob | None, size: int | None
+    gcs: GCSBucket, path: str, blob: storage.Blob | None, size: int | None
 ) -> GCSWriter:
     """A committed object (or none) goes on in new parts: its first `size` bytes (all of it
     by default) are streamed into them, as a resume of a committed file always was."""
@@ -96,7 +77,7 @@ def _from_object(
     return open_writer(gcs, path, True)
 
 
-def _cut(gcs: GCSDriver, path: str, progress: Progress, tail: bytes, size: int) -> GCSWriter:
+def _cut(gcs: GCSBucket, path: str, progress: Progress, tail: bytes, size: int) -> GCSWriter:
     """Resume a marker below its size: inside its tail (all of it, at 0), or where the close
     before the last one ended; its pieces cannot be cut. The shorter marker is stored now, so
     that a rollback keeps the cut."""
@@ -111,7 +92,7 @@ def _cut(gcs: GCSDriver, path: str, progress: Progress, tail: bytes, size: int) 
     return writer
 
 
-def _previous(gcs: GCSDriver, path: str, token: str, size: int) -> tuple[Progress, bytes]:
+def _previous(gcs: GCSBucket, path: str, token: str, size: int) -> tuple[Progress, bytes]:
     """The marker of the close before the last one, when `size` is where it ended. Its pieces
     are all there: later writers send theirs under higher numbers and delete none."""
     with gcs.errors(path):
@@ -127,50 +108,16 @@ def _previous(gcs: GCSDriver, path: str, token: str, size: int) -> tuple[Progres
     raise InvalidOffsetError(path, size, driver="gcs")
 
 
-@dataclass
-class Progress:
-    """What a write has stored so far: its pieces (parts, or parts composed into one) in file
-    order, the bytes in them, and the number the next piece gets."""
-
-    token: str
-    pieces: list[int] = field(default_factory=list)
-    offset: int = 0
-    next: int = 0
-    resumed: bool = False  # from a marker: a failed writer may have left parts behind
-
-    @classmethod
-    def from_metadata(cls, metadata: dict[str, str], path: str) -> Progress:
-        token = metadata.get(TOKEN_KEY)
-        if not token:
-            message = "upload marker of an older version (no parts); start the upload again"
-            raise StorageError(message, driver="gcs", path=path)
-        pieces = [int(p) for p in metadata.get(PIECES_KEY, "").split(",") if p]
-        offset, next_ = int(metadata.get(OFFSET_KEY, "0")), int(metadata.get(NEXT_KEY, "0"))
-        return cls(token, pieces, offset, next_, resumed=True)
-
-    def metadata(self) -> dict[str, str]:
-        return {
-            TOKEN_KEY: self.token,
-            PIECES_KEY: ",".join(map(str, self.pieces)),
-            OFFSET_KEY: str(self.offset),
-            NEXT_KEY: str(self.next),
-        }
-
-    def new_piece(self) -> int:
-        self.next += 1
-        return self.next - 1
-
-
-class GCSWriter(cloud.PartWriter):
+class GCSWriter(PartWriter):
     """`own_token`: the parts folder is this writer's alone (no marker names it yet);
     `new_file`: a rollback leaves an empty file, whatever the path held."""
 
     driver = "gcs"
-    in_flight: cloud.InFlight
+    in_flight: InFlight
 
     def __init__(
         self,
-        gcs: GCSDriver,
+        gcs: GCSBucket,
         path: str,
         progress: Progress,
         pending: bytes,
@@ -186,7 +133,7 @@ class GCSWriter(cloud.PartWriter):
         self._own_token, self._new_file = own_token, new_file
         self._first_piece = progress.next  # pieces from here on are this writer's
         self._found_size = size
-        self.in_flight = cloud.InFlight(gcs.uploads, PARTS_IN_FLIGHT)
+        self.in_flight = InFlight(gcs.uploads, PARTS_IN_FLIGHT)
 
     def _make_room(self) -> None:
         self.in_flight.make_room()

@@ -1,4 +1,5 @@
-"""Amazon S3 (and S3-compatible) driver on boto3: multipart streamed writes, batched deletes."""
+"""The S3 bucket as the driver and its writer both use it: the boto3 client, the translation of
+botocore's failures into storage errors, and the multipart-upload calls."""
 
 from __future__ import annotations
 
@@ -6,37 +7,24 @@ import builtins
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-)
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from registry.durations import parse_duration
 from registry.storage import cloud
-from registry.storage.chunked import READ_CHUNK, byte_ranges, chunk_reader, empty_reader
-from registry.storage.driver import (
-    FileInfo,
-    FileWriter,
-    InvalidOffsetError,
-    PathNotFoundError,
-    StorageDriver,
-    StorageError,
-    StorageUnavailableError,
-)
+from registry.storage.chunked import byte_ranges
+from registry.storage.driver import PathNotFoundError, StorageError, StorageUnavailableError
 from registry.storage.settings import S3Settings
 
 MIN_PART = 5 * 1024 * 1024  # S3 refuses smaller parts, except the last one
 MAX_COPY = 5 * 1024**3  # CopyObject's limit; larger objects are copied part by part
 COPY_PART = 1024**3
 DELETE_BATCH = 1000  # DeleteObjects' limit
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _DENIED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden"}
 _BUSY = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "503", "500"}
 
@@ -48,7 +36,9 @@ class Part:
     size: int
 
 
-class S3Driver(StorageDriver):
+class S3Bucket(cloud.ObjectStore):
+    """The connection to one bucket; S3Driver adds the file operations."""
+
     name = "s3"
 
     def __init__(self, settings: S3Settings) -> None:
@@ -74,149 +64,7 @@ class S3Driver(StorageDriver):
             ),
         )
 
-    # --- whole objects -------------------------------------------------------------------
-
-    def get_content(self, path: str) -> bytes:
-        with self.errors(path):
-            body = self.client.get_object(Bucket=self.bucket, Key=self.keys.key(path))["Body"]
-            with body:
-                data: bytes = body.read()
-                return data
-
-    def put_content(self, path: str, data: bytes) -> None:
-        with self.errors(path):
-            self.client.put_object(
-                Bucket=self.bucket, Key=self.keys.key(path), Body=data, **self.object_args()
-            )
-
-    def reader(self, path: str, offset: int = 0) -> BinaryIO:
-        key = self.keys.key(path)
-        with self.errors(path):
-            try:
-                extra = {"Range": f"bytes={offset}-"} if offset else {}
-                body = self.client.get_object(Bucket=self.bucket, Key=key, **extra)["Body"]
-            except ClientError as exc:
-                if _code(exc) not in ("InvalidRange", "416"):
-                    raise
-                if offset == self.stat(path).size:
-                    return empty_reader()
-                raise InvalidOffsetError(path, offset, driver=self.name) from None
-        return chunk_reader(body.iter_chunks(READ_CHUNK), body.close, lambda: self.errors(path))
-
-    def stat(self, path: str) -> FileInfo:
-        key = self.keys.key(path)
-        with self.errors(path):
-            if key:
-                try:
-                    head = self.client.head_object(Bucket=self.bucket, Key=key)
-                    return FileInfo(path, head["ContentLength"], head["LastModified"], False)
-                except ClientError as exc:
-                    if _code(exc) not in _NOT_FOUND:
-                        raise
-            if path != "/" and not self._any_below(path):
-                raise PathNotFoundError(path, driver=self.name)
-        return cloud.directory(path)
-
-    def _any_below(self, path: str) -> bool:
-        page = self.client.list_objects_v2(
-            Bucket=self.bucket, Prefix=self.keys.prefix(path), MaxKeys=1
-        )
-        return bool(page.get("KeyCount", 0))
-
-    def redirect_url(self, path: str, method: str = "GET") -> str | None:
-        operation = {"GET": "get_object", "HEAD": "head_object"}.get(method)
-        if not self.settings.redirect or operation is None:
-            return None
-        with self.errors(path):
-            params = {"Bucket": self.bucket, "Key": self.keys.key(path)}
-            url: str = self.client.generate_presigned_url(operation, params, self.expiry)
-            return url
-
-    # --- the tree ------------------------------------------------------------------------
-
-    def list(self, path: str) -> list[str]:
-        prefix = self.keys.prefix(path)
-        names: list[str] = []
-        with self.errors(path):
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix, Delimiter="/"
-            )
-            for page in pages:
-                names += [o["Key"][len(prefix) :] for o in page.get("Contents", [])]
-                names += [p["Prefix"][len(prefix) : -1] for p in page.get("CommonPrefixes", [])]
-        names = [name for name in names if name]  # "dir/" marker objects of other tools
-        if not names and path != "/":
-            raise PathNotFoundError(path, driver=self.name)
-        return cloud.children(path, names)
-
-    def walk(self, path: str) -> Iterator[FileInfo]:
-        files = cloud.guarded(self._files_below(path), lambda: self.errors(path))
-        yield from cloud.walk_files(path, cloud.nonempty(files, path, self.name))
-
-    def _files_below(self, path: str) -> Iterator[FileInfo]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.keys.prefix(path)
-        )
-        for page in pages:
-            for item in page.get("Contents", []):
-                if not item["Key"].endswith("/"):
-                    key_path = self.keys.path(item["Key"])
-                    yield FileInfo(key_path, item["Size"], item["LastModified"], False)
-
-    def move(self, source: str, dest: str) -> None:
-        src, dst = self.keys.key(source), self.keys.key(dest)
-        size = self.stat(source).size
-        with self.errors(source):
-            if size <= MAX_COPY:
-                self.client.copy_object(
-                    Bucket=self.bucket,
-                    Key=dst,
-                    CopySource={"Bucket": self.bucket, "Key": src},
-                    **self.object_args(),
-                )
-            else:
-                self._copy_in_parts(src, dst, size)
-            self.client.delete_object(Bucket=self.bucket, Key=src)
-
-    def _copy_in_parts(self, src: str, dst: str, size: int) -> None:
-        upload = self.create_upload(dst)
-        self.complete_upload(dst, upload, self.copy_parts(dst, upload, src, size))
-
-    def delete(self, path: str) -> None:
-        key, prefix = self.keys.key(path), self.keys.prefix(path)
-        with self.errors(path):
-            keys = self._keys_to_delete(key, prefix)
-            found = cloud.delete_in_batches(keys, DELETE_BATCH, self._delete_batch)
-            found += self.abort_uploads(key, below=True)
-        if not found:
-            raise PathNotFoundError(path, driver=self.name)
-
-    def _keys_to_delete(self, key: str, prefix: str) -> Iterator[str]:
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=key)
-            yield key
-        except ClientError as exc:
-            if _code(exc) not in _NOT_FOUND:
-                raise
-        for page in self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix
-        ):
-            yield from (item["Key"] for item in page.get("Contents", []))
-
-    def _delete_batch(self, keys: builtins.list[str]) -> None:
-        answer = self.client.delete_objects(
-            Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
-        )
-        if answer.get("Errors"):
-            first = answer["Errors"][0]
-            raise StorageError(f"delete of {first['Key']} failed: {first.get('Message')}")
-
     # --- multipart uploads, used by the writer -------------------------------------------
-
-    def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
-        from registry.storage.s3_writer import open_writer
-
-        return open_writer(self, path, append, size)
 
     def object_args(self) -> dict[str, str]:
         args = {}
@@ -267,7 +115,7 @@ class S3Driver(StorageDriver):
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
         except ClientError as exc:
-            if _code(exc) not in ("NoSuchUpload", *_NOT_FOUND):
+            if error_code(exc) not in ("NoSuchUpload", *NOT_FOUND):
                 raise
 
     def uploads(self, prefix: str) -> Iterator[dict[str, Any]]:
@@ -279,7 +127,7 @@ class S3Driver(StorageDriver):
             for page in pages:
                 yield from page.get("Uploads", [])
         except ClientError as exc:
-            if _code(exc) != "NoSuchUpload":  # how some S3-compatible servers say "none"
+            if error_code(exc) != "NoSuchUpload":  # how some S3-compatible servers say "none"
                 raise
 
     def abort_uploads(self, key: str, below: bool = False) -> int:
@@ -304,7 +152,7 @@ class S3Driver(StorageDriver):
             size: int = self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
             return size
         except ClientError as exc:
-            if _code(exc) in _NOT_FOUND:
+            if error_code(exc) in NOT_FOUND:
                 return None
             raise
 
@@ -325,9 +173,9 @@ class S3Driver(StorageDriver):
             raise StorageError(str(exc), driver=self.name, path=path) from exc
 
     def _client_error(self, exc: ClientError, path: str) -> StorageError:
-        code = _code(exc)
+        code = error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _NOT_FOUND:
+        if code in NOT_FOUND:
             return PathNotFoundError(path, driver=self.name)
         message = f"{exc.operation_name} {path}: {code} {exc.response['Error'].get('Message', '')}"
         if code in _DENIED:
@@ -343,7 +191,7 @@ class S3Driver(StorageDriver):
         self.client.close()
 
 
-def _code(exc: ClientError) -> str:
+def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 

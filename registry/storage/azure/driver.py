@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import builtins
 import itertools
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,7 +19,6 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.storage.blob import (
-    BlobBlock,
     BlobClient,
     BlobSasPermissions,
     BlobServiceClient,
@@ -31,22 +28,18 @@ from azure.storage.blob import (
 
 from registry.durations import parse_duration
 from registry.storage import cloud
-from registry.storage.chunked import READ_CHUNK, byte_ranges, chunk_reader, empty_reader
+from registry.storage.azure.writer import open_writer
+from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
 from registry.storage.driver import (
     FileInfo,
     FileWriter,
     InvalidOffsetError,
     PathNotFoundError,
-    StorageDriver,
     StorageError,
     StorageUnavailableError,
 )
 from registry.storage.settings import AzureSettings
 
-BLOCK_SIZE = 4 * 1024 * 1024
-# Blocks one writer may have on the wire at once: the stream goes on while they are staged
-# (each Put Block waits on the service; Azurite also hashes every block it receives).
-BLOCKS_IN_FLIGHT = 2
 STAGING_THREADS = 16  # shared by every writer of a driver
 # The SDK briefly holds 8 bytes per byte of a download request (it sizes a list by the byte
 # count), so its downloads (get_content, restaging) go in pieces of 1 MiB: 8 MiB at worst.
@@ -55,7 +48,7 @@ DELETE_BATCH = 256  # the blob batch API's limit
 COPY_TIMEOUT = 3600.0  # a server-side copy of a large blob may take a while
 
 
-class AzureDriver(StorageDriver):
+class AzureDriver(cloud.ObjectStore):
     name = "azure"
 
     def __init__(self, settings: AzureSettings) -> None:
@@ -115,34 +108,8 @@ class AzureDriver(StorageDriver):
         return chunk_reader(iter(stream), close, lambda: self.errors(path))
 
     def writer(self, path: str, append: bool = False, *, size: int | None = None) -> FileWriter:
-        blob = self.blob(path)
-        with self.errors(path):
-            if not append or size == 0:
-                return AzureWriter(self, path, blob, [], 0, fresh=True)
-            try:
-                ids, sizes, stored = _committed_blocks(blob)
-            except ResourceNotFoundError:
-                if size:
-                    raise InvalidOffsetError(path, size, driver=self.name) from None
-                return AzureWriter(self, path, blob, [], 0)
-            keep = stored if size is None else size
-            if sum(sizes) != stored or not all(map(_ours, ids)):
-                if keep > stored:
-                    raise InvalidOffsetError(path, keep, driver=self.name)
-                ids = self._restage(blob, keep)  # written in one Put Blob, or by another tool
-            else:
-                ids = ids[: _blocks_up_to(sizes, keep, path)]
-            if keep < stored:  # the cut is made now, so that a rollback keeps it
-                blob.commit_block_list([BlobBlock(block_id) for block_id in ids])
-            return AzureWriter(self, path, blob, ids, keep)
-
-    def _restage(self, blob: BlobClient, size: int) -> list[str]:
-        """Stage the blob's content again as blocks of ours, one block in memory at a time."""
-        ids = []
-        for offset, length in byte_ranges(0, size, BLOCK_SIZE):
-            ids.append(_block_id())
-            blob.stage_block(ids[-1], blob.download_blob(offset, length).readall())
-        return ids
+        guard = lambda: self.errors(path)  # noqa: E731
+        return open_writer(self.blob(path), path, append, size, guard, self.staging)
 
     def stat(self, path: str) -> FileInfo:
         with self.errors(path):
@@ -157,20 +124,9 @@ class AzureDriver(StorageDriver):
                     raise PathNotFoundError(path, driver=self.name)
         return cloud.directory(path)
 
-    def list(self, path: str) -> list[str]:
-        prefix = self.keys.prefix(path)
-        with self.errors(path):
-            names = [
-                item.name[len(prefix) :].rstrip("/") for item in self.container.walk_blobs(prefix)
-            ]
-        names = [name for name in names if name]
-        if not names and path != "/":
-            raise PathNotFoundError(path, driver=self.name)
-        return cloud.children(path, names)
-
-    def walk(self, path: str) -> Iterator[FileInfo]:
-        files = cloud.guarded(self._files_below(path), lambda: self.errors(path))
-        yield from cloud.walk_files(path, cloud.nonempty(files, path, self.name))
+    def _names_below(self, prefix: str) -> Iterator[str]:
+        for item in self.container.walk_blobs(prefix):
+            yield item.name[len(prefix) :].rstrip("/")
 
     def _files_below(self, path: str) -> Iterator[FileInfo]:
         for item in self.container.list_blobs(self.keys.prefix(path)):
@@ -265,109 +221,9 @@ class AzureDriver(StorageDriver):
         self.service.close()
 
 
-class AzureWriter(cloud.PartWriter):
-    """Stages blocks, a few at a time; close() commits the block list so a resumed writer can
-    extend it."""
-
-    driver = "azure"
-    in_flight: cloud.InFlight
-
-    def __init__(
-        self,
-        az: AzureDriver,
-        path: str,
-        blob: BlobClient,
-        ids: list[str],
-        size: int,
-        *,
-        fresh: bool = False,
-    ) -> None:
-        guard = lambda: az.errors(path)  # noqa: E731
-        super().__init__(path, BLOCK_SIZE, guard, size=size, pending=b"")
-        self._blob = blob
-        self._ids = ids  # in content order, whichever block is staged first
-        self._fresh = fresh  # a new file: its block list is replaced, whatever it was
-        self.in_flight = cloud.InFlight(az.staging, BLOCKS_IN_FLIGHT)
-
-    def _make_room(self) -> None:
-        self.in_flight.make_room()  # before the next block's bytes are cut off the stream
-
-    def _upload_part(self, data: bytes) -> None:
-        block_id = _block_id()
-        self._ids.append(block_id)
-        self.in_flight.submit(lambda: self._blob.stage_block(block_id, data))
-
-    def _finish(self, tail: bytes) -> None:
-        self.in_flight.require_intact("block", self.path)
-        if tail:
-            self._upload_part(tail)
-        self.in_flight.drain()
-        self._blob.commit_block_list([BlobBlock(block_id) for block_id in self._ids])
-
-    def _persist(self, tail: bytes) -> None:
-        if not self.in_flight.failed:  # else the blob stays as committed before this writer
-            self._finish(tail)
-
-    def _discard(self) -> None:
-        self.in_flight.settle()  # the blob goes anyway
-        try:
-            self._blob.delete_blob()
-        except ResourceNotFoundError:
-            pass
-
-    def _revert(self) -> None:
-        # Staged blocks that no block list names are dropped by the service (at the next
-        # commit, or after a week): leaving the list alone is the rollback. A new file was
-        # empty from the start, whatever the path held before.
-        if self._fresh:
-            self._blob.commit_block_list([])
-
-
 def _error_code(exc: HttpResponseError) -> str | None:
     """The service's error code: parsed by the SDK's own calls, from the header otherwise."""
     code = getattr(exc, "error_code", None)
     if code is None:
         code = (getattr(exc.response, "headers", None) or {}).get("x-ms-error-code")
     return str(code) if code else None
-
-
-def _committed_blocks(blob: BlobClient) -> tuple[list[str], list[int], int]:
-    """The committed block ids, their sizes and the blob's size: one Get Block List, as
-    every chunk of an upload reopens its blob. The public get_block_list() drops the
-    response's x-ms-blob-content-length, which would cost a Get Blob Properties more."""
-    block_list, headers = blob._client.block_blob.get_block_list(
-        list_type="committed", cls=lambda _response, body, headers: (body, headers)
-    )
-    committed = block_list.committed_blocks or []
-    ids = [_block_id_of(block.name) for block in committed]
-    sizes = [int(block.size) for block in committed]
-    return ids, sizes, int(headers["x-ms-blob-content-length"])
-
-
-def _blocks_up_to(sizes: list[int], size: int, path: str) -> int:
-    """How many blocks make up the first `size` bytes; every close ends a block."""
-    total = 0
-    for count, block_size in enumerate(sizes):
-        if total == size:
-            return count
-        total += block_size
-    if total == size:
-        return len(sizes)
-    raise InvalidOffsetError(path, size, driver="azure")
-
-
-def _block_id_of(wire_name: str) -> str:
-    """Block ids go base64-encoded on the wire (the SDK encodes ours once more)."""
-    try:
-        return base64.b64decode(wire_name, validate=True).decode()
-    except ValueError:
-        return wire_name  # not one of ours: the blob gets restaged
-
-
-def _block_id() -> str:
-    return base64.b64encode(uuid.uuid4().hex.encode()).decode()
-
-
-def _ours(block_id: str) -> bool:
-    # Azure wants every block id of a blob to have the same length.
-    return len(block_id) == 44

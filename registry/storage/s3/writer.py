@@ -11,17 +11,12 @@ the upload without the rest), or the object's first bytes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from registry.storage import cloud
 from registry.storage.driver import InvalidOffsetError
-from registry.storage.s3 import MIN_PART, Part
-
-if TYPE_CHECKING:
-    from registry.storage.s3 import S3Driver
+from registry.storage.parts import PartWriter
+from registry.storage.s3.bucket import MIN_PART, Part, S3Bucket
 
 
-def open_writer(s3: S3Driver, path: str, append: bool, size: int | None = None) -> S3Writer:
+def open_writer(s3: S3Bucket, path: str, append: bool, size: int | None = None) -> S3Writer:
     key = s3.keys.key(path)
     with s3.errors(path):
         if not append or size == 0:
@@ -29,7 +24,7 @@ def open_writer(s3: S3Driver, path: str, append: bool, size: int | None = None) 
         return _resume(s3, path, key, size)
 
 
-def _new_file(s3: S3Driver, path: str, key: str) -> S3Writer:
+def _new_file(s3: S3Bucket, path: str, key: str) -> S3Writer:
     # A stale upload would be resumed by a later append, and a stale object taken for the
     # start of this write by a resume at a size: neither may outlive the file they belong to.
     s3.abort_uploads(key)
@@ -37,7 +32,7 @@ def _new_file(s3: S3Driver, path: str, key: str) -> S3Writer:
     return S3Writer(s3, path, key, new_file=True)
 
 
-def _resume(s3: S3Driver, path: str, key: str, size: int | None) -> S3Writer:
+def _resume(s3: S3Bucket, path: str, key: str, size: int | None) -> S3Writer:
     uploads = [u for u in s3.uploads(key) if u["Key"] == key]
     if not uploads:
         return _continue_object(s3, path, key, size)
@@ -60,7 +55,7 @@ def _resume(s3: S3Driver, path: str, key: str, size: int | None) -> S3Writer:
     return _continue_object(s3, path, key, size)
 
 
-def _continue_object(s3: S3Driver, path: str, key: str, size: int | None) -> S3Writer:
+def _continue_object(s3: S3Bucket, path: str, key: str, size: int | None) -> S3Writer:
     """Go on after the first `size` bytes (all by default) of the object at `key`."""
     stored = s3.head_size(key)
     keep = (stored or 0) if size is None else size
@@ -101,12 +96,12 @@ def _parts_up_to(parts: list[Part], size: int) -> list[Part] | None:
     return parts if total == size else None
 
 
-class S3Writer(cloud.PartWriter):
+class S3Writer(PartWriter):
     driver = "s3"
 
     def __init__(
         self,
-        s3: S3Driver,
+        s3: S3Bucket,
         path: str,
         key: str,
         *,

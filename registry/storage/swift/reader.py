@@ -10,17 +10,15 @@ the middleware itself lists them.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
 from registry.storage.driver import InvalidOffsetError
-from registry.storage.swift_session import translated
-
-if TYPE_CHECKING:
-    from registry.storage.swift import SwiftDriver
+from registry.storage.swift.container import SwiftContainer
+from registry.storage.swift.session import translated
 
 
-def segments_reader(swift: SwiftDriver, path: str, prefix: str, offset: int) -> BinaryIO:
+def segments_reader(swift: SwiftContainer, path: str, prefix: str, offset: int) -> BinaryIO:
     """The DLO at `path`, whose segments start with `prefix`, read from `offset`."""
     segments = [(e["name"], int(e["bytes"])) for e in swift.entries(prefix) if int(e["bytes"])]
     size = sum(length for _, length in segments)
@@ -37,7 +35,7 @@ def segments_reader(swift: SwiftDriver, path: str, prefix: str, offset: int) -> 
     return chunk_reader(chunks, chunks.close, lambda: translated(path))
 
 
-def _open(swift: SwiftDriver, path: str, name: str, skip: int) -> Any:
+def _open(swift: SwiftContainer, path: str, name: str, skip: int) -> Any:
     headers = {"Range": f"bytes={skip}-"} if skip else {}
     with translated(path):
         _, body = swift.conn().get_object(swift.container, name, READ_CHUNK, headers=headers)
@@ -45,7 +43,7 @@ def _open(swift: SwiftDriver, path: str, name: str, skip: int) -> Any:
 
 
 def _chunks(
-    swift: SwiftDriver, path: str, body: Any, rest: list[str]
+    swift: SwiftContainer, path: str, body: Any, rest: list[str]
 ) -> Generator[bytes, None, None]:
     try:
         yield from body

@@ -7,25 +7,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from registry.storage.cloud import InFlight, PartWriter
-from registry.storage.driver import (
-    InvalidOffsetError,
-    PathNotFoundError,
-    StorageUnavailableError,
-)
-from registry.storage.swift import MANIFEST
-
-if TYPE_CHECKING:
-    from registry.storage.swift import SwiftDriver
+from registry.storage.driver import InvalidOffsetError, PathNotFoundError, StorageUnavailableError
+from registry.storage.parts import InFlight, PartWriter
+from registry.storage.swift.container import MANIFEST, SwiftContainer
 
 # Segments one writer may have on the wire at once: the stream goes on while they are sent.
 SEGMENTS_IN_FLIGHT = 2
 
 
 def open_writer(
-    swift: SwiftDriver, path: str, append: bool, size: int | None = None
+    swift: SwiftContainer, path: str, append: bool, size: int | None = None
 ) -> SwiftWriter:
     prefix = swift.new_segments_prefix(path)
     if not append or size == 0:
@@ -57,7 +50,7 @@ def open_writer(
 
 
 def _cut(
-    swift: SwiftDriver, path: str, segments: list[dict[str, Any]], size: int
+    swift: SwiftContainer, path: str, segments: list[dict[str, Any]], size: int
 ) -> list[dict[str, Any]]:
     """The segments holding the first `size` bytes; those after them (a killed writer's) are
     deleted, since the manifest serves every segment under its prefix. Every close ends a
@@ -81,7 +74,7 @@ class SwiftWriter(PartWriter):
 
     def __init__(
         self,
-        swift: SwiftDriver,
+        swift: SwiftContainer,
         path: str,
         prefix: str,
         *,

@@ -1,0 +1,1 @@
+"""The Azure Blob Storage driver: `driver` (the file operations), `writer` (staged blocks)."""

@@ -1,0 +1,1 @@
+"""The local filesystem driver: `driver`, `writer` (in place), `files` (what both use)."""

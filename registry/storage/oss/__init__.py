@@ -1,0 +1,5 @@
+"""The Aliyun OSS driver.
+
+`bucket` (the client, constants and error translation), `upload` (one multipart upload),
+`driver`, `writer`.
+"""

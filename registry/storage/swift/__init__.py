@@ -1,0 +1,4 @@
+"""The OpenStack Swift driver.
+
+`session` (the HTTP session, constants and error translation), `driver`, `reader`, `writer`.
+"""
