@@ -104,7 +104,7 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
 
 
 def _ours_in_process(root: Path, workers: int, links: bool, result_file: Path) -> None:
-    from registry.maintenance.gc import GCOptions, collect_garbage
+    from registry.maintenance.gc.collect import GCOptions, collect_garbage
     from registry.storage import create_driver
 
     driver = create_driver("filesystem", {"rootdirectory": str(root)})

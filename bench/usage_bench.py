@@ -41,7 +41,7 @@ from gc_bench import Shape, _timed, build  # noqa: E402
 
 
 def _options(dry_run: bool = True) -> Any:
-    from registry.maintenance.gc import GCOptions
+    from registry.maintenance.gc.collect import GCOptions
 
     return GCOptions(dry_run=dry_run, delete_untagged=True, grace_period=timedelta(0))
 
@@ -53,7 +53,7 @@ def _driver(root: Path) -> Any:
 
 
 def gc_dry_run(root: Path) -> dict[str, Any]:
-    from registry.maintenance.gc import collect_garbage
+    from registry.maintenance.gc.collect import collect_garbage
 
     result = collect_garbage(_driver(root), _options())
     return {

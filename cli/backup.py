@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from cli.tasks import api_client, run_task
-from registry.maintenance.backup_prune import kept_text
-from registry.maintenance.backup_space import human
-from registry.maintenance.backup_store import is_backup_id
+from registry.maintenance.backup.prune import kept_text
+from registry.maintenance.backup.space import human
+from registry.maintenance.backup.store import is_backup_id
 
 _no_verify = click.option("--no-verify", is_flag=True, help="Skip re-hashing the new blobs.")
 _no_prune = click.option("--no-prune", is_flag=True, help="Keep every older backup this time.")

@@ -11,7 +11,7 @@ import click
 from cli.tasks import api_client, run_task
 from cli.words import plural
 from registry.durations import parse_duration
-from registry.maintenance.gc_kept import kept_lines
+from registry.maintenance.gc.kept import kept_lines
 
 
 class DurationText(click.ParamType[str, str]):

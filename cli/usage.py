@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from cli.tasks import api_client, run_task
-from registry.maintenance.backup_space import human
+from registry.maintenance.backup.space import human
 
 
 @click.command("usage")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cli.tasks import api_client, wait_for
-from registry.maintenance.backup_space import human
+from registry.maintenance.backup.space import human
 
 
 @click.command("verify-storage")

@@ -13,7 +13,7 @@ from registry.cluster import gc_online
 from registry.cluster.gc_fence import FenceExpired, SweepFence
 from registry.cluster.gc_writer import RECENT_WINDOW
 from registry.durations import parse_duration
-from registry.maintenance.gc import GCResult
+from registry.maintenance.gc.collect import GCResult
 from registry.maintenance.progress import TaskCancelled
 from worker.context import TaskContext
 from worker.lease import LeaseHolding

@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 
 from api.v1.deps import SettingsDep
 from api.v1.errors import V1Route, error_responses
-from registry.maintenance.backup import store_of
-from registry.maintenance.backup_catalog import BackupSummary, catalog, describe
-from registry.maintenance.backup_manifest import VerificationState
+from registry.maintenance.backup.catalog import BackupSummary, catalog, describe
+from registry.maintenance.backup.manifest import VerificationState
+from registry.maintenance.backup.take import store_of
 
 router = APIRouter(prefix="/api/v1/backups", tags=["backups"], route_class=V1Route)
 

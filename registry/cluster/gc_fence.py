@@ -32,7 +32,7 @@ def _no_step(_: str) -> None:
 
 
 class SweepFence:
-    """registry.maintenance.gc_run.Fence for one online run (`run`: its lease token)."""
+    """registry.maintenance.gc.run.Fence for one online run (`run`: its lease token)."""
 
     def __init__(
         self,

@@ -60,7 +60,7 @@ KINDS: dict[str, TaskKind] = {
     ),
     # gc takes the storage lease itself: its mode (readonly or stop) is a parameter.
     "gc": TaskKind(
-        "registry.maintenance.gc:Params",
+        "registry.maintenance.gc.collect:Params",
         soft_time_limit=12 * 3600,
         time_limit=12 * 3600 + 300,
         description="mark and sweep: free blobs, manifests and repositories nothing references",
@@ -74,27 +74,27 @@ KINDS: dict[str, TaskKind] = {
     ),
     # backup and restore take the storage lease themselves, phase by phase (backup.py).
     "backup": TaskKind(
-        "registry.maintenance.backup:Params",
+        "registry.maintenance.backup.take:Params",
         soft_time_limit=24 * 3600,
         time_limit=24 * 3600 + 300,
         description="back up a filesystem registry into docker_registry.backups.directory",
         exclusive=True,
     ),
     "restore": TaskKind(
-        "registry.maintenance.restore:Params",
+        "registry.maintenance.backup.restore:Params",
         soft_time_limit=24 * 3600,
         time_limit=24 * 3600 + 300,
         description="rebuild the storage from a backup (by id or exported file) and swap it in",
         exclusive=True,
     ),
     "backup_verify": TaskKind(
-        "registry.maintenance.backup_verify:Params",
+        "registry.maintenance.backup.verify:Params",
         soft_time_limit=24 * 3600,
         time_limit=24 * 3600 + 300,
         description="re-hash every blob of a backup and record what is corrupt",
     ),
     "backup_export": TaskKind(
-        "registry.maintenance.backup_export:Params",
+        "registry.maintenance.backup.export:Params",
         soft_time_limit=24 * 3600,
         time_limit=24 * 3600 + 300,
         description="write a backup as one self-contained .tar.zst file",
@@ -107,7 +107,7 @@ KINDS: dict[str, TaskKind] = {
         description="apply hth.json to every instance (probe, optional migration, rollback)",
     ),
     "backup_prune": TaskKind(
-        "registry.maintenance.backup_prune:Params",
+        "registry.maintenance.backup.prune:Params",
         soft_time_limit=6 * 3600,
         time_limit=6 * 3600 + 300,
         description="keep the newest docker_registry.backups.keep backups, free the rest",

@@ -21,8 +21,8 @@ from registry.content import referrers
 from registry.content.repositories import MANIFESTS, RepositoryDir, list_repositories
 from registry.content.tags import untag
 from registry.maintenance.digestset import key_digest
-from registry.maintenance.gc_refs import ManifestUnreadable, check_digest, parse_refs
-from registry.maintenance.gc_scan import read_key, read_manifest, scan_repository, stat_or_none
+from registry.maintenance.gc.refs import ManifestUnreadable, check_digest, parse_refs
+from registry.maintenance.gc.scan import read_key, read_manifest, scan_repository, stat_or_none
 from registry.maintenance.retention import (
     ManifestNode,
     Protected,

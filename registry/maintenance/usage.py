@@ -19,13 +19,13 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from registry import layout
 from registry.config import GCSettings
 from registry.durations import parse_duration
-from registry.maintenance.gc import GCOptions
-from registry.maintenance.gc_plan import Plan, Planner
-from registry.maintenance.gc_refs import ManifestRefs
-from registry.maintenance.gc_run import RunContext
-from registry.maintenance.gc_scan import RepoScan, stat_or_none
-from registry.maintenance.gc_sweep import Sweeper
-from registry.maintenance.gc_workers import ProgressFn, Work
+from registry.maintenance.gc.collect import GCOptions
+from registry.maintenance.gc.plan import Plan, Planner
+from registry.maintenance.gc.refs import ManifestRefs
+from registry.maintenance.gc.run import RunContext
+from registry.maintenance.gc.scan import RepoScan, stat_or_none
+from registry.maintenance.gc.sweep import Sweeper
+from registry.maintenance.gc.workers import ProgressFn, Work
 from registry.maintenance.usage_sizes import BlobSizes
 from registry.storage import StorageDriver
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from registry import layout
 from registry.maintenance.digestset import digest_key, key_digest
-from registry.maintenance.gc_scan import stat_or_none
+from registry.maintenance.gc.scan import stat_or_none
 from registry.storage import StorageDriver
 
 # Manifest fields holding descriptors ({"digest", "size"}): config, layers, artifact blobs,

@@ -12,7 +12,7 @@ from typing import Any
 
 from registry import layout
 from registry.content.repositories import RepositoryDir, iter_repository_dirs
-from registry.maintenance.gc_scan import children
+from registry.maintenance.gc.scan import children
 from registry.storage import PathNotFoundError, StorageDriver
 
 # Manifests read to find expected sizes, at most: the sizes are a help, not worth a re-read

@@ -24,7 +24,7 @@ from pydantic import (
 
 from registry.cluster.leases import LeaseBusy
 from registry.durations import normalise_duration, parse_duration
-from registry.maintenance.backup import Lease, no_lease
+from registry.maintenance.backup.take import Lease, no_lease
 from registry.maintenance.outcome import FailedWithResult
 from registry.maintenance.progress import Progress
 from registry.maintenance.quarantine import REPAIR_COMMAND, quarantine_blob

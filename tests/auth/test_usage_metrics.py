@@ -11,7 +11,7 @@ import httpx
 
 from registry.config import parse_settings
 from registry.db.database import open_database
-from registry.maintenance.gc import GCOptions
+from registry.maintenance.gc.collect import GCOptions
 from registry.maintenance.usage import compute_usage
 from registry.tasks.usage import save_usage
 from tests.maintenance.trees import NO_GRACE, Tree

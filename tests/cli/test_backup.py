@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from registry import layout
-from registry.maintenance.backup_store import BackupStore
+from registry.maintenance.backup.store import BackupStore
 from tests.maintenance.backup_support import metadata_and_blobs
 from tests.maintenance.trees import Tree
 from tests.support.task_platform import UpPlatform

@@ -9,7 +9,7 @@ from datetime import timedelta
 from registry.cluster import gc_online, leases
 from registry.cluster.gc_fence import FenceExpired, SweepFence
 from registry.db.database import Database
-from registry.maintenance.gc import GCOptions, collect_garbage
+from registry.maintenance.gc.collect import GCOptions, collect_garbage
 from registry.storage import StorageDriver
 from tests.cluster.online_world import World
 

@@ -28,7 +28,7 @@ from registry.cluster.gc_writer import OnlineGuard
 from registry.cluster.models import GCDeletingRow, GCRunRow, GCTouchRow, LeaseRow
 from registry.config import parse_settings
 from registry.db.database import Database, open_database
-from registry.maintenance.gc import GCOptions
+from registry.maintenance.gc.collect import GCOptions
 from registry.storage import StorageDriver, create_driver
 from tests.cluster.online_gc_actor import GCActor
 from tests.cluster.online_world import World

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from registry.maintenance.gc import GCOptions, collect_garbage
+from registry.maintenance.gc.collect import GCOptions, collect_garbage
 from tests.support.clients import Skopeo
 from tests.support.cloud_registry import CLOUD_STORAGE, CloudStorage, log_records
 from tests.support.images import Image, MultiArchImage, OciLayout, read_dir_copy

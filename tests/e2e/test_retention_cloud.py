@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from registry.maintenance.gc import GCOptions, collect_garbage
+from registry.maintenance.gc.collect import GCOptions, collect_garbage
 from registry.maintenance.retention_policy import PolicySpec, compile_policy
 from registry.maintenance.retention_run import Retention
 from tests.support.clients import Skopeo

@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry import layout
-from registry.maintenance.backup import (
+from registry.maintenance.backup.store import BackupStore
+from registry.maintenance.backup.take import (
     BackupOptions,
     BackupResult,
     LeaseMode,
     create_backup,
     no_lease,
 )
-from registry.maintenance.backup_store import BackupStore
 from registry.maintenance.digestset import key_digest
-from registry.maintenance.gc_refs import parse_refs
+from registry.maintenance.gc.refs import parse_refs
 from registry.maintenance.progress import Progress, ProgressState
 from registry.storage import StorageDriver, create_driver
 

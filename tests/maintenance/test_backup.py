@@ -14,7 +14,10 @@ import pytest
 from registry import layout
 from registry.config import parse_settings
 from registry.content.repositories import mark_deleted
-from registry.maintenance.backup import (
+from registry.maintenance.backup.restore import restore_from_store
+from registry.maintenance.backup.space import NotEnoughSpace
+from registry.maintenance.backup.store import BackupStore
+from registry.maintenance.backup.take import (
     BackupError,
     BackupOptions,
     BackupUnsupported,
@@ -23,10 +26,7 @@ from registry.maintenance.backup import (
     no_lease,
     storage_root,
 )
-from registry.maintenance.backup_space import NotEnoughSpace
-from registry.maintenance.backup_store import BackupStore
 from registry.maintenance.progress import TaskCancelled
-from registry.maintenance.restore import restore_from_store
 from registry.storage import FileInfo, StorageDriver
 from registry.storage.base import CheckedDriver
 from tests.maintenance.backup_support import (

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from registry import layout
-from registry.maintenance.backup_problems import BackupCorrupt
-from registry.maintenance.backup_prune import kept_text, prune_backups
-from registry.maintenance.backup_store import BackupStore
+from registry.maintenance.backup.problems import BackupCorrupt
+from registry.maintenance.backup.prune import kept_text, prune_backups
+from registry.maintenance.backup.store import BackupStore
 from tests.maintenance.backup_support import Recorder, backup
 from tests.maintenance.trees import Tree
 

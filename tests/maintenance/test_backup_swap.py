@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registry.maintenance.backup_swap import exchange_dirs
+from registry.maintenance.backup.swap import exchange_dirs
 
 
 def test_two_directories_are_exchanged(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from registry import layout
-from registry.maintenance.backup_catalog import catalog
-from registry.maintenance.backup_store import BackupStore
-from registry.maintenance.backup_verify import verify_backup
+from registry.maintenance.backup.catalog import catalog
+from registry.maintenance.backup.store import BackupStore
+from registry.maintenance.backup.verify import verify_backup
 from tests.maintenance.backup_support import Recorder, backup
 from tests.maintenance.trees import Image, Tree
 

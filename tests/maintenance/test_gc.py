@@ -11,7 +11,13 @@ import pytest
 from registry import layout
 from registry.config import GCSettings
 from registry.content.links import write_link
-from registry.maintenance.gc import GCError, GCOptions, Params, collect_garbage, options_from_params
+from registry.maintenance.gc.collect import (
+    GCError,
+    GCOptions,
+    Params,
+    collect_garbage,
+    options_from_params,
+)
 from tests.maintenance.trees import NO_GRACE, Tree, garbage_tree
 from tests.maintenance.trees import collect as gc
 

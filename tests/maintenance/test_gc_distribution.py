@@ -21,7 +21,7 @@ import yaml
 
 from registry import layout
 from registry.content.links import write_link
-from registry.maintenance.gc import GCOptions, collect_garbage
+from registry.maintenance.gc.collect import GCOptions, collect_garbage
 from tests.maintenance.trees import (
     DOCKER_LIST,
     DOCKER_MANIFEST,

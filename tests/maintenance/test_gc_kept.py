@@ -10,7 +10,7 @@ import pytest
 
 from registry import layout
 from registry.content.repositories import mark_deleted
-from registry.maintenance.gc_kept import kept_lines
+from registry.maintenance.gc.kept import kept_lines
 from tests.maintenance.trees import NO_GRACE, Image, Tree
 from tests.maintenance.trees import collect as gc
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from registry.maintenance.digestset import digest_key
-from registry.maintenance.gc_refs import ManifestUnreadable, parse_refs
+from registry.maintenance.gc.refs import ManifestUnreadable, parse_refs
 
 
 def _digest(label: str) -> str:

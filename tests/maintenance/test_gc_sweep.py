@@ -9,7 +9,7 @@ import pytest
 
 from registry import layout
 from registry.content.repositories import mark_deleted
-from registry.maintenance.gc import GCOptions, collect_garbage
+from registry.maintenance.gc.collect import GCOptions, collect_garbage
 from tests.maintenance.trees import NO_GRACE, Tree, garbage_tree
 from tests.maintenance.trees import collect as gc
 

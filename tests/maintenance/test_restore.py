@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from registry import layout
-from registry.maintenance.backup import no_lease
-from registry.maintenance.backup_manifest import BlobEntry
-from registry.maintenance.backup_store import BackupNotFound, BackupStore
+from registry.maintenance.backup.manifest import BlobEntry
+from registry.maintenance.backup.restore import RestoreError, restore_from_store
+from registry.maintenance.backup.store import BackupNotFound, BackupStore
+from registry.maintenance.backup.take import no_lease
 from registry.maintenance.progress import TaskCancelled
-from registry.maintenance.restore import RestoreError, restore_from_store
 from tests.maintenance.backup_support import (
     LeaseLog,
     Recorder,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from registry.maintenance.backup import no_lease
-from registry.maintenance.backup_export import export_backup
-from registry.maintenance.backup_store import BackupStore
-from registry.maintenance.restore import restore_from_archive, restore_from_store
+from registry.maintenance.backup.export import export_backup
+from registry.maintenance.backup.restore import restore_from_archive, restore_from_store
+from registry.maintenance.backup.store import BackupStore
+from registry.maintenance.backup.take import no_lease
 from tests.maintenance.backup_support import Recorder, backup
 from tests.support.clients import ClientError, Skopeo
 from tests.support.images import OciLayout, read_dir_copy

@@ -14,7 +14,7 @@ import pytest
 
 from registry import layout
 from registry.content.repositories import mark_deleted
-from registry.maintenance.gc import GCOptions
+from registry.maintenance.gc.collect import GCOptions
 from registry.maintenance.progress import TaskCancelled
 from registry.maintenance.usage import RepositoryUsage, UsageResult, compute_usage
 from registry.storage import create_driver

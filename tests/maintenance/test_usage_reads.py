@@ -15,7 +15,7 @@ from typing import BinaryIO
 import pytest
 
 from registry import layout
-from registry.maintenance.gc import GCOptions
+from registry.maintenance.gc.collect import GCOptions
 from registry.maintenance.usage import compute_usage
 from registry.storage import StorageDriver, create_driver
 from registry.storage.base import CheckedDriver

@@ -15,8 +15,8 @@ import pytest
 from registry import layout
 from registry.cluster.leases import LeaseBusy
 from registry.maintenance import verify_storage as scrub
-from registry.maintenance.backup import LeaseMode
-from registry.maintenance.backup_snapshot import capture
+from registry.maintenance.backup.snapshot import capture
+from registry.maintenance.backup.take import LeaseMode
 from registry.maintenance.migrate import MigrationStats, copy_metadata
 from registry.maintenance.progress import TaskCancelled
 from registry.maintenance.quarantine import list_quarantine

@@ -16,8 +16,8 @@ from registry import layout
 from registry.content.links import write_link
 from registry.content.referrers import add_referrer, referrer_descriptor
 from registry.content.repositories import mark_deleted
-from registry.maintenance.gc import GCOptions, collect_garbage
-from registry.maintenance.gc_result import GCResult
+from registry.maintenance.gc.collect import GCOptions, collect_garbage
+from registry.maintenance.gc.result import GCResult
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

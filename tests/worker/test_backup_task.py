@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from registry import layout
-from registry.maintenance.backup_store import BackupStore
+from registry.maintenance.backup.store import BackupStore
 from tests.maintenance.backup_support import metadata_and_blobs, torn_references
 from tests.maintenance.trees import Tree
 from tests.support.task_platform import RedisNamespace, TaskPlatform

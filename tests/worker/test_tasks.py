@@ -19,7 +19,7 @@ def test_a_task_runs_to_success_with_progress_result_and_log(platform: TaskPlatf
     done = platform.wait_finished(task["id"])
     assert done["state"] == "succeeded"
     assert done["attempts"] == 1
-    assert done["progress"] == {"phase": "steps", "done": 3, "total": 3}
+    assert done["progress"] == {"phase": "steps", "done": 3, "total": 3, "note": None}
     assert done["result"] == {"steps": 3, "attempt": 1}
     assert done["started_at"] >= done["created_at"] and done["finished_at"] >= done["started_at"]
     log = platform.api().get(f"/api/v1/tasks/{task['id']}/log").text

@@ -7,8 +7,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from registry.maintenance import backup_export, backup_prune, backup_verify, restore
-from registry.maintenance.backup import (
+from registry.maintenance.backup import export as backup_export
+from registry.maintenance.backup import prune as backup_prune
+from registry.maintenance.backup import restore
+from registry.maintenance.backup import verify as backup_verify
+from registry.maintenance.backup.problems import corrupt_backup
+from registry.maintenance.backup.take import (
     BackupOptions,
     Lease,
     LeaseMode,
@@ -18,7 +22,6 @@ from registry.maintenance.backup import (
     storage_root,
     store_of,
 )
-from registry.maintenance.backup_problems import corrupt_backup
 from worker.context import TaskContext
 from worker.lease import storage_lease
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.maintenance.gc import Params, collect_garbage, options_from_params
+from registry.maintenance.gc.collect import Params, collect_garbage, options_from_params
 from registry.maintenance.progress import TaskCancelled
 from worker.context import TaskContext
 from worker.gc_online import online_run

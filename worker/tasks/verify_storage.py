@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any
 
-from registry.maintenance.backup import LeaseMode
+from registry.maintenance.backup.take import LeaseMode
 from registry.maintenance.verify_storage import Params, raise_if_corrupt, verify_storage
 from worker.context import TaskContext
 from worker.lease import storage_lease

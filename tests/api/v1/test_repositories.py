@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from registry import layout
-from registry.maintenance.gc import GCOptions, collect_garbage
+from registry.maintenance.gc.collect import GCOptions, collect_garbage
 from tests.support.processes import RegistryProcess
 from tests.support.registry_content import (
     error_code,

@@ -13,9 +13,9 @@ from typing import Any
 import zstandard
 
 from registry import layout
-from registry.maintenance.backup_manifest import Problem, Verification
-from registry.maintenance.backup_snapshot import read_archive
-from registry.maintenance.backup_store import BackupStore
+from registry.maintenance.backup.manifest import Problem, Verification
+from registry.maintenance.backup.snapshot import read_archive
+from registry.maintenance.backup.store import BackupStore
 from registry.maintenance.outcome import FailedWithResult
 
 NAMED = 5  # problems named in the one-line error; all are in verification.json

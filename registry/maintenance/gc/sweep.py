@@ -14,10 +14,10 @@ from registry import layout
 from registry.content.gc_guard import repository_key, upload_key
 from registry.content.repositories import REPOSITORY_PARTS, clear_deleted
 from registry.maintenance.digestset import hex_key, key_digest
-from registry.maintenance.gc_plan import Plan
-from registry.maintenance.gc_run import NoFence, RunContext
-from registry.maintenance.gc_scan import UploadScan, children, delete_quietly
-from registry.maintenance.gc_workers import chunked
+from registry.maintenance.gc.plan import Plan
+from registry.maintenance.gc.run import NoFence, RunContext
+from registry.maintenance.gc.scan import UploadScan, children, delete_quietly
+from registry.maintenance.gc.workers import chunked
 from registry.storage import StorageDriver
 
 T = TypeVar("T")

@@ -22,9 +22,9 @@ from typing import IO
 import zstandard
 
 from registry import layout
-from registry.maintenance.backup_manifest import MetadataInfo
+from registry.maintenance.backup.manifest import MetadataInfo
 from registry.maintenance.digestset import digest_key, key_digest
-from registry.maintenance.gc_refs import ManifestUnreadable, parse_refs
+from registry.maintenance.gc.refs import ManifestUnreadable, parse_refs
 from registry.maintenance.progress import Progress
 from registry.storage import FileInfo, PathNotFoundError, StorageDriver
 from registry.storage.base import check_path

@@ -19,20 +19,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from registry.config import Settings
-from registry.maintenance.backup_blobs import (
+from registry.maintenance.backup.blobs import (
     BlobCopy,
     Copied,
     blobs_to_back_up,
     copy_blobs,
     suspect_copies,
 )
-from registry.maintenance.backup_copy import sync_filesystem
-from registry.maintenance.backup_manifest import BackupManifest, Verification
-from registry.maintenance.backup_problems import corrupt_backup
-from registry.maintenance.backup_prune import prune_backups
-from registry.maintenance.backup_snapshot import Snapshot, capture, complete, write_archive
-from registry.maintenance.backup_store import METADATA, BackupStore, new_backup_id
-from registry.maintenance.backup_verify import verify_backup
+from registry.maintenance.backup.copy import sync_filesystem
+from registry.maintenance.backup.manifest import BackupManifest, Verification
+from registry.maintenance.backup.problems import corrupt_backup
+from registry.maintenance.backup.prune import prune_backups
+from registry.maintenance.backup.snapshot import Snapshot, capture, complete, write_archive
+from registry.maintenance.backup.store import METADATA, BackupStore, new_backup_id
+from registry.maintenance.backup.verify import verify_backup
 from registry.maintenance.progress import Progress
 from registry.storage import StorageDriver
 from registry.storage.filesystem.driver import local_root

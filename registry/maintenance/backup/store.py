@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 
 from registry.errors import RegistryError
-from registry.maintenance.backup_copy import temp_beside
-from registry.maintenance.backup_manifest import BackupManifest, Verification
+from registry.maintenance.backup.copy import temp_beside
+from registry.maintenance.backup.manifest import BackupManifest, Verification
 
 MANIFEST = "manifest.json"
 METADATA = "metadata.tar.zst"

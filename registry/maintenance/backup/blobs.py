@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from registry import layout
-from registry.maintenance.backup_copy import DigestMismatch, copy_file, copy_verified, run_parallel
-from registry.maintenance.backup_manifest import BlobEntry, Problem, Verification
-from registry.maintenance.backup_space import check_free_space
-from registry.maintenance.backup_store import BackupStore
+from registry.maintenance.backup.copy import DigestMismatch, copy_file, copy_verified, run_parallel
+from registry.maintenance.backup.manifest import BlobEntry, Problem, Verification
+from registry.maintenance.backup.space import check_free_space
+from registry.maintenance.backup.store import BackupStore
 from registry.maintenance.progress import Progress
 from registry.storage import PathNotFoundError, StorageDriver
 from registry.tasks.models import utcnow

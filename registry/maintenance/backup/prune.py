@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.maintenance.backup_store import BackupStore, StoreBusy
+from registry.maintenance.backup.store import BackupStore, StoreBusy
 from registry.maintenance.progress import Progress
 
 

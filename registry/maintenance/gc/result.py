@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from registry.maintenance.gc_kept import Kept, kept_lines
+from registry.maintenance.gc.kept import Kept, kept_lines
 
 
 @dataclass

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from registry.maintenance.digestset import DigestSet
-from registry.maintenance.gc_refs import ManifestRefs
-from registry.maintenance.gc_scan import RepoScan
+from registry.maintenance.gc.refs import ManifestRefs
+from registry.maintenance.gc.scan import RepoScan
 
 
 class Marking:

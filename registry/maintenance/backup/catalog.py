@@ -7,8 +7,8 @@ import json
 import logging
 from dataclasses import dataclass
 
-from registry.maintenance.backup_manifest import BackupManifest, Verification, VerificationState
-from registry.maintenance.backup_store import BackupStore
+from registry.maintenance.backup.manifest import BackupManifest, Verification, VerificationState
+from registry.maintenance.backup.store import BackupStore
 
 log = logging.getLogger("hth.backups")
 

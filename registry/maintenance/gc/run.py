@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from registry.maintenance.gc_result import GCResult, PhaseStats
-from registry.maintenance.gc_workers import Work
+from registry.maintenance.gc.result import GCResult, PhaseStats
+from registry.maintenance.gc.workers import Work
 from registry.storage import FileInfo, StorageDriver
 
 log = logging.getLogger("hth.gc")

@@ -21,10 +21,10 @@ from typing import IO, Any
 import zstandard
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from registry.maintenance.backup_copy import BUFFER, temp_beside
-from registry.maintenance.backup_manifest import BackupManifest
-from registry.maintenance.backup_snapshot import MetaFile, read_archive
-from registry.maintenance.backup_store import MANIFEST, METADATA, BackupStore
+from registry.maintenance.backup.copy import BUFFER, temp_beside
+from registry.maintenance.backup.manifest import BackupManifest
+from registry.maintenance.backup.snapshot import MetaFile, read_archive
+from registry.maintenance.backup.store import MANIFEST, METADATA, BackupStore
 from registry.maintenance.progress import Progress
 
 ZSTD_LEVEL = 3

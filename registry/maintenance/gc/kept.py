@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from registry.durations import format_duration
-from registry.maintenance.backup_space import human
+from registry.maintenance.backup.space import human
 
 GRACE_FLAG = "--grace-period 0"  # hth-ctl docker-registry-garbage-collect
 FREE_NOW = {"param": "grace_period", "value": 0, "flag": GRACE_FLAG}

@@ -14,14 +14,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from registry import layout
-from registry.maintenance.backup_copy import (
+from registry.maintenance.backup.copy import (
     DigestMismatch,
     copy_verified,
     file_digest,
     run_parallel,
 )
-from registry.maintenance.backup_manifest import BackupManifest, BlobEntry, Problem, Verification
-from registry.maintenance.backup_store import BackupStore
+from registry.maintenance.backup.manifest import BackupManifest, BlobEntry, Problem, Verification
+from registry.maintenance.backup.store import BackupStore
 from registry.maintenance.progress import Progress
 from registry.tasks.models import utcnow
 

@@ -23,20 +23,20 @@ import zstandard
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from registry import layout
-from registry.maintenance.backup import BackupError, Lease
-from registry.maintenance.backup_copy import (
+from registry.maintenance.backup.copy import (
     BUFFER,
     DigestMismatch,
     copy_verified,
     run_parallel,
     sync_filesystem,
 )
-from registry.maintenance.backup_export import ArchiveSource
-from registry.maintenance.backup_manifest import BackupManifest
-from registry.maintenance.backup_snapshot import MetaFile, read_archive
-from registry.maintenance.backup_space import check_free_space
-from registry.maintenance.backup_store import BackupStore
-from registry.maintenance.backup_swap import exchange_dirs
+from registry.maintenance.backup.export import ArchiveSource
+from registry.maintenance.backup.manifest import BackupManifest
+from registry.maintenance.backup.snapshot import MetaFile, read_archive
+from registry.maintenance.backup.space import check_free_space
+from registry.maintenance.backup.store import BackupStore
+from registry.maintenance.backup.swap import exchange_dirs
+from registry.maintenance.backup.take import BackupError, Lease
 from registry.maintenance.progress import Progress
 
 WORKERS = 4

@@ -9,15 +9,15 @@ from datetime import datetime
 from registry import layout
 from registry.content.repositories import RepositoryDir, deleted_names, iter_repository_dirs
 from registry.maintenance.digestset import hex_key, key_digest
-from registry.maintenance.gc_mark import Marking
-from registry.maintenance.gc_refs import (
+from registry.maintenance.gc.mark import Marking
+from registry.maintenance.gc.refs import (
     ManifestRefs,
     ManifestUnreadable,
     check_digest,
     parse_refs,
 )
-from registry.maintenance.gc_run import GCError, RunContext
-from registry.maintenance.gc_scan import (
+from registry.maintenance.gc.run import GCError, RunContext
+from registry.maintenance.gc.scan import (
     RepoScan,
     UploadScan,
     blob_prefixes,
@@ -28,7 +28,7 @@ from registry.maintenance.gc_scan import (
     scan_uploads,
     stat_or_none,
 )
-from registry.maintenance.gc_workers import chunked
+from registry.maintenance.gc.workers import chunked
 from registry.maintenance.quarantine import REPAIR_COMMAND
 from registry.storage import FileInfo, StorageError, StorageUnavailableError
 

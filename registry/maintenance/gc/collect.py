@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict
 
 from registry.config import GCSettings
 from registry.durations import Duration, parse_duration
-from registry.maintenance.gc_plan import Planner
-from registry.maintenance.gc_result import GCResult
-from registry.maintenance.gc_run import Fence, GCError, GCOptions, RunContext
-from registry.maintenance.gc_sweep import Sweeper
-from registry.maintenance.gc_workers import ProgressFn, Work
+from registry.maintenance.gc.plan import Planner
+from registry.maintenance.gc.result import GCResult
+from registry.maintenance.gc.run import Fence, GCError, GCOptions, RunContext
+from registry.maintenance.gc.sweep import Sweeper
+from registry.maintenance.gc.workers import ProgressFn, Work
 from registry.maintenance.progress import TaskCancelled
 from registry.storage import StorageDriver
 

@@ -1,0 +1,1 @@
+"""Garbage collection: scan, mark, plan, sweep and the result (docs/gc.md); `collect` runs it."""
