@@ -4,6 +4,7 @@ with `delete_untagged`, and GC then frees its blobs."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ def test_retention_on_s3(
     old = source.write_image("ci-1", [8192], seed=22)
     new = source.write_image("ci-2", [8192], seed=23)
     for tag in ("v1", "ci-1", "ci-2"):  # in this order: ci-2 is the newest push
+        time.sleep(1.1)  # S3's LastModified counts whole seconds: no two pushes in one
         extra = ("--all",) if tag == "v1" else ()
         skopeo.copy(f"oci:{source.path}:{tag}", f"docker://{registry.host}/rtn/app:{tag}", *extra)
 
