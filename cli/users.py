@@ -139,8 +139,8 @@ def ungrant(username: str, namespace: str) -> None:
 def create_admin(ctx: click.Context, username: str, password_stdin: bool) -> None:
     """Create an admin in the database of the configured platform (no API call: this is
     how the first admin comes to be when none was configured)."""
-    from registry.auth.passwords import WeakPassword
     from registry.auth.users import NewUser, UserError, create_user
+    from registry.config.password_policy import WeakPassword
     from registry.db.database import open_database
 
     settings = load_settings(getattr(ctx.find_root().obj, "config", None))

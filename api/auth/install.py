@@ -17,9 +17,9 @@ from api.auth import token_endpoint
 from api.auth.limits import BodyLimitMiddleware
 from api.auth.runtime import AuthRuntime
 from registry.auth.mode import describe_mode
-from registry.auth.passwords import WeakPassword, check_policy
 from registry.auth.users import count_admins, ensure_admin
 from registry.config import ConfigError, Settings
+from registry.config.password_policy import WeakPassword, check_policy
 from registry.db.database import open_database
 
 log = logging.getLogger("hth.auth")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from registry.auth.passwords import WeakPassword
 from registry.auth.permissions import PermissionInvalid
 from registry.auth.tokens import TokenError
 from registry.auth.users import UserError
+from registry.config.password_policy import WeakPassword
 from registry.errors import RegistryError
 
 T = TypeVar("T")

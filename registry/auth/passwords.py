@@ -1,21 +1,17 @@
-"""Password hashing with argon2id (memory-hard) and the password policy. argon2 (and cffi)
-is imported to hash or check a password: every process reads the policy with its settings,
-few check a password (docs/benchmarks.md, "Footprint")."""
+"""Password hashing with argon2id (memory-hard), under the policy of
+registry/config/password_policy.py. argon2 (and cffi) is imported to hash or check a
+password: every process reads the policy with its settings, few check a password
+(docs/benchmarks.md, "Footprint")."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from registry.config.password_policy import check_policy
+
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
-
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024
-
-
-class WeakPassword(ValueError):
-    """A password the policy refuses (the message never contains the password)."""
 
 
 @lru_cache(maxsize=1)
@@ -24,13 +20,6 @@ def _hasher() -> PasswordHasher:
 
     # OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane (~20 ms per check here).
     return PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-
-
-def check_policy(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
 
 
 def hash_password(password: str) -> str:

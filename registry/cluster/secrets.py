@@ -25,7 +25,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, SecretStr
 
 from registry.config import DockerRegistrySettings, Settings
-from registry.storage.settings import SETTINGS_BY_DRIVER
+from registry.config.drivers import SETTINGS_BY_DRIVER
 
 KEY_FILE = "secrets.key"
 KEYS = "database.secrets_keys"

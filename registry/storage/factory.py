@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib
 
+from registry.config.drivers import SETTINGS_BY_DRIVER, DriverSettings
 from registry.storage.base import CheckedDriver
 from registry.storage.driver import StorageDriver, StorageError
-from registry.storage.settings import SETTINGS_BY_DRIVER, DriverSettings
 
 DRIVERS: dict[str, str] = {
     "filesystem": "registry.storage.filesystem.driver:FilesystemDriver",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registry.config_reference import reference_markdown
+from registry.config.reference import reference_markdown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -12,7 +12,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 def test_configuration_reference_is_current() -> None:
     assert DOC.read_text() == reference_markdown(), (
         "docs/configuration.md is stale: run "
-        "`.venv/bin/python -m registry.config_reference > docs/configuration.md`"
+        "`.venv/bin/python -m registry.config.reference > docs/configuration.md`"
     )
 
 

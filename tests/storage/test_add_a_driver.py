@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 import pytest
 
+from registry.config import drivers as settings
 from registry.storage import (
     InvalidOffsetError,
     InvalidPathError,
@@ -19,7 +20,6 @@ from registry.storage import (
     create_driver,
     driver_names,
     factory,
-    settings,
 )
 from registry.storage.base import CheckedDriver
 from registry.storage.cloud import KeySpace, ObjectStore, directory

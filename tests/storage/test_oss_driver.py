@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from registry.config.drivers import OSSSettings
 from registry.storage import (
     PathNotFoundError,
     StorageDriver,
@@ -26,7 +27,6 @@ from registry.storage import (
 from registry.storage.base import CheckedDriver
 from registry.storage.oss.bucket import endpoint_url
 from registry.storage.oss.driver import OSSDriver
-from registry.storage.settings import OSSSettings
 from tests.support.oss_server import OSSServer, OSSServerProcess
 from tests.support.processes import REPO_ROOT, free_port
 

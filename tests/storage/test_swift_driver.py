@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from registry.config.drivers import SwiftSettings
 from registry.storage import (
     PathNotFoundError,
     StorageDriver,
@@ -24,7 +25,6 @@ from registry.storage import (
     create_driver,
 )
 from registry.storage.base import CheckedDriver
-from registry.storage.settings import SwiftSettings
 from registry.storage.swift.driver import SwiftDriver
 from tests.support.faults import resume_with_a_refused_part
 from tests.support.processes import REPO_ROOT, free_port

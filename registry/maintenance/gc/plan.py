@@ -18,6 +18,7 @@ from registry.maintenance.gc.refs import (
 )
 from registry.maintenance.gc.run import GCError, RunContext
 from registry.maintenance.gc.scan import (
+    PrefixScan,
     RepoScan,
     UploadScan,
     blob_prefixes,
@@ -281,18 +282,6 @@ class Planner:
         if self.plan.scans[name].deleted or name in self._young_links:
             return False
         return self._revisions_left(name) == 0 and self._uploads_left.get(name, 0) == 0
-
-
-@dataclass
-class PrefixScan:
-    """One `blobs/<alg>/<xx>` folder: what is garbage, what stays and why."""
-
-    scanned: int
-    garbage: dict[bytes, int] = field(default_factory=dict)  # blob -> size
-    young: dict[bytes, tuple[int, datetime]] = field(default_factory=dict)  # size, written
-    kept_young: int = 0  # blobs only revisions the grace period keeps use
-    kept_young_bytes: int = 0
-    referenced: int = 0
 
 
 def _count(doomed: dict[str, list[bytes]]) -> int:

@@ -128,3 +128,15 @@ def delete_quietly(driver: StorageDriver, path: str, files: tuple[str, ...] = ()
     except PathNotFoundError:
         return False
     return True
+
+
+@dataclass
+class PrefixScan:
+    """One `blobs/<alg>/<xx>` folder: what is garbage, what stays and why."""
+
+    scanned: int
+    garbage: dict[bytes, int] = field(default_factory=dict)  # blob -> size
+    young: dict[bytes, tuple[int, datetime]] = field(default_factory=dict)  # size, written
+    kept_young: int = 0  # blobs only revisions the grace period keeps use
+    kept_young_bytes: int = 0
+    referenced: int = 0

@@ -26,6 +26,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
+from registry.config.drivers import AzureSettings
 from registry.durations import parse_duration
 from registry.storage import cloud
 from registry.storage.azure.writer import open_writer
@@ -38,7 +39,6 @@ from registry.storage.driver import (
     StorageError,
     StorageUnavailableError,
 )
-from registry.storage.settings import AzureSettings
 
 STAGING_THREADS = 16  # shared by every writer of a driver
 # The SDK briefly holds 8 bytes per byte of a download request (it sizes a list by the byte

@@ -12,6 +12,7 @@ from pathlib import Path
 from stat import S_ISDIR
 from typing import BinaryIO
 
+from registry.config.drivers import DriverSettings, FilesystemSettings
 from registry.storage.driver import (
     FileInfo,
     FileWriter,
@@ -21,7 +22,6 @@ from registry.storage.driver import (
 )
 from registry.storage.filesystem.files import make_parent, os_errors, unlink_quietly
 from registry.storage.filesystem.writer import FilesystemWriter
-from registry.storage.settings import DriverSettings, FilesystemSettings
 
 _TEMP_PREFIX = ".tmp-"
 

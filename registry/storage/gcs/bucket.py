@@ -20,11 +20,11 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
 
+from registry.config.drivers import GCSSettings
 from registry.durations import parse_duration
 from registry.storage import cloud
 from registry.storage.driver import PathNotFoundError, StorageError, StorageUnavailableError
 from registry.storage.sessions import EnvironmentOnce
-from registry.storage.settings import GCSSettings
 
 SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
 CHUNK_ALIGN = 256 * 1024  # parts stay multiples of this, the unit of GCS's resumable uploads

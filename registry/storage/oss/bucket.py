@@ -12,6 +12,7 @@ from oss2.exceptions import NoSuchBucket, NotFound, OssError, RequestError, Serv
 from requests import RequestException
 from urllib3.exceptions import HTTPError
 
+from registry.config.drivers import OSSSettings
 from registry.storage.cloud import CONNECT_TIMEOUT, READ_TIMEOUT, KeySpace
 from registry.storage.driver import (
     InvalidOffsetError,
@@ -20,7 +21,6 @@ from registry.storage.driver import (
     StorageError,
     StorageUnavailableError,
 )
-from registry.storage.settings import OSSSettings
 
 MIN_PART_SIZE = 100 * 1024  # OSS refuses smaller parts, except the last one
 PAGE = 1000  # the most keys OSS lists or deletes in one request

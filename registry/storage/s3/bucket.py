@@ -14,11 +14,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from registry.config.drivers import S3Settings
 from registry.durations import parse_duration
 from registry.storage import cloud
 from registry.storage.chunked import byte_ranges
 from registry.storage.driver import PathNotFoundError, StorageError, StorageUnavailableError
-from registry.storage.settings import S3Settings
 
 MIN_PART = 5 * 1024 * 1024  # S3 refuses smaller parts, except the last one
 MAX_COPY = 5 * 1024**3  # CopyObject's limit; larger objects are copied part by part

@@ -16,9 +16,9 @@ from urllib.parse import quote
 from swiftclient.client import Connection
 from swiftclient.utils import LengthWrapper
 
+from registry.config.drivers import SwiftSettings
 from registry.storage.cloud import CONNECT_TIMEOUT, READ_TIMEOUT, RETRY_ATTEMPTS, KeySpace
 from registry.storage.driver import PathNotFoundError, StorageDriver, StorageUnavailableError
-from registry.storage.settings import SwiftSettings
 from registry.storage.swift.session import SwiftSession, translated
 
 CONTENT_TYPE = "application/octet-stream"

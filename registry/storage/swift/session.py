@@ -13,9 +13,9 @@ from requests import RequestException
 from swiftclient.client import Connection
 from swiftclient.exceptions import ClientException
 
+from registry.config.drivers import SwiftSettings
 from registry.storage.cloud import CONNECT_TIMEOUT, READ_TIMEOUT, RETRY_ATTEMPTS
 from registry.storage.driver import PathNotFoundError, StorageError, StorageUnavailableError
-from registry.storage.settings import SwiftSettings
 
 log = logging.getLogger("hth.storage.swift")
 

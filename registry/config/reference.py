@@ -9,12 +9,12 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from registry.config import Settings
+from registry.config.drivers import SETTINGS_BY_DRIVER
 from registry.durations import normalise_duration
-from registry.storage.settings import SETTINGS_BY_DRIVER
 
 _HEADER = """# Configuration reference
 
-Generated from the settings models (`python -m registry.config_reference > docs/configuration.md`);
+Generated from the settings models (`python -m registry.config.reference > docs/configuration.md`);
 a test keeps it current. `hth.json` is found at `--config FILE`, else `$HTH_CONFIG`, else
 `/var/opt/hth/shared/hth.json` when it exists, else the embedded default (data under `./var`).
 Unknown keys and wrong types are errors that name the key path. Durations (type `duration`)
