@@ -34,7 +34,7 @@ from tests.support.task_platform import (  # noqa: E402
 )
 from tests.ui.devtools import Browser  # noqa: E402
 
-# GC phases with a known total (registry/maintenance/gc/plan.py, gc_sweep.py).
+# GC phases with a known total (registry/maintenance/gc/plan.py, gc/sweep.py).
 GC_PHASES = {
     "read_manifests", "scan_blobs", "scan_layer_links", "scan_uploads", "delete_repositories",
     "delete_manifests", "delete_layer_links", "delete_blobs", "delete_empty_repositories",

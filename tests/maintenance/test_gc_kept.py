@@ -1,4 +1,4 @@
-"""What a GC run says it kept and why: the grace period, uploads, references (gc_kept.py)."""
+"""What a GC run says it kept and why: the grace period, uploads, references (gc/kept.py)."""
 
 from __future__ import annotations
 

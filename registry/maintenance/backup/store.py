@@ -5,7 +5,7 @@ folder per backup. Blobs are real copies, never links: backups must outlive the 
         .lock                               flock: shared while backups, verifies, exports and
                                             restores read or add; exclusive while pruning
         blobs/<alg>/<hex[0:2]>/<hex>        a blob's content, named by its digest
-        backups/<id>/manifest.json          what the backup holds (backup_manifest.py)
+        backups/<id>/manifest.json          what the backup holds (backup/manifest.py)
         backups/<id>/metadata.tar.zst       repository metadata: links, tags, /hth/v1
         backups/<id>/verification.json      what the last verify found
         backups/.incomplete-<id>/           a backup being written, or abandoned by a crash

@@ -154,7 +154,7 @@ def create_backup(
         found = verify_backup(store, result.backup_id, progress, options.workers, options.root)
         result.verification = found.state
         result.seconds["verify"] = round(time.monotonic() - started, 3)
-    if options.prune:  # corrupt backups never push sound ones out (backup_prune.py)
+    if options.prune:  # corrupt backups never push sound ones out (backup/prune.py)
         result.pruned = prune_backups(store, options.keep, progress).as_dict()
     if found is not None and found.problem_count:
         raise corrupt_backup(store, result.backup_id, found, result.as_dict())

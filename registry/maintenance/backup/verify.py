@@ -2,7 +2,7 @@
 
 Problems are named by path and digest and kept as the backup's verification state. Right
 after a backup, a corrupt stored blob that the registry still holds is copied again. The
-task fails when anything is wrong (backup_problems.py names what, and where).
+task fails when anything is wrong (backup/problems.py names what, and where).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ class GCResult:
     phases: list[PhaseStats] = field(default_factory=list)
     # Every blob digest deleted (or that would be): instances drop them from their caches.
     deleted_blobs: list[str] = field(default_factory=list)
-    # What stays (or would) and why: the grace period, uploads, references (gc_kept.py).
+    # What stays (or would) and why: the grace period, uploads, references (gc/kept.py).
     kept: Kept = field(init=False)
 
     def __post_init__(self) -> None:
