@@ -9,9 +9,9 @@ from urllib.parse import quote
 import click
 
 from cli.tasks import api_client, run_task
-from cli.words import plural
 from registry.durations import parse_duration
 from registry.maintenance.gc.kept import kept_lines
+from registry.words import plural
 
 
 class DurationText(click.ParamType[str, str]):

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cli.tasks import api_client, wait_for
-from cli.words import plural
+from registry.words import plural
 
 PATH = "/api/v1/retention-policies"
 KEEP = ("keep_last", "keep_within", "keep_tags")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cli.tasks import _progress_text, api_client
-from cli.words import plural
+from registry.words import plural
 
 
 @click.command()

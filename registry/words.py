@@ -1,4 +1,5 @@
-"""Words of the CLI's summaries: counts with their noun in the right number."""
+"""Words of the summaries people read (GC's "what was kept", the CLI's lines): counts with
+their noun in the right number."""
 
 from __future__ import annotations
 

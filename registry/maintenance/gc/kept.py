@@ -9,6 +9,7 @@ from typing import Any
 
 from registry.durations import format_duration
 from registry.maintenance.backup.space import human
+from registry.words import plural
 
 GRACE_FLAG = "--grace-period 0"  # hth-ctl docker-registry-garbage-collect
 FREE_NOW = {"param": "grace_period", "value": 0, "flag": GRACE_FLAG}
@@ -119,13 +120,13 @@ def kept_lines(kept: dict[str, Any], grace_seconds: float, dry_run: bool) -> lis
     young = kept["grace_period"]
     if young["blobs"] or young["manifests"]:
         lines.append(
-            f"{verb} {_n(young['blobs'], 'blob')} ({human(young['bytes'])}) and "
-            f"{_n(young['manifests'], 'manifest')} younger than the grace period ({grace}): "
+            f"{verb} {plural(young['blobs'], 'blob')} ({human(young['bytes'])}) and "
+            f"{plural(young['manifests'], 'manifest')} younger than the grace period ({grace}): "
             + _when_free(young["collectable_after"], young["free_now_with"])
         )
     uploads = kept["uploads"]
     if uploads["uploads"]:
-        line = f"{verb} {_n(uploads['uploads'], 'upload')} ({human(uploads['bytes'])}): "
+        line = f"{verb} {plural(uploads['uploads'], 'upload')} ({human(uploads['bytes'])}): "
         if uploads["collectable_after"] is None:
             lines.append(line + uploads["reason"])
         else:
@@ -134,14 +135,10 @@ def kept_lines(kept: dict[str, Any], grace_seconds: float, dry_run: bool) -> lis
     referenced = kept["referenced"]
     if referenced["blobs"] or referenced["manifests"]:
         lines.append(
-            f"{verb} {_n(referenced['blobs'], 'blob')} and "
-            f"{_n(referenced['manifests'], 'manifest')} in use (referenced by kept manifests)"
+            f"{verb} {plural(referenced['blobs'], 'blob')} and "
+            f"{plural(referenced['manifests'], 'manifest')} in use (referenced by kept manifests)"
         )
     return lines
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _when_free(collectable_after: str | None, free_now_with: dict[str, Any] | None) -> str:
