@@ -8,6 +8,7 @@ times, the ratio and our peak RSS.
 
     .venv/bin/python bench/gc_bench.py [--repos 2000 --blobs 100000 --manifests 20000]
         [--rest online|readonly|stop]   # ours as a gc task through the REST API
+        [--s3]                          # both on S3 (moto) buckets holding the same tree
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -54,14 +56,22 @@ def run_distribution(root: Path, workdir: Path) -> tuple[float, int]:
     config.write_text(
         f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {root}\n"
     )
+    return distribution_gc(config)
+
+
+def distribution_gc(config: Path) -> tuple[float, int]:
     command = ["docker-registry", "garbage-collect", "--delete-untagged", str(config)]
     return _timed(command, env={k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"})
 
 
-def run_ours(root: Path, workers: int, links: bool) -> tuple[float, int, dict[str, object]]:
+def run_ours(
+    root: Path, workers: int, links: bool, driver: str = "filesystem", settings: Any = None
+) -> tuple[float, int, dict[str, Any]]:
     out = root.parent / "ours.json"
     command = [sys.executable, __file__, "--run-ours", str(root), "--workers", str(workers)]
     command += ["--remove-layer-links"] if links else []
+    if settings is not None:
+        command += ["--driver", driver, "--driver-settings", json.dumps(settings)]
     seconds, rss = _timed([*command, "--result", str(out)], env=dict(os.environ))
     return seconds, rss, json.loads(out.read_text())
 
@@ -103,16 +113,18 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
     return seconds, usage.ru_maxrss
 
 
-def _ours_in_process(root: Path, workers: int, links: bool, result_file: Path) -> None:
+def _ours_in_process(args: argparse.Namespace) -> None:
     from registry.maintenance.gc.collect import GCOptions, collect_garbage
     from registry.storage import create_driver
 
-    driver = create_driver("filesystem", {"rootdirectory": str(root)})
+    root, workers, links = args.run_ours, args.workers, args.remove_layer_links
+    settings = json.loads(args.driver_settings or "null") or {"rootdirectory": str(root)}
+    driver = create_driver(args.driver, settings)
     options = GCOptions(
         delete_untagged=True, grace_period=timedelta(0), workers=workers, remove_layer_links=links
     )
     result = collect_garbage(driver, options)
-    result_file.write_text(json.dumps(result.to_dict()))
+    args.result.write_text(json.dumps(result.to_dict()))
 
 
 def kept(root: Path) -> set[str]:
@@ -146,22 +158,27 @@ def main() -> None:
         choices=["online", "readonly", "stop"],
         help="run ours as a gc task through the REST API in this mode (default: in a process)",
     )
+    parser.add_argument("--s3", action="store_true", help="both GCs on S3 buckets in moto")
     parser.add_argument("--run-ours", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--driver", default="filesystem", help=argparse.SUPPRESS)
+    parser.add_argument("--driver-settings", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_ours:
-        _ours_in_process(args.run_ours, args.workers, args.remove_layer_links, args.result)
+        _ours_in_process(args)
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gc-bench-"))
     try:
         shape = Shape(args.repos, args.blobs, args.manifests)
-        bench(workdir, shape, args.workers, args.remove_layer_links, args.rest)
+        bench(workdir, shape, args.workers, args.remove_layer_links, args.rest, args.s3)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def bench(workdir: Path, shape: Shape, workers: int, links: bool, rest: str | None) -> None:
+def bench(
+    workdir: Path, shape: Shape, workers: int, links: bool, rest: str | None, s3: bool
+) -> None:
     original, theirs, ours = workdir / "original", workdir / "theirs", workdir / "ours"
     started = time.monotonic()
     blobs = build(original, shape)
@@ -170,14 +187,25 @@ def bench(workdir: Path, shape: Shape, workers: int, links: bool, rest: str | No
         f"{shape.repos * max(2, shape.manifests // shape.repos)} manifests "
         f"in {time.monotonic() - started:.1f}s"
     )
-    _copy(original, theirs)
-    _copy(original, ours)
-    theirs_s, theirs_rss = run_distribution(theirs, workdir)
-    if rest:
-        ours_s, ours_rss, result = run_ours_rest(ours, workdir, rest)
+    if s3:
+        from bench.gc_s3 import bench_s3
+
+        theirs_s, ours_s, result, same = bench_s3(
+            original,
+            workdir,
+            distribution_gc,
+            lambda driver, settings: run_ours(ours, workers, links, driver, settings),
+        )
+        theirs_rss = ours_rss = 0
     else:
-        ours_s, ours_rss, result = run_ours(ours, workers, links)
-    same = kept(theirs) == kept(ours)
+        _copy(original, theirs)
+        _copy(original, ours)
+        theirs_s, theirs_rss = run_distribution(theirs, workdir)
+        if rest:
+            ours_s, ours_rss, result = run_ours_rest(ours, workdir, rest)
+        else:
+            ours_s, ours_rss, result = run_ours(ours, workers, links)
+        same = kept(theirs) == kept(ours)
     print(
         f"distribution garbage-collect --delete-untagged: {theirs_s:8.2f}s "
         f"(peak RSS {theirs_rss / 1024:.0f} MiB)"
@@ -185,7 +213,8 @@ def bench(workdir: Path, shape: Shape, workers: int, links: bool, rest: str | No
     print(
         f"hth-registry gc, delete_untagged, {workers} workers"
         f"{', remove_layer_links' if links else ''}"
-        f"{f', REST task ({rest} mode)' if rest else ''}: {ours_s:8.2f}s "
+        f"{f', REST task ({rest} mode)' if rest else ''}{', S3 (moto)' if s3 else ''}: "
+        f"{ours_s:8.2f}s "
         f"(GC itself {result['seconds']:.2f}s; peak RSS {ours_rss / 1024:.0f} MiB)"
     )
     print(

@@ -40,12 +40,14 @@ def _insert_ignoring_duplicates(
     if not rows:
         return
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(table).values(rows)
+    insert = dialect.insert(table)
     keys = [column.name for column in table.__table__.primary_key]
+    # One statement executed for every row (executemany): compiling a multi-row VALUES
+    # costs more than the database's work.
     if update:
-        connection.execute(insert.on_conflict_do_update(index_elements=keys, set_=update))
+        connection.execute(insert.on_conflict_do_update(index_elements=keys, set_=update), rows)
     else:
-        connection.execute(insert.on_conflict_do_nothing())
+        connection.execute(insert.on_conflict_do_nothing(), rows)
 
 
 # --- the writer's side -----------------------------------------------------------------------
@@ -98,10 +100,10 @@ def deleting_now(db: Database, keys: Collection[str]) -> set[str]:
 
 
 def mark_deleting(db: Database, run: int, keys: Collection[str], ttl: timedelta) -> None:
-    """Commit deleting marks for `keys`, void `ttl` from now."""
+    """Commit deleting marks for `keys`, void `ttl` from now (one transaction)."""
     expires_at = utcnow() + ttl
-    for batch in _batches(keys):
-        with db.engine.begin() as connection:
+    with db.engine.begin() as connection:
+        for batch in _batches(keys):
             rows = [{"key": key, "run": run, "expires_at": expires_at} for key in batch]
             _insert_ignoring_duplicates(connection, GCDeletingRow, rows)
 
@@ -110,21 +112,21 @@ def touched(db: Database, run: int, keys: Collection[str], since: datetime) -> s
     """Which of `keys` requests used during run `run`, or before it but after `since`."""
     found: set[str] = set()
     recent = or_(col(GCTouchRow.used_at).is_(None), col(GCTouchRow.used_at) >= since)
-    for batch in _batches(keys):
-        query = select(col(GCTouchRow.key)).where(
-            col(GCTouchRow.run) == run, col(GCTouchRow.key).in_(batch), recent
-        )
-        with db.engine.connect() as connection:
+    with db.engine.connect() as connection:
+        for batch in _batches(keys):
+            query = select(col(GCTouchRow.key)).where(
+                col(GCTouchRow.run) == run, col(GCTouchRow.key).in_(batch), recent
+            )
             found.update(connection.execute(query).scalars())
     return found
 
 
 def unmark_deleting(db: Database, run: int, keys: Collection[str]) -> None:
-    for batch in _batches(keys):
-        query = delete(GCDeletingRow).where(
-            col(GCDeletingRow.run) == run, col(GCDeletingRow.key).in_(batch)
-        )
-        with db.engine.begin() as connection:
+    with db.engine.begin() as connection:
+        for batch in _batches(keys):
+            query = delete(GCDeletingRow).where(
+                col(GCDeletingRow.run) == run, col(GCDeletingRow.key).in_(batch)
+            )
             connection.execute(query)
 
 

@@ -84,6 +84,9 @@ class GCSettings(Section):
     grace_period: Duration = "1h"
     # online: instances keep taking writes, the sweep agrees with them per blob (docs/gc.md)
     cluster_mode: Literal["online", "readonly", "stop"] = "online"
+    # Niceness added to the GC's threads in the worker (0-19; 0: the worker's own priority),
+    # so that a GC yields the CPU to the registry's clients on shared machines.
+    cpu_nice: int = Field(default=10, ge=0, le=19)
 
 
 class UploadPurgingSettings(Section):

@@ -1,18 +1,27 @@
 """Celery wrapper of kind `gc`: hold the storage lease, collect, report (docs/gc.md).
 
 In `online` mode instances keep taking writes and the sweep agrees with them per key
-(worker/gc_online.py); in `readonly` or `stop` mode they refuse writes (or everything).
+(worker/gc_online.py); in `readonly` or `stop` mode they refuse writes (or everything). The
+collection runs `docker_registry.gc.cpu_nice` steps lower in CPU priority (worker/priority.py).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from registry.maintenance.gc.collect import Params, collect_garbage, options_from_params
+from registry.maintenance.gc.collect import (
+    GCOptions,
+    GCResult,
+    Params,
+    collect_garbage,
+    options_from_params,
+)
 from registry.maintenance.progress import TaskCancelled
 from worker.context import TaskContext
-from worker.gc_online import online_run
+from worker.gc_online import OnlineRun, online_run
 from worker.lease import holding_storage_lease
+from worker.priority import run_niced
 
 
 def execute(ctx: TaskContext) -> dict[str, Any]:
@@ -23,15 +32,35 @@ def execute(ctx: TaskContext) -> dict[str, Any]:
     mode = "shared" if params.dry_run else (params.cluster_mode or gc_settings.cluster_mode)
     with holding_storage_lease(ctx, mode) as holding:
         if mode != "online" or holding is None:
-            result = collect_garbage(ctx.driver, options, progress=ctx.progress, log_line=ctx.log)
+            result = _collect(ctx, options, gc_settings.cpu_nice)
         else:
             with online_run(ctx, holding, options.grace_period) as run:
-                result = collect_garbage(
-                    ctx.driver, options, progress=run.progress, log_line=ctx.log, fence=run.fence
-                )
+                result = _collect(ctx, options, gc_settings.cpu_nice, run)
                 run.finish(result, "cancelled" if result.cancelled else "done")
     if result.cancelled:
         raise TaskCancelled("cancelled between units of work")
     if result.kept_by_writes:
         ctx.log(f"kept {result.kept_by_writes} items that writes used during the run")
     return result.to_dict()
+
+
+def _collect(
+    ctx: TaskContext, options: GCOptions, nice: int, run: OnlineRun | None = None
+) -> GCResult:
+    """collect_garbage on a thread `nice` steps lower in priority (online: with the run's
+    fence and progress)."""
+    stop = threading.Event()
+    progress = ctx.progress if run is None else run.progress
+    fence = None if run is None else run.fence
+
+    def work() -> GCResult:
+        return collect_garbage(
+            ctx.driver,
+            options,
+            progress=progress,
+            should_stop=stop.is_set,
+            log_line=ctx.log,
+            fence=fence,
+        )
+
+    return run_niced(work, nice, stop.set)

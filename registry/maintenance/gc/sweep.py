@@ -7,7 +7,8 @@ finish and that never serves a manifest whose blobs are gone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import TypeVar
 
 from registry import layout
@@ -17,28 +18,29 @@ from registry.maintenance.digestset import hex_key, key_digest
 from registry.maintenance.gc.plan import Plan
 from registry.maintenance.gc.run import NoFence, RunContext
 from registry.maintenance.gc.scan import UploadScan, children, delete_quietly
+from registry.maintenance.gc.units import (
+    CLAIM_KEYS,
+    ONLINE_UNIT,
+    MayDelete,
+    RevisionUnit,
+    blob_keys,
+    groups,
+    link_keys,
+    no_keys,
+    packed,
+    repository_keys,
+    revision_keys,
+    upload_keys,
+)
 from registry.maintenance.gc.workers import chunked
 from registry.storage import StorageDriver
 
 T = TypeVar("T")
 LINK = ("link",)  # what a revision, tag history or layer link folder holds
-RevisionUnit = list[tuple[str, list[bytes]]]  # (repository, revisions) pairs
 
 
-def _packed(doomed: dict[str, list[bytes]], pack: bool, size: int = 64) -> list[RevisionUnit]:
-    """Repositories' doomed revisions in units of at most `size` revisions; with `pack`,
-    several small repositories share a unit (one claim of online GC for all of them),
-    otherwise each repository's chunk is a unit of its own (the most parallel)."""
-    units: list[RevisionUnit] = [[]]
-    count = 0
-    for repo in sorted(doomed):
-        for chunk in chunked(doomed[repo], size):
-            if count and (not pack or count + len(chunk) > size):
-                units.append([])
-                count = 0
-            units[-1].append((repo, chunk))
-            count += len(chunk)
-    return [unit for unit in units if unit]
+def _run(fn: Callable[[T, MayDelete], T], may_delete: MayDelete, item: T) -> T:
+    return fn(item, may_delete)
 
 
 def _parent(path: str) -> str:
@@ -125,55 +127,73 @@ class Sweeper:
         self._uploads()
         self._empty_repositories()
 
-    def _each(self, items: list[T], fn: Callable[[T], T], phase: str) -> Iterator[T]:
-        """Run `fn` on each item, unless this is a dry run; yield the items done either way."""
+    @property
+    def _online(self) -> bool:
+        return not isinstance(self.ctx.fence, NoFence)
+
+    def _each(
+        self,
+        items: list[T],
+        keys: Callable[[T], Iterable[str]],
+        fn: Callable[[T, MayDelete], T],
+        phase: str,
+    ) -> Iterator[T]:
+        """Run `fn(item, may_delete)` on each item, unless this is a dry run; yield the items
+        done either way. The fence claims the keys of many items at once (CLAIM_KEYS), whose
+        items then run in parallel while the claim holds (one claim in all without a fence)."""
         if self.ctx.options.dry_run:
             yield from items
-        else:
-            yield from self.ctx.work.map(fn, items, phase, len(items))
+            return
+        fence, done = self.ctx.fence, 0
+        for group in groups(items, keys, CLAIM_KEYS) if self._online else [items]:
+            wanted = {key for item in group for key in keys(item)} if self._online else ()
+            with fence.claim(wanted) as may_delete:
+                run = partial(_run, fn, may_delete)
+                for unit in self.ctx.work.map(run, group, phase, len(items), done):
+                    done += 1
+                    yield unit
 
     def _deleted_repositories(self) -> None:
         names = self.plan.deleted
         with self.ctx.phase("delete_repositories", len(names)) as stats:
-            for name in self._each(names, self._drop_repository, stats.name):
+            for name in self._each(names, no_keys, self._drop_repository, stats.name):
                 scan = self.plan.scans.get(name)
                 self.result.manifests_deleted += scan.revision_dirs if scan else 0
                 self.result.repositories_deleted.append(name)
                 stats.items += 1
 
-    def _drop_repository(self, name: str) -> str:
+    def _drop_repository(self, name: str, _: MayDelete) -> str:
         delete_repository_files(self.driver, name)
         clear_deleted(self.driver, name)  # last: until here the name stays refused
         return name
 
     def _revisions(self) -> None:
-        units = _packed(self.plan.doomed, pack=not isinstance(self.ctx.fence, NoFence))
+        units = packed(self.plan.doomed, pack=self._online)
         total = sum(len(keys) for keys in self.plan.doomed.values())
         with self.ctx.phase("delete_manifests", total) as stats:
-            for unit in self._each(units, self._drop_revisions, stats.name):
+            for unit in self._each(units, revision_keys, self._drop_revisions, stats.name):
                 deleted = sum(len(keys) for _, keys in unit)
                 stats.items += deleted
                 self.result.manifests_deleted += deleted
 
-    def _drop_revisions(self, unit: RevisionUnit) -> RevisionUnit:
+    def _drop_revisions(self, unit: RevisionUnit, may_delete: MayDelete) -> RevisionUnit:
         """Doomed revisions of a few repositories, less those writes touched: one unit of
-        work, one claim (returns what it deleted)."""
+        work (returns what it deleted)."""
         refs = self.plan.marking.refs
         done: RevisionUnit = []
-        digests = [key_digest(key) for _, keys in unit for key in keys]
-        with self.ctx.fence.claim(digests) as may_delete:
-            for repo, keys in unit:
-                doomed = {key: refs[key].subject for key in keys if may_delete(key_digest(key))}
-                if doomed:
-                    tags = [tag for tag, _ in self.plan.scans[repo].tags]
-                    delete_revisions(self.driver, repo, doomed, tags)
-                done.append((repo, list(doomed)))
+        for repo, keys in unit:
+            doomed = {key: refs[key].subject for key in keys if may_delete(key_digest(key))}
+            if doomed:
+                tags = [tag for tag, _ in self.plan.scans[repo].tags]
+                delete_revisions(self.driver, repo, doomed, tags)
+            done.append((repo, list(doomed)))
         return done
 
     def _blobs(self) -> None:
         garbage = self.plan.garbage
         with self.ctx.phase("delete_blobs", len(garbage)) as stats:
-            for keys in self._each(chunked(sorted(garbage)), self._drop_blobs, stats.name):
+            units = chunked(sorted(garbage), self._unit_size)
+            for keys in self._each(units, blob_keys, self._drop_blobs, stats.name):
                 freed = sum(garbage[k] for k in keys)
                 stats.items += len(keys)
                 stats.bytes += freed
@@ -181,26 +201,31 @@ class Sweeper:
                 self.result.bytes_freed += freed
                 self.result.deleted_blobs.extend(key_digest(k) for k in keys)
 
-    def _drop_blobs(self, keys: list[bytes]) -> list[bytes]:
+    @property
+    def _unit_size(self) -> int:
+        return ONLINE_UNIT if self._online else 64
+
+    def _drop_blobs(self, keys: list[bytes], may_delete: MayDelete) -> list[bytes]:
         """Returns the keys deleted (all of them but those writes touched)."""
-        with self.ctx.fence.claim([key_digest(key) for key in keys]) as may_delete:
-            deleted = [key for key in keys if may_delete(key_digest(key))]
-            for key in deleted:
-                delete_blob(self.driver, key)
+        deleted = [key for key in keys if may_delete(key_digest(key))]
+        for key in deleted:
+            delete_blob(self.driver, key)
         return deleted
 
     def _layer_links(self) -> None:
         pairs = [(repo, d) for repo, digests in sorted(self.plan.links.items()) for d in digests]
         with self.ctx.phase("delete_layer_links", len(pairs)) as stats:
-            for chunk in self._each(chunked(pairs), self._drop_links, stats.name):
+            units = chunked(pairs, self._unit_size)
+            for chunk in self._each(units, link_keys, self._drop_links, stats.name):
                 stats.items += len(chunk)
                 self.result.layer_links_deleted += len(chunk)
 
-    def _drop_links(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        with self.ctx.fence.claim({digest for _, digest in pairs}) as may_delete:
-            deleted = [(repo, digest) for repo, digest in pairs if may_delete(digest)]
-            for repo, digest in deleted:
-                delete_layer_link(self.driver, repo, digest)
+    def _drop_links(
+        self, pairs: list[tuple[str, str]], may_delete: MayDelete
+    ) -> list[tuple[str, str]]:
+        deleted = [(repo, digest) for repo, digest in pairs if may_delete(digest)]
+        for repo, digest in deleted:
+            delete_layer_link(self.driver, repo, digest)
         return deleted
 
     def _uploads(self) -> None:
@@ -208,7 +233,7 @@ class Sweeper:
             (repo, u) for repo, ups in sorted(self.plan.stale_uploads.items()) for u in ups
         ]
         with self.ctx.phase("purge_uploads", len(stale)) as stats:
-            for _, upload in self._each(stale, self._drop_upload, stats.name):
+            for _, upload in self._each(stale, upload_keys, self._drop_upload, stats.name):
                 if upload is None:  # a request used it during the run
                     continue
                 stats.items += 1
@@ -216,27 +241,27 @@ class Sweeper:
                 self.result.uploads_purged += 1
                 self.result.upload_bytes_freed += upload.size
 
-    def _drop_upload(self, item: tuple[str, UploadScan | None]) -> tuple[str, UploadScan | None]:
+    def _drop_upload(
+        self, item: tuple[str, UploadScan | None], may_delete: MayDelete
+    ) -> tuple[str, UploadScan | None]:
         repo, upload = item
         if upload is None:
             return item
-        with self.ctx.fence.claim([upload_key(upload.upload_id)]) as may_delete:
-            if not may_delete(upload_key(upload.upload_id)):
-                return repo, None
-            delete_quietly(self.driver, layout.upload_dir(repo, upload.upload_id))
+        if not may_delete(upload_key(upload.upload_id)):
+            return repo, None
+        delete_quietly(self.driver, layout.upload_dir(repo, upload.upload_id))
         return item
 
     def _empty_repositories(self) -> None:
         names = self.plan.empty
         with self.ctx.phase("delete_empty_repositories", len(names)) as stats:
-            for name in self._each(names, self._drop_if_empty, stats.name):
+            for name in self._each(names, repository_keys, self._drop_if_empty, stats.name):
                 if name:  # "" when something arrived since the scan
                     self.result.repositories_deleted.append(name)
                     stats.items += 1
 
-    def _drop_if_empty(self, name: str) -> str:
-        with self.ctx.fence.claim([repository_key(name)]) as may_delete:
-            if not may_delete(repository_key(name)) or not is_empty_now(self.driver, name):
-                return ""
-            delete_repository_files(self.driver, name)
+    def _drop_if_empty(self, name: str, may_delete: MayDelete) -> str:
+        if not may_delete(repository_key(name)) or not is_empty_now(self.driver, name):
+            return ""
+        delete_repository_files(self.driver, name)
         return name

@@ -61,12 +61,13 @@ class Work:
         items: Iterable[T],
         phase: str | None = None,
         total: int | None = None,
+        done: int = 0,
     ) -> Iterator[R]:
-        """fn over items in parallel, results in order; checks should_stop before each unit."""
+        """fn over items in parallel, results in order; checks should_stop before each unit.
+        `done`: units of the phase already done (progress counts on from there)."""
         window = self.workers * 4
         pending: deque[Future[R]] = deque()
         source = iter(items)
-        done = 0
         try:
             while True:
                 while len(pending) < window:

@@ -1,0 +1,61 @@
+"""The GC's work runs on a thread of lower CPU priority (worker/priority.py): its own and its
+pool's threads are niced, the caller's is not, and results, errors and interruptions pass."""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from worker.priority import run_niced
+
+
+def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_the_work_and_the_threads_it_starts_run_lower_the_caller_does_not() -> None:
+    before = _nice()
+
+    def work() -> tuple[int, int]:
+        with ThreadPoolExecutor(2) as pool:
+            return _nice(), pool.submit(_nice).result()
+
+    own, pooled = run_niced(work, 5, lambda: None)
+    assert own == pooled == min(19, before + 5)
+    assert _nice() == before  # the caller (a pool process's main thread) keeps its priority
+    assert run_niced(_nice, 0, lambda: None) == before  # 0: on the caller's thread
+
+
+def test_an_error_of_the_work_is_raised_to_the_caller() -> None:
+    def work() -> None:
+        raise ValueError("broken tree")
+
+    with pytest.raises(ValueError, match="broken tree"):
+        run_niced(work, 3, lambda: None)
+
+
+def test_an_interrupted_caller_stops_the_work_and_waits_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stop, finished = threading.Event(), threading.Event()
+
+    def work() -> None:
+        stop.wait(10)
+        finished.set()
+
+    original = threading.Thread.join
+    calls: list[str] = []
+
+    def join(self: threading.Thread, timeout: float | None = None) -> None:
+        calls.append(self.name)
+        if len(calls) == 1:  # the caller's first wait is interrupted (a time limit's signal)
+            raise TimeoutError("soft time limit")
+        original(self, timeout)
+
+    monkeypatch.setattr(threading.Thread, "join", join)
+    with pytest.raises(TimeoutError):
+        run_niced(work, 3, stop.set)
+    assert finished.is_set(), "the work was still running when the caller went on"
