@@ -76,12 +76,16 @@ def run_ours(
     return seconds, rss, json.loads(out.read_text())
 
 
-def run_ours_rest(root: Path, workdir: Path, mode: str) -> tuple[float, int, dict[str, object]]:
+def run_ours_rest(
+    root: Path, workdir: Path, mode: str, nice: int | None
+) -> tuple[float, int, dict[str, object]]:
     """Ours as operators run it: a `gc` task through the REST API on a running registry and
     worker (their start-up excluded), timed from the request to the finished task."""
     from tests.support.task_platform import TaskPlatform
 
-    storage = {"storage_settings": {"rootdirectory": str(root)}}
+    storage: dict[str, Any] = {"storage_settings": {"rootdirectory": str(root)}}
+    if nice is not None:  # docker_registry.gc.cpu_nice (Distribution runs at the usual 0)
+        storage["gc"] = {"cpu_nice": nice}
     platform = TaskPlatform(workdir / "platform", config={"docker_registry": storage})
     try:
         platform.start("registry", "worker")
@@ -159,6 +163,9 @@ def main() -> None:
         help="run ours as a gc task through the REST API in this mode (default: in a process)",
     )
     parser.add_argument("--s3", action="store_true", help="both GCs on S3 buckets in moto")
+    parser.add_argument(
+        "--cpu-nice", type=int, help="with --rest: docker_registry.gc.cpu_nice (default 10)"
+    )
     parser.add_argument("--run-ours", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--driver", default="filesystem", help=argparse.SUPPRESS)
     parser.add_argument("--driver-settings", help=argparse.SUPPRESS)
@@ -170,15 +177,14 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gc-bench-"))
     try:
         shape = Shape(args.repos, args.blobs, args.manifests)
-        bench(workdir, shape, args.workers, args.remove_layer_links, args.rest, args.s3)
+        bench(workdir, shape, args, args.s3)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def bench(
-    workdir: Path, shape: Shape, workers: int, links: bool, rest: str | None, s3: bool
-) -> None:
+def bench(workdir: Path, shape: Shape, args: argparse.Namespace, s3: bool) -> None:
+    workers, links, rest, nice = args.workers, args.remove_layer_links, args.rest, args.cpu_nice
     original, theirs, ours = workdir / "original", workdir / "theirs", workdir / "ours"
     started = time.monotonic()
     blobs = build(original, shape)
@@ -202,7 +208,7 @@ def bench(
         _copy(original, ours)
         theirs_s, theirs_rss = run_distribution(theirs, workdir)
         if rest:
-            ours_s, ours_rss, result = run_ours_rest(ours, workdir, rest)
+            ours_s, ours_rss, result = run_ours_rest(ours, workdir, rest, nice)
         else:
             ours_s, ours_rss, result = run_ours(ours, workers, links)
         same = kept(theirs) == kept(ours)

@@ -103,9 +103,15 @@ def main() -> None:
     parser.add_argument("--pullers", type=int, default=4)
     parser.add_argument("--pushers", type=int, default=2)
     parser.add_argument("--mode", default="online", choices=["online", "readonly", "stop"])
+    parser.add_argument(
+        "--cpu-nice", type=int, default=None, help="docker_registry.gc.cpu_nice (default: 10)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gc-online-bench-") as tmp:
-        platform = TaskPlatform(Path(tmp), config={"cluster": {"heartbeat_interval": "200ms"}})
+        config: dict[str, Any] = {"cluster": {"heartbeat_interval": "200ms"}}
+        if args.cpu_nice is not None:
+            config["docker_registry"] = {"gc": {"cpu_nice": args.cpu_nice}}
+        platform = TaskPlatform(Path(tmp), config=config)
         try:
             platform.start("registry", "worker")
             storage = platform.workdir / "storage"
