@@ -77,15 +77,16 @@ def run_ours(
 
 
 def run_ours_rest(
-    root: Path, workdir: Path, mode: str, nice: int | None
+    root: Path, workdir: Path, mode: str, nice: int | None, workers: int
 ) -> tuple[float, int, dict[str, object]]:
     """Ours as operators run it: a `gc` task through the REST API on a running registry and
     worker (their start-up excluded), timed from the request to the finished task."""
     from tests.support.task_platform import TaskPlatform
 
     storage: dict[str, Any] = {"storage_settings": {"rootdirectory": str(root)}}
+    storage["gc"] = {"workers": workers}  # docker_registry.gc.workers
     if nice is not None:  # docker_registry.gc.cpu_nice (Distribution runs at the usual 0)
-        storage["gc"] = {"cpu_nice": nice}
+        storage["gc"]["cpu_nice"] = nice
     platform = TaskPlatform(workdir / "platform", config={"docker_registry": storage})
     try:
         platform.start("registry", "worker")
@@ -208,7 +209,7 @@ def bench(workdir: Path, shape: Shape, args: argparse.Namespace, s3: bool) -> No
         _copy(original, ours)
         theirs_s, theirs_rss = run_distribution(theirs, workdir)
         if rest:
-            ours_s, ours_rss, result = run_ours_rest(ours, workdir, rest, nice)
+            ours_s, ours_rss, result = run_ours_rest(ours, workdir, rest, nice, workers)
         else:
             ours_s, ours_rss, result = run_ours(ours, workers, links)
         same = kept(theirs) == kept(ours)

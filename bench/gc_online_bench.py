@@ -106,11 +106,12 @@ def main() -> None:
     parser.add_argument(
         "--cpu-nice", type=int, default=None, help="docker_registry.gc.cpu_nice (default: 10)"
     )
+    parser.add_argument("--workers", type=int, help="docker_registry.gc.workers (default: 32)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gc-online-bench-") as tmp:
         config: dict[str, Any] = {"cluster": {"heartbeat_interval": "200ms"}}
-        if args.cpu_nice is not None:
-            config["docker_registry"] = {"gc": {"cpu_nice": args.cpu_nice}}
+        gc = {"cpu_nice": args.cpu_nice, "workers": args.workers}
+        config["docker_registry"] = {"gc": {k: v for k, v in gc.items() if v is not None}}
         platform = TaskPlatform(Path(tmp), config=config)
         try:
             platform.start("registry", "worker")

@@ -87,6 +87,8 @@ class GCSettings(Section):
     # Niceness added to the GC's threads in the worker (0-19; 0: the worker's own priority),
     # so that a GC yields the CPU to the registry's clients on shared machines.
     cpu_nice: int = Field(default=10, ge=0, le=19)
+    # Threads for the sweep's deletes (reads use at most the driver's read_concurrency).
+    workers: int = Field(default=32, ge=1, le=256)
 
 
 class UploadPurgingSettings(Section):

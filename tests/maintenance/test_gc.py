@@ -122,11 +122,12 @@ def test_revision_without_blob_data_is_left_alone(tree: Tree) -> None:
 
 
 def test_params_default_to_the_configured_gc_section() -> None:
-    defaults = GCSettings(delete_untagged=True, grace_period="2h")
+    defaults = GCSettings(delete_untagged=True, grace_period="2h", workers=8)
 
     options = options_from_params(Params(dry_run=True), defaults)
 
     assert options.dry_run and options.delete_untagged
+    assert options.workers == 8
     assert options.grace_period == timedelta(hours=2)
     assert options_from_params(Params(grace_period="0"), defaults).grace_period == NO_GRACE
     with pytest.raises(ValueError, match="grace_period"):

@@ -48,6 +48,7 @@ def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
         grace_period=parse_duration(params.grace_period or defaults.grace_period),
         purge_uploads=params.purge_uploads,
         remove_layer_links=params.remove_layer_links,
+        workers=defaults.workers,
     )
 
 
