@@ -16,10 +16,14 @@ from registry.db.database import open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Top-level packages, and Celery's command line (every celery subcommand: 22 MiB).
+# Top-level packages, and a few submodules: Celery's command line (every celery subcommand:
+# 22 MiB), uvicorn's (click, watchfiles, multiprocessing), pydantic's v1 layer. A module
+# marked absent (None in sys.modules, api/lean_imports.py) is not imported.
+SUBMODULES = "{'celery.bin.celery', 'uvicorn.main', 'pydantic.v1'}"
 REPORT = (
-    "import json, sys; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules}"
-    " | ({'celery.bin.celery'} & set(sys.modules)))))"
+    "import json, sys; loaded = {m for m, v in sys.modules.items() if v is not None};"
+    " print(json.dumps(sorted({m.split('.')[0] for m in loaded}"
+    f" | ({SUBMODULES} & loaded))))"
 )
 
 SERVE_REQUESTS = """
@@ -44,7 +48,8 @@ CHECKS: dict[str, tuple[str, set[str]]] = {
     "registry serving requests": (
         SERVE_REQUESTS,
         {"celery", "kombu", "redis", "alembic", "jwt", "cryptography", "boto3", "azure"}
-        | {"argon2", "croniter"},  # auth is off here; no schedule was read
+        | {"argon2", "croniter"}  # auth is off here; no schedule was read
+        | {"uvicorn.main", "watchfiles", "multiprocessing", "pydantic.v1"},  # (httpx: click)
     ),
     # `hth-ctl run worker|flower` exec worker/boot.py: the Celery worker's main process (its
     # pool processes fork from it) and Flower load no settings; a task loads what it needs.
