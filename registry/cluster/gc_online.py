@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col
 
 from registry.cluster.models import GCDeletingRow, GCRunRow, GCTouchRow
 from registry.db.database import Database
+from registry.db.rows import col
 from registry.tasks.models import utcnow
 
 # Keys per statement: well under SQLite's limit on bound parameters.
@@ -151,7 +151,7 @@ def start_run(db: Database, run: int, task_id: str) -> None:
         connection.execute(delete(GCDeletingRow).where(col(GCDeletingRow.run) != run))
         connection.execute(delete(GCRunRow).where(col(GCRunRow.run) == run))
         connection.execute(
-            GCRunRow.__table__.insert().values(  # type: ignore[attr-defined]
+            GCRunRow.__table__.insert().values(
                 run=run,
                 task_id=task_id,
                 phase="waiting for registry instances",

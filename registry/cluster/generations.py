@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import Column, Text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, select
 
 from registry.cluster.secrets import (
     Keyring,
@@ -28,6 +27,7 @@ from registry.cluster.secrets import (
 )
 from registry.config import Settings, parse_settings
 from registry.db.database import Database
+from registry.db.rows import Field, Row, Session, col, select
 from registry.tasks.models import UTCDateTime, utcnow
 
 log = logging.getLogger("hth.cluster")
@@ -36,7 +36,7 @@ log = logging.getLogger("hth.cluster")
 APPLY_ERROR = "config generation {number} failed: "
 
 
-class ConfigGenerationRow(SQLModel, table=True):
+class ConfigGenerationRow(Row, table=True):
     __tablename__ = "config_generations"
 
     number: int = Field(primary_key=True)

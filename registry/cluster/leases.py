@@ -13,10 +13,10 @@ from typing import Literal
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
 
 from registry.cluster.models import LeaseRow
 from registry.db.database import Database
+from registry.db.rows import Session, col
 from registry.tasks.models import utcnow
 
 STORAGE = "storage"

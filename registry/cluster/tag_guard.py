@@ -92,7 +92,7 @@ def _claim(db: Database, repository: str, tag: str, digest: str) -> Any:
     dialect = sqlite if db.is_sqlite else postgresql
     now = utcnow()
     values = {"repository": repository, "tag": tag, "digest": digest, "linked_at": now}
-    statement = dialect.insert(TagClaimRow.__table__).values(**values)  # type: ignore[attr-defined]
+    statement = dialect.insert(TagClaimRow.__table__).values(**values)
     return statement.on_conflict_do_update(
         index_elements=["repository", "tag"], set_={"digest": digest, "linked_at": now}
     )

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel, col, select
 
 from registry import audit
 from registry.audit import AuditRow
 from registry.db.database import Database
+from registry.db.rows import Field, Row, Session, col, select
 from registry.maintenance import validate_params
 from registry.maintenance.retention_policy import (
     InvalidPolicy,
@@ -27,7 +27,7 @@ from registry.tasks.models import ScheduleRow, UTCDateTime, utcnow
 from registry.tasks.schedules import check_cron
 
 
-class RetentionPolicyRow(SQLModel, table=True):
+class RetentionPolicyRow(Row, table=True):
     __tablename__ = "retention_policies"
 
     name: str = Field(primary_key=True, max_length=64)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, update
-from sqlmodel import Session, col, select
 
 from registry.db.database import Database
+from registry.db.rows import Session, col, select
 from registry.maintenance import validate_params
 from registry.tasks.errors import IllegalTransition, InvalidCron, InvalidCursor, ScheduleNotFound
 from registry.tasks.ids import new_id
