@@ -14,7 +14,8 @@ from sqlalchemy import JSON, Column
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry.db.database import Database
-from registry.db.rows import Field, Row, Session, col, select
+from registry.db.rows import Field, Row, col, select
+from registry.db.session import Session
 from registry.tasks.models import TaskRow, UTCDateTime, utcnow
 
 log = logging.getLogger("hth.audit")

@@ -14,7 +14,8 @@ from sqlalchemy import func
 
 from registry.cluster import instances, leases
 from registry.db.database import Database
-from registry.db.rows import Session, col, select
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import TaskRow
 from registry.tasks.states import TERMINAL, WAITING, State
 

@@ -17,7 +17,7 @@ from registry.auth.rights import Grants, from_json
 from registry.auth.tokens import is_live, looks_like_token, verify_token
 from registry.auth.users import find_user
 from registry.db.database import Database
-from registry.db.rows import Session
+from registry.db.session import Session
 
 
 @dataclass(frozen=True)

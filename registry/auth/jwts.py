@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from registry.auth.models import SigningKeyRow
 from registry.auth.scopes import Scope, parse_claim
 from registry.db.database import Database
-from registry.db.rows import Session, col, select
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ from registry.auth.rights import Grant, Grants, actions_in, intersect_actions
 from registry.auth.scopes import ACTIONS, Scope
 from registry.content.names import NAME_PATTERN
 from registry.db.database import Database
-from registry.db.rows import Session, col, select
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 ANONYMOUS = "anonymous"

@@ -15,7 +15,8 @@ from sqlalchemy import delete, update
 from registry.auth.models import TokenRow, UserRow
 from registry.auth.rights import Grants, to_json
 from registry.db.database import Database
-from registry.db.rows import Session, col, select
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 PREFIX = "hth_"

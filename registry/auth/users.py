@@ -13,7 +13,8 @@ from registry.auth import permissions
 from registry.auth.models import TokenRow, UserRow
 from registry.auth.passwords import hash_password
 from registry.db.database import Database
-from registry.db.rows import Session, col, select
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 ROBOT_PREFIX = "robot$"

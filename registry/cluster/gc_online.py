@@ -14,10 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from registry.cluster.models import GCDeletingRow, GCRunRow, GCTouchRow
-from registry.db.database import Database
+from registry.db.database import Database, insert_on_conflict
 from registry.db.rows import col
 from registry.tasks.models import utcnow
 
@@ -39,8 +38,7 @@ def _insert_ignoring_duplicates(
     """Insert `rows`; an existing row is left alone, or given the values `update`."""
     if not rows:
         return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(table).values(rows)
+    insert = insert_on_conflict(table, connection.dialect.name).values(rows)
     keys = [column.name for column in table.__table__.primary_key]
     if update:
         connection.execute(insert.on_conflict_do_update(index_elements=keys, set_=update))
@@ -67,9 +65,8 @@ def record_earlier_uses(db: Database, run: int, used: Mapping[str, datetime | No
     timed = {key: at for key, at in used.items() if at is not None}
     for batch in _batches(timed):
         with db.engine.begin() as connection:
-            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
             rows = [{"run": run, "key": key, "used_at": timed[key]} for key in batch]
-            insert = dialect.insert(GCTouchRow).values(rows)
+            insert = insert_on_conflict(GCTouchRow, connection.dialect.name).values(rows)
             later = insert.excluded.used_at
             existing = col(GCTouchRow.used_at)
             connection.execute(

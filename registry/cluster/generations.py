@@ -27,7 +27,8 @@ from registry.cluster.secrets import (
 )
 from registry.config import Settings, parse_settings
 from registry.db.database import Database
-from registry.db.rows import Field, Row, Session, col, select
+from registry.db.rows import Field, Row, col, select
+from registry.db.session import Session
 from registry.tasks.models import UTCDateTime, utcnow
 
 log = logging.getLogger("hth.cluster")

@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from registry.cluster.models import InstanceProcessRow, InstanceRow
 from registry.db.database import Database
-from registry.db.rows import Session, col, select
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 ADMIN_STATES = ("serving", "readonly", "stopped")

@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from registry.cluster.models import LeaseRow
 from registry.db.database import Database
-from registry.db.rows import Session, col
+from registry.db.rows import col
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 STORAGE = "storage"

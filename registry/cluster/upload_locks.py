@@ -27,7 +27,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from registry.cluster.models import UploadSessionRow
 from registry.content.upload_sessions import UploadBusy, UploadLockLost
 from registry.db.database import Database
-from registry.db.rows import Session, col
+from registry.db.rows import col
+from registry.db.session import Session
 from registry.errors import Unavailable
 from registry.tasks.models import utcnow
 

@@ -11,7 +11,8 @@ from sqlalchemy import case, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from registry.db.database import Database
-from registry.db.rows import Session, col
+from registry.db.rows import col
+from registry.db.session import Session
 from registry.tasks.models import LockRow, utcnow
 
 

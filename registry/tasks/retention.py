@@ -12,7 +12,8 @@ from sqlalchemy import JSON, Column
 from registry import audit
 from registry.audit import AuditRow
 from registry.db.database import Database
-from registry.db.rows import Field, Row, Session, col, select
+from registry.db.rows import Field, Row, col, select
+from registry.db.session import Session
 from registry.maintenance import validate_params
 from registry.maintenance.retention_policy import (
     InvalidPolicy,

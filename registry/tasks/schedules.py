@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, update
 
 from registry.db.database import Database
-from registry.db.rows import Session, col, select
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.maintenance import validate_params
 from registry.tasks.errors import IllegalTransition, InvalidCron, InvalidCursor, ScheduleNotFound
 from registry.tasks.ids import new_id

@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from registry.content.tag_protection import InvalidRule, TagProtection, compile_rule
 from registry.db.database import Database
-from registry.db.rows import Field, Row, Session, col, select
+from registry.db.rows import Field, Row, col, select
+from registry.db.session import Session
 from registry.errors import RegistryError
 from registry.tasks.models import UTCDateTime, utcnow
 

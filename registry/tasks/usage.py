@@ -15,11 +15,12 @@ from sqlalchemy import BigInteger, Column, Index, Select, delete, insert, or_
 
 from registry.content.names import MAX_NAME_LENGTH, NAME_PATTERN
 from registry.db.database import Database
-from registry.db.rows import Field, Row, Session, col, select
+from registry.db.rows import Field, Row, col, select
+from registry.db.session import Session
 from registry.errors import RegistryError
-from registry.maintenance.usage import NamespaceUsage, UsageResult
 from registry.tasks.errors import InvalidCursor
 from registry.tasks.models import UTCDateTime
+from registry.tasks.usage_result import NamespaceUsage, UsageResult
 
 
 def _bytes() -> Any:

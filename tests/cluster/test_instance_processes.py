@@ -15,7 +15,8 @@ from registry.cluster.instances import Heartbeat
 from registry.cluster.models import InstanceProcessRow, InstanceRow
 from registry.config import parse_settings
 from registry.db.database import Database, open_database
-from registry.db.rows import Session, col
+from registry.db.rows import col
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 from tests.support.task_platform import postgres_database
 
