@@ -1,6 +1,6 @@
 """Each process imports only what it uses (docs/benchmarks.md, "Footprint"): the `up`
 supervisor nothing of the platform, a registry serving requests neither Celery nor Alembic
-nor the token libraries, an idle Celery worker and Flower no pydantic or SQLAlchemy, an idle
+nor the token libraries nor SQLAlchemy's ORM, one enqueueing a task no Celery, an idle Celery worker and Flower no pydantic or SQLAlchemy, an idle
 beat no broker client. One interpreter per check, all started at once."""
 
 from __future__ import annotations
@@ -35,6 +35,15 @@ with TestClient(create_app_from_env()) as client:
     assert client.get("/v2/some/image/manifests/latest").status_code == 404
 """
 
+ENQUEUE = """
+import cli.http_worker
+from fastapi.testclient import TestClient
+from api.app import create_app_from_env
+with TestClient(create_app_from_env()) as client:
+    task = {"kind": "gc", "params": {"grace_period": "0s"}}
+    assert client.post("/api/v1/tasks", json=task).status_code == 202
+"""
+
 # process -> (code it runs, top-level packages it must not have imported)
 CHECKS: dict[str, tuple[str, set[str]]] = {
     "up supervisor": (
@@ -50,6 +59,11 @@ CHECKS: dict[str, tuple[str, set[str]]] = {
         {"celery", "kombu", "redis", "alembic", "jwt", "cryptography", "boto3", "azure"}
         | {"argon2", "croniter"}  # auth is off here; no schedule was read
         | {"uvicorn.main", "watchfiles", "multiprocessing", "pydantic.v1"},  # (httpx: click)
+    ),
+    # The message goes out with Kombu alone (worker/publish.py).
+    "registry enqueueing a task": (
+        ENQUEUE,
+        {"celery", "alembic", "sqlmodel", "sqlalchemy.orm", "uvicorn.main", "pydantic.v1"},
     ),
     # `hth-ctl run worker|flower` exec worker/boot.py: the Celery worker's main process (its
     # pool processes fork from it) and Flower load no settings; a task loads what it needs.
