@@ -1,7 +1,8 @@
 """Each process imports only what it uses (docs/benchmarks.md, "Footprint"): the `up`
 supervisor nothing of the platform, a registry serving requests neither Celery nor Alembic
-nor the token libraries nor SQLAlchemy's ORM, one enqueueing a task no Celery, an idle Celery worker and Flower no pydantic or SQLAlchemy, an idle
-beat no broker client. One interpreter per check, all started at once."""
+nor the token libraries nor SQLAlchemy's ORM, one enqueueing a task no Celery, an idle Celery
+worker and Flower no pydantic or SQLAlchemy, an idle beat no broker client. One interpreter
+per check, all started at once."""
 
 from __future__ import annotations
 
