@@ -16,6 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from kombu import pools
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 
@@ -30,6 +31,8 @@ ORIGIN = f"gen{os.getpid()}@{socket.gethostname()}"
 REPLY_TO = str(uuid.uuid4())
 _clock = itertools.count(1)  # the Lamport clock of the events this process sends
 _clock_lock = threading.Lock()
+_lock = threading.Lock()
+_pools: dict[tuple[int, int], Any] = {}
 
 
 def connection(settings: Settings) -> Connection:
@@ -37,6 +40,17 @@ def connection(settings: Settings) -> Connection:
     options = transport_options(settings)
     url = broker_url(settings)
     return Connection(url, transport_options=options, connect_timeout=2)  # type: ignore[no-untyped-call]
+
+
+def _producers(settings: Settings) -> Any:
+    """This process's pool of producers on the broker, as Celery's app keeps one: a message
+    goes out on a connection already open, its queue declared once per connection."""
+    key = (os.getpid(), id(settings))
+    with _lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = pools.producers[connection(settings)]
+    return pool
 
 
 def task_message(
@@ -111,8 +125,7 @@ def publish_task(
     (after Celery's publish retry policy)."""
     eta = datetime.now(UTC) + timedelta(seconds=countdown) if countdown is not None else None
     body, headers = task_message(name, args, task_id, eta, kwargsrepr)
-    with connection(settings) as conn:
-        producer = conn.Producer()
+    with _producers(settings).acquire(block=True) as producer:
         producer.publish(
             body,
             exchange="",
@@ -127,7 +140,7 @@ def publish_task(
             retry_policy=PUBLISH_RETRY_POLICY,
             kwargsrepr=kwargsrepr,  # Celery passes it on as a message property too
         )
-        events = Exchange(EVENT_EXCHANGE, type=_event_exchange_type(conn))  # type: ignore[no-untyped-call]
+        events = Exchange(EVENT_EXCHANGE, type=_event_exchange_type(producer.connection))  # type: ignore[no-untyped-call]
         producer.publish(
             sent_event(headers),
             exchange=EVENT_EXCHANGE,
