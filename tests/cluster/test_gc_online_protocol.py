@@ -31,11 +31,11 @@ from registry.config import parse_settings
 from registry.db.database import Database, open_database
 from registry.maintenance.gc.collect import GCOptions
 from registry.storage import StorageDriver, create_driver
+from testbed.cloud_registry import CLOUD_STORAGE
+from testbed.task_platform import postgres_database
 from tests.cluster.online_gc_actor import GCActor
 from tests.cluster.online_world import World
-from tests.support.cloud_registry import CLOUD_STORAGE
 from tests.support.interleave import Baton
-from tests.support.task_platform import postgres_database
 
 SEEDS = range(20)
 

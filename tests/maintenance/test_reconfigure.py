@@ -16,9 +16,9 @@ from registry.cluster import generations
 from registry.cluster.secrets import Keyring, fingerprint, keyring_for
 from registry.config import parse_settings
 from registry.db.database import Database, create_db_engine
-from tests.support.emulators import MotoS3
-from tests.support.processes import RegistryProcess, deep_merge
-from tests.support.task_platform import RedisNamespace, TaskPlatform
+from testbed.emulators import MotoS3
+from testbed.processes import RegistryProcess, deep_merge
+from testbed.task_platform import RedisNamespace, TaskPlatform
 
 
 @pytest.fixture(scope="module")

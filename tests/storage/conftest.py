@@ -22,8 +22,8 @@ import pytest
 
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
 from registry.storage.azure.writer import BLOCK_SIZE
-from tests.support import oss_server, swift_node
-from tests.support.emulators import (
+from testbed import oss_server, swift_node
+from testbed.emulators import (
     AZURITE_ACCOUNT,
     AZURITE_KEY,
     Azurite,

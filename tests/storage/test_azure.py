@@ -13,8 +13,8 @@ import pytest
 
 from registry.storage import StorageDriver, StorageError, create_driver
 from registry.storage.azure.writer import BLOCK_SIZE
+from testbed.emulators import Azurite
 from tests.storage.conftest import assert_unavailable
-from tests.support.emulators import Azurite
 from tests.support.faults import resume_with_a_refused_part
 
 

@@ -15,8 +15,8 @@ import pytest
 from registry.layout import UPLOAD_PARTS
 from registry.storage import StorageDriver, StorageError, create_driver
 from registry.storage.gcs.writer import COMPOSE_LIMIT
+from testbed.emulators import FakeGCSServer, GCSEmulator
 from tests.storage.conftest import assert_unavailable, gcs_leftovers
-from tests.support.emulators import FakeGCSServer, GCSEmulator
 from tests.support.faults import resume_with_a_refused_part
 
 PART = 256 * 1024  # the emulators' chunksize in tests

@@ -27,8 +27,8 @@ from registry.storage import (
 from registry.storage.base import CheckedDriver
 from registry.storage.oss.bucket import endpoint_url
 from registry.storage.oss.driver import OSSDriver
-from tests.support.oss_server import OSSServer, OSSServerProcess
-from tests.support.processes import REPO_ROOT, free_port
+from testbed.oss_server import OSSServer, OSSServerProcess
+from testbed.processes import REPO_ROOT, free_port
 
 MiB = 1024 * 1024
 KiB = 1024

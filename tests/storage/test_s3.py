@@ -11,8 +11,8 @@ import pytest
 from registry.storage import StorageDriver, StorageError, create_driver
 from registry.storage.s3 import bucket as s3_bucket
 from registry.storage.s3 import driver as s3_driver
+from testbed.emulators import MotoS3, RcloneS3
 from tests.storage.conftest import assert_unavailable
-from tests.support.emulators import MotoS3, RcloneS3
 
 MiB = 1024 * 1024
 

@@ -26,9 +26,9 @@ from registry.storage import (
 )
 from registry.storage.base import CheckedDriver
 from registry.storage.swift.driver import SwiftDriver
+from testbed.processes import REPO_ROOT, free_port
+from testbed.swift_node import SwiftNode
 from tests.support.faults import resume_with_a_refused_part
-from tests.support.processes import REPO_ROOT, free_port
-from tests.support.swift_node import SwiftNode
 
 MiB = 1024 * 1024
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.pusher import PushedImage, push_image
-from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
+from testbed.pusher import PushedImage, push_image
+from testbed.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ from registry import layout
 from registry.cluster import leases
 from registry.config import read_settings_file
 from registry.db.database import open_database
-from tests.support.pusher import PushedImage, Refused, pull_image, push_image
-from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
+from testbed.pusher import PushedImage, Refused, pull_image, push_image
+from testbed.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 
