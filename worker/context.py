@@ -112,7 +112,7 @@ def effective_settings(db: Database, local: Settings) -> Settings:
 
 @dataclass
 class TaskContext:
-    """Everything a kind's `execute(ctx)` needs; the record's id and params, the settings,
+    """Everything a kind's executor needs; the record's id and params, the settings,
     the storage driver and the progress reporter bound to this attempt."""
 
     task_id: str

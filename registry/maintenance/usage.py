@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
-
 from registry import layout
 from registry.config import GCSettings
 from registry.durations import parse_duration
@@ -26,31 +24,12 @@ from registry.maintenance.gc.run import RunContext
 from registry.maintenance.gc.scan import RepoScan, stat_or_none
 from registry.maintenance.gc.sweep import Sweeper
 from registry.maintenance.gc.workers import ProgressFn, Work
+from registry.maintenance.params import UsageParams
 from registry.maintenance.usage_sizes import BlobSizes
 from registry.storage import StorageDriver
 
 
-class Params(BaseModel):
-    """Task parameters of `kind: usage`: the GC options "would free" is computed with
-    (unset: docker_registry.gc in hth.json, as a `gc` task would use)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    delete_untagged: bool | None = None
-    grace_period: str | None = None
-    # Size every blob with a `stat` rather than trusting the sizes manifests declare (which
-    # the pushing client wrote): exact, at one more storage call per referenced blob.
-    stat_blobs: bool = False
-
-    @field_validator("grace_period")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
-
-def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
+def options_from_params(params: UsageParams, defaults: GCSettings) -> GCOptions:
     untagged = params.delete_untagged
     return GCOptions(
         dry_run=True,

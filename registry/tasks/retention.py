@@ -13,7 +13,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from registry import audit
 from registry.audit import AuditRow
 from registry.db.database import Database
-from registry.maintenance import validate_params
+from registry.maintenance.kinds import validate_params
 from registry.maintenance.retention_policy import (
     InvalidPolicy,
     PolicyExists,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from registry.cluster.leases import no_lease
 from registry.maintenance.backup.export import export_backup
 from registry.maintenance.backup.restore import restore_from_archive, restore_from_store
 from registry.maintenance.backup.store import BackupStore
-from registry.maintenance.backup.take import no_lease
 from testbed.processes import RegistryProcess
 from tests.maintenance.backup_support import Recorder, backup
 from tests.support.clients import ClientError, Skopeo

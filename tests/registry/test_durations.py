@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.v1.tokens import TokenIn
 from registry.durations import Duration, normalise_duration, parse_duration
-from registry.maintenance import validate_params
+from registry.maintenance.kinds import validate_params
 from registry.tasks.errors import InvalidParams
 
 
