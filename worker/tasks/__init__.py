@@ -35,4 +35,5 @@ def _register(app: HthCelery, kind: str, limits: TimeLimits) -> None:
         soft_time_limit=limits.soft_time_limit,
         time_limit=limits.time_limit,
         ignore_result=True,
+        shared=False,  # this app's task only: not added to every Celery app made afterwards
     )(body)
