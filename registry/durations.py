@@ -1,13 +1,15 @@
 """Durations as used throughout hth.json and task params: Go-style text ("90s", "1h30m",
-"168h") or a number of seconds (3600, 0.5, "3600"); `Duration` is the pydantic field type."""
+"168h") or a number of seconds (3600, 0.5, "3600"). `Duration` is the pydantic field type:
+a value is parsed once, when the model is validated, into a `timedelta`, and shown (JSON,
+show-config, stored task params) as Go-style text again (`duration_text`)."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -59,7 +61,7 @@ def normalise_duration(value: object) -> str:
     return f"{format(value, 'f').rstrip('0')}s"
 
 
-def duration_seconds(value: Any) -> Any:
+def duration_seconds(value: object) -> object:
     """A duration given as text ("90s") as seconds, for fields that hold a float of seconds;
     anything else is left to the field's own checks."""
     if isinstance(value, str):
@@ -67,8 +69,52 @@ def duration_seconds(value: Any) -> Any:
     return value
 
 
-# A duration field: text as written ("90s") or a JSON number of seconds (stored as "90s").
+def as_duration(value: object) -> timedelta:
+    """A field's value as a timedelta: one already is, text or seconds are parsed."""
+    if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise ValueError(f"a duration must not be negative, got '-{duration_text(-value)}'")
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"invalid duration {value!r} ({_EXPECTED})")
+    try:
+        return parse_duration(value)
+    except OverflowError:  # more days than a timedelta holds
+        raise ValueError(f"duration {value!r} is too long") from None
+
+
+def duration_text(value: timedelta) -> str:
+    """A duration as Go-style text in its largest whole unit up to hours: 3600s -> "1h",
+    90s -> "90s", 168h -> "168h", 0 -> "0s"; below a second "250ms", else "1.5s"."""
+    micros = value // timedelta(microseconds=1)
+    if micros == 0:
+        return "0s"
+    for unit, size in (("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)):
+        if micros % size == 0:
+            return f"{micros // size}{unit}"
+    if micros < 1_000_000 and micros % 1000 == 0:
+        return f"{micros // 1000}ms"
+    return f"{micros / 1_000_000:.6f}".rstrip("0") + "s"
+
+
+# A duration field: text ("90s") or a JSON number of seconds in, a timedelta in the model,
+# Go-style text again in JSON (model_dump(mode="json"), show-config, stored params).
 Duration = Annotated[
+    timedelta,
+    BeforeValidator(as_duration),
+    PlainSerializer(duration_text, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "examples": ["90s", "1h30m"]}, {"type": "number"}],
+            "description": "a duration: Go-style text or a number of seconds",
+        }
+    ),
+]
+
+
+# The former text-valued duration field (text kept as written, seconds as "<n>s"); fields
+# move from it to `Duration` area by area, and it goes when none is left.
+DurationText = Annotated[
     str,
     BeforeValidator(normalise_duration),
     WithJsonSchema(

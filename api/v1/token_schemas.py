@@ -18,7 +18,7 @@ from registry.auth.personal import create_personal_token, parse_limits
 from registry.auth.rights import from_json
 from registry.config import Settings
 from registry.db.database import Database
-from registry.durations import Duration, parse_duration
+from registry.durations import DurationText, parse_duration
 
 LIMITS_DESCRIPTION = (
     "limit the token to these namespaces and actions, each within what its user holds "
@@ -29,7 +29,7 @@ LIMITS_DESCRIPTION = (
 
 class MyTokenIn(RequestBody):
     name: str = Field(min_length=1, max_length=128, examples=["ci pipeline"])
-    expires_in: Duration | None = Field(
+    expires_in: DurationText | None = Field(
         default=None, examples=["720h", 86400], description="a duration, or seconds"
     )
     permissions: list[Grant] | None = Field(

@@ -12,7 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from registry.config.base import Section
 from registry.config.drivers import SETTINGS_BY_DRIVER, DriverSettings
 from registry.config.errors import ConfigError, format_errors
-from registry.durations import Duration, parse_duration
+from registry.durations import DurationText, parse_duration
 
 
 def _network(item: Any) -> Any:
@@ -55,9 +55,9 @@ class HTTPSettings(Section):
         return [_network(item) for item in value]
 
     # A request line and headers must arrive within this (408 and close; docs/security.md).
-    header_timeout: Duration = "30s"
+    header_timeout: DurationText = "30s"
     # An idle connection between requests is closed after this (whole seconds, rounded up).
-    keepalive_timeout: Duration = "30s"
+    keepalive_timeout: DurationText = "30s"
     # uvicorn's HTTP/1.1 parser; "auto" is httptools when installed, else h11.
     parser: Literal["auto", "httptools", "h11"] = "auto"
 
@@ -81,24 +81,24 @@ class HTTPSettings(Section):
 class GCSettings(Section):
     schedule: str | None = None
     delete_untagged: bool = False
-    grace_period: Duration = "1h"
+    grace_period: DurationText = "1h"
     # online: instances keep taking writes, the sweep agrees with them per blob (docs/gc.md)
     cluster_mode: Literal["online", "readonly", "stop"] = "online"
 
 
 class UploadPurgingSettings(Section):
     enabled: bool = True
-    age: Duration = "168h"
-    interval: Duration = "24h"
+    age: DurationText = "168h"
+    interval: DurationText = "24h"
     dryrun: bool = False
 
 
 class UploadSettings(Section):
     # A request writing an upload holds it this long past its last renewal (renewed every
     # third of it while the request lives): how long a killed registry blocks its uploads.
-    lock_ttl: Duration = "30s"
+    lock_ttl: DurationText = "30s"
     # A chunk whose bytes stop arriving for this long fails (and frees the upload).
-    idle_timeout: Duration = "60s"
+    idle_timeout: DurationText = "60s"
 
 
 class BackupSettings(Section):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from registry.durations import Duration
+from registry.durations import DurationText
 
 
 class DriverSettings(BaseModel):
@@ -21,7 +21,7 @@ class FilesystemSettings(DriverSettings):
 class CloudSettings(DriverSettings):
     # Blob GETs answer 307 to a signed URL of the backend unless this is off.
     redirect: bool = True
-    redirect_expiry: Duration = "20m"
+    redirect_expiry: DurationText = "20m"
 
 
 class S3Settings(CloudSettings):

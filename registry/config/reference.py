@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -10,7 +11,7 @@ from pydantic_core import PydanticUndefined
 
 from registry.config import Settings
 from registry.config.drivers import SETTINGS_BY_DRIVER
-from registry.durations import normalise_duration
+from registry.durations import as_duration, duration_text, normalise_duration
 
 _HEADER = """# Configuration reference
 
@@ -24,7 +25,8 @@ negative ones are refused. Secrets are shown as `***` by `hth-ctl show-config` a
 
 
 def _type_name(info: FieldInfo) -> str:
-    if any(getattr(m, "func", None) is normalise_duration for m in info.metadata):
+    parsers = (as_duration, normalise_duration)
+    if any(getattr(m, "func", None) in parsers for m in info.metadata):
         return "duration"
     text = str(info.annotation).replace("<class '", "").replace("'>", "")
     for module in ("typing.", "ipaddress.", "pydantic.types."):
@@ -38,6 +40,8 @@ def _default(info: FieldInfo) -> str:
     if info.default_factory is not None:
         value: Any = info.default_factory()  # type: ignore[call-arg]
         return "" if isinstance(value, BaseModel) else f"`{value!r}`"
+    if isinstance(info.default, timedelta):
+        return f"`{duration_text(info.default)!r}`"
     return f"`{info.default!r}`"
 
 

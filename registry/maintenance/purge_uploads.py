@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from registry import layout
 from registry.config import UploadPurgingSettings
-from registry.durations import Duration, parse_duration
+from registry.durations import DurationText, parse_duration
 from registry.maintenance.progress import Progress
 from registry.storage import PathNotFoundError, StorageDriver, StorageError, StorageUnavailableError
 
@@ -28,7 +28,7 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    age: Duration | None = None  # "168h", or seconds
+    age: DurationText | None = None  # "168h", or seconds
     dry_run: bool | None = None
 
 

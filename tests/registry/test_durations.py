@@ -8,13 +8,24 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from api.v1.tokens import TokenIn
-from registry.durations import Duration, normalise_duration, parse_duration
+from registry.durations import (
+    Duration,
+    DurationText,
+    duration_text,
+    normalise_duration,
+    parse_duration,
+)
 from registry.maintenance import validate_params
 from registry.tasks.errors import InvalidParams
 
 
 class Holder(BaseModel):
+    wait: DurationText | None = None
+
+
+class Timed(BaseModel):
     wait: Duration | None = None
+    every: Duration = timedelta(hours=1)
 
 
 @pytest.mark.parametrize(
@@ -93,3 +104,71 @@ def test_a_token_s_lifetime_takes_seconds_and_must_be_positive() -> None:
     assert TokenIn.model_validate({"name": "ci", "expires_in": 86400}).expires_in == "86400s"
     with pytest.raises(ValidationError, match="must be a positive duration"):
         TokenIn.model_validate({"name": "ci", "expires_in": 0})
+
+
+@pytest.mark.parametrize(
+    "text", ["0s", "90s", "1h", "168h", "720h", "30s", "10m", "12h", "250ms", "1.5s"]
+)
+def test_a_duration_field_holds_a_timedelta_and_shows_the_text_it_was_given(text: str) -> None:
+    held = Timed.model_validate({"wait": text})
+    assert held.wait == parse_duration(text)
+    assert held.model_dump(mode="json")["wait"] == text
+    assert Timed.model_validate(held.model_dump(mode="json")) == held  # stored and read back
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        (0, "0s"),
+        (45, "45s"),
+        (90, "90s"),
+        (3600, "1h"),
+        (86400, "24h"),
+        (0.5, "500ms"),
+        ("3600", "1h"),
+        ("1h30m", "90m"),
+        ("60s", "1m"),
+        ("2d", "48h"),
+        (1.25, "1.25s"),
+    ],
+)
+def test_seconds_and_other_spellings_are_shown_in_the_largest_whole_unit(
+    given: str | float, shown: str
+) -> None:
+    assert Timed.model_validate({"wait": given}).model_dump(mode="json")["wait"] == shown
+
+
+def test_a_duration_field_defaults_to_a_timedelta_and_keeps_one_given_as_one() -> None:
+    assert Timed().every == timedelta(hours=1)
+    assert Timed().model_dump(mode="json") == {"wait": None, "every": "1h"}
+    assert Timed().model_dump()["every"] == timedelta(hours=1)  # python mode: the timedelta
+    assert Timed(wait=timedelta(minutes=5)).wait == timedelta(minutes=5)
+    assert duration_text(timedelta(microseconds=500)) == "0.0005s"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (-3, "must not be negative, got -3"),
+        ("-5s", "must not be negative, got '-5s'"),
+        (timedelta(seconds=-5), "must not be negative, got '-5s'"),
+        ("soon", "invalid duration 'soon'"),
+        (True, "invalid duration True"),
+        (float("nan"), "invalid duration nan"),
+        (float("inf"), "invalid duration inf"),
+        ("99999999999d", "duration '99999999999d' is too long"),
+    ],
+)
+def test_a_duration_field_refuses_what_parse_duration_refuses_naming_itself(
+    given: object, message: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Timed.model_validate({"wait": given})
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("wait",) and message in error["msg"]
+
+
+def test_the_json_schema_of_a_duration_takes_text_or_seconds() -> None:
+    schema = Timed.model_json_schema()["properties"]["every"]
+    assert {"type": "string", "examples": ["90s", "1h30m"]} in schema["anyOf"]
+    assert {"type": "number"} in schema["anyOf"]

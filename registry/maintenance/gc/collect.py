@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from registry.config import GCSettings
-from registry.durations import Duration, parse_duration
+from registry.durations import DurationText, parse_duration
 from registry.maintenance.gc.plan import Planner
 from registry.maintenance.gc.result import GCResult
 from registry.maintenance.gc.run import Fence, GCError, GCOptions, RunContext
@@ -32,7 +32,7 @@ class Params(BaseModel):
 
     dry_run: bool = False
     delete_untagged: bool | None = None
-    grace_period: Duration | None = None  # "1h", "90s", or seconds: 0, 3600
+    grace_period: DurationText | None = None  # "1h", "90s", or seconds: 0, 3600
     purge_uploads: bool = True
     remove_layer_links: bool = False
     # What registry instances refuse meanwhile: nothing (online: writes and the sweep agree
