@@ -81,9 +81,9 @@ class AppState:
             lambda: open_database(settings),
             # A view older than half an instance TTL is re-read: by then the GC may take this
             # process for dead and start without its acknowledgement.
-            stale_after=parse_duration(cluster.instance_ttl).total_seconds() / 2,
+            stale_after=cluster.instance_ttl.total_seconds() / 2,
             # Deleting marks expire after the lease TTL: a writer never waits longer.
-            max_wait=parse_duration(cluster.lease_ttl).total_seconds() + 5,
+            max_wait=cluster.lease_ttl.total_seconds() + 5,
         )
 
     @property

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from registry.cluster import instances, leases
-from registry.durations import parse_duration
 from worker.context import TaskContext
 
 log = logging.getLogger("hth.tasks")
@@ -68,7 +67,7 @@ def holding_storage_lease(
         yield None
         return
     cluster = ctx.settings.cluster
-    ttl = parse_duration(cluster.lease_ttl)
+    ttl = cluster.lease_ttl
     holder = f"{ctx.kind} task {ctx.task_id}"
     try:
         lease = leases.acquire(ctx.db, holder, mode, ttl)  # type: ignore[arg-type]
@@ -93,8 +92,8 @@ def _wait_for_instances(ctx: TaskContext, lease: leases.Lease, renewer: LeaseHol
     acked = instances.wait_for_acks(
         ctx.db,
         lease.token,
-        parse_duration(cluster.instance_ttl),
-        parse_duration(cluster.ack_timeout).total_seconds(),
+        cluster.instance_ttl,
+        cluster.ack_timeout.total_seconds(),
         should_stop=renewer.check,
     )
     state = leases.INSTANCE_STATE[lease.mode]

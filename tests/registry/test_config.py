@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,10 @@ def test_durations_take_integer_seconds_as_well_as_text() -> None:
     )
     assert settings.docker_registry.gc.grace_period == "0s"
     assert settings.docker_registry.upload_purging.age == "86400s"
-    assert (settings.auth.token_ttl, settings.cluster.instance_ttl) == ("300s", "12.5s")
+    auth, cluster = settings.auth, settings.cluster
+    assert (auth.token_ttl, cluster.instance_ttl) == (timedelta(minutes=5), timedelta(seconds=12.5))
+    shown = redacted(settings)
+    assert (shown["auth"]["token_ttl"], shown["cluster"]["instance_ttl"]) == ("5m", "12.5s")
     assert settings.docker_registry.http.header_timeout == "30s"  # text stays as written
 
 
