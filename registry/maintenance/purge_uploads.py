@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from registry import layout
 from registry.config import UploadPurgingSettings
-from registry.durations import DurationText, parse_duration
+from registry.durations import Duration
 from registry.maintenance.progress import Progress
 from registry.storage import PathNotFoundError, StorageDriver, StorageError, StorageUnavailableError
 
@@ -28,7 +28,7 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    age: DurationText | None = None  # "168h", or seconds
+    age: Duration | None = None  # "168h", or seconds
     dry_run: bool | None = None
 
 
@@ -41,7 +41,7 @@ class PurgeOptions:
     def from_params(
         cls, params: Params, defaults: UploadPurgingSettings, now: datetime
     ) -> PurgeOptions:
-        age = parse_duration(params.age or defaults.age)
+        age = defaults.age if params.age is None else params.age  # 0 is an age
         dry_run = defaults.dryrun if params.dry_run is None else params.dry_run
         return cls(older_than=now - age, dry_run=dry_run)
 

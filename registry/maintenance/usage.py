@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from registry import layout
 from registry.config import GCSettings
-from registry.durations import parse_duration
+from registry.durations import Duration
 from registry.maintenance.gc.collect import GCOptions
 from registry.maintenance.gc.plan import Plan, Planner
 from registry.maintenance.gc.refs import ManifestRefs
@@ -37,25 +37,18 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     delete_untagged: bool | None = None
-    grace_period: str | None = None
+    grace_period: Duration | None = None
     # Size every blob with a `stat` rather than trusting the sizes manifests declare (which
     # the pushing client wrote): exact, at one more storage call per referenced blob.
     stat_blobs: bool = False
 
-    @field_validator("grace_period")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
 
 def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
-    untagged = params.delete_untagged
+    untagged, grace = params.delete_untagged, params.grace_period
     return GCOptions(
         dry_run=True,
         delete_untagged=defaults.delete_untagged if untagged is None else untagged,
-        grace_period=parse_duration(params.grace_period or defaults.grace_period),
+        grace_period=defaults.grace_period if grace is None else grace,  # 0 is a grace period
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -82,9 +82,10 @@ def test_a_model_field_names_itself_when_refusing_a_negative_duration() -> None:
     ("kind", "params", "stored"),
     [
         ("gc", {"grace_period": 0}, {"grace_period": "0s"}),
-        ("gc", {"grace_period": 3600}, {"grace_period": "3600s"}),
+        ("gc", {"grace_period": 3600}, {"grace_period": "1h"}),
         ("gc", {"grace_period": "90s"}, {"grace_period": "90s"}),
-        ("purge_uploads", {"age": 86400}, {"age": "86400s"}),
+        ("usage", {"grace_period": 90}, {"grace_period": "90s"}),
+        ("purge_uploads", {"age": 86400}, {"age": "24h"}),
         ("verify_storage", {"since": 3600}, {"since": "3600s"}),
         ("reconfigure", {"wait_timeout": "90s"}, {"wait_timeout": 90.0}),
     ],
@@ -93,6 +94,23 @@ def test_task_params_take_integer_seconds(
     kind: str, params: dict[str, object], stored: dict[str, object]
 ) -> None:
     assert validate_params(kind, params) == stored
+
+
+def test_a_zero_duration_in_task_params_is_zero_not_the_default() -> None:
+    from registry.config.docker_registry import GCSettings, UploadPurgingSettings
+    from registry.maintenance import purge_uploads, usage
+    from registry.maintenance.gc import collect as gc
+
+    defaults = GCSettings(grace_period=timedelta(hours=1))
+    for module in (gc, usage):
+        given = module.Params.model_validate({"grace_period": "0s"})
+        assert module.options_from_params(given, defaults).grace_period == timedelta(0)
+        unset = module.Params.model_validate({})
+        assert module.options_from_params(unset, defaults).grace_period == timedelta(hours=1)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    purge = purge_uploads.PurgeOptions.from_params
+    at_once = purge(purge_uploads.Params(age=timedelta(0)), UploadPurgingSettings(), now)
+    assert at_once.older_than == now
 
 
 def test_a_negative_task_duration_is_refused_naming_the_param() -> None:

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from registry.config import GCSettings
-from registry.durations import DurationText, parse_duration
+from registry.durations import Duration
 from registry.maintenance.gc.plan import Planner
 from registry.maintenance.gc.result import GCResult
 from registry.maintenance.gc.run import Fence, GCError, GCOptions, RunContext
@@ -32,7 +32,7 @@ class Params(BaseModel):
 
     dry_run: bool = False
     delete_untagged: bool | None = None
-    grace_period: DurationText | None = None  # "1h", "90s", or seconds: 0, 3600
+    grace_period: Duration | None = None  # "1h", "90s", or seconds: 0, 3600
     purge_uploads: bool = True
     remove_layer_links: bool = False
     # What registry instances refuse meanwhile: nothing (online: writes and the sweep agree
@@ -41,11 +41,11 @@ class Params(BaseModel):
 
 
 def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
-    delete_untagged = params.delete_untagged
+    delete_untagged, grace = params.delete_untagged, params.grace_period
     return GCOptions(
         dry_run=params.dry_run,
         delete_untagged=defaults.delete_untagged if delete_untagged is None else delete_untagged,
-        grace_period=parse_duration(params.grace_period or defaults.grace_period),
+        grace_period=defaults.grace_period if grace is None else grace,  # 0 is a grace period
         purge_uploads=params.purge_uploads,
         remove_layer_links=params.remove_layer_links,
     )
