@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, Field, PlainSerializer, TypeAdapter, WithJsonSchema
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -48,27 +48,6 @@ def _seconds(seconds: float, given: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def normalise_duration(value: object) -> str:
-    """A duration as stored text: strings are kept as written (once checked), numbers of
-    seconds become "<n>s", so stored params and settings stay strings parse_duration reads."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"invalid duration {value!r} ({_EXPECTED})")
-    parse_duration(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) or value.is_integer():
-        return f"{int(value)}s"
-    return f"{format(value, 'f').rstrip('0')}s"
-
-
-def duration_seconds(value: object) -> object:
-    """A duration given as text ("90s") as seconds, for fields that hold a float of seconds;
-    anything else is left to the field's own checks."""
-    if isinstance(value, str):
-        return parse_duration(value).total_seconds()
-    return value
-
-
 def as_duration(value: object) -> timedelta:
     """A field's value as a timedelta: one already is, text or seconds are parsed."""
     if isinstance(value, timedelta):
@@ -97,6 +76,14 @@ def duration_text(value: timedelta) -> str:
     return f"{micros / 1_000_000:.6f}".rstrip("0") + "s"
 
 
+def _default_as_text(schema: dict[str, Any]) -> None:
+    # A JSON schema's default is encoded without the field's serializer (as ISO 8601,
+    # "PT1M"): show it as the text the field is written and shown with ("1m").
+    default = schema.get("default")
+    if isinstance(default, str):
+        schema["default"] = duration_text(TypeAdapter(timedelta).validate_python(default))
+
+
 # A duration field: text ("90s") or a JSON number of seconds in, a timedelta in the model,
 # Go-style text again in JSON (model_dump(mode="json"), show-config, stored params).
 Duration = Annotated[
@@ -109,25 +96,13 @@ Duration = Annotated[
             "description": "a duration: Go-style text or a number of seconds",
         }
     ),
-]
-
-
-# The former text-valued duration field (text kept as written, seconds as "<n>s"); fields
-# move from it to `Duration` area by area, and it goes when none is left.
-DurationText = Annotated[
-    str,
-    BeforeValidator(normalise_duration),
-    WithJsonSchema(
-        {
-            "anyOf": [{"type": "string", "examples": ["90s", "1h30m"]}, {"type": "number"}],
-            "description": "a duration: Go-style text or a number of seconds",
-        }
-    ),
+    Field(json_schema_extra=_default_as_text),
 ]
 
 
 def format_duration(seconds: float) -> str:
-    """Seconds as the shortest Go-style text: 3600 -> "1h", 5400 -> "1h30m", 0 -> "0s"."""
+    """Seconds as the shortest text for summaries people read (days included, so not
+    Go-style): 3600 -> "1h", 5400 -> "1h30m", 0 -> "0s". Fields show `duration_text`."""
     whole, fraction = divmod(seconds, 1)
     if fraction:
         return f"{seconds:g}s"

@@ -9,9 +9,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from registry.cluster import generations, instances
 from registry.cluster.secrets import Keyring, keyring_for
@@ -23,7 +23,7 @@ from registry.config import (
     with_shared,
 )
 from registry.db.database import Database
-from registry.durations import duration_seconds
+from registry.durations import Duration, duration_text
 from registry.maintenance.migrate import migrate_bulk, migrate_final
 from registry.maintenance.probe import probe_storage
 from registry.maintenance.progress import Progress
@@ -40,9 +40,9 @@ class Params(BaseModel):
     rollback: bool = False
     migrate: bool = False
     # How long to wait for every live instance to report the new generation.
-    wait_timeout: Annotated[float, BeforeValidator(duration_seconds)] = Field(
-        default=60.0, gt=0, le=3600
-    )  # seconds, or a duration such as "90s"
+    wait_timeout: Duration = Field(
+        default=timedelta(seconds=60), gt=timedelta(0), le=timedelta(hours=1)
+    )  # "90s", or seconds
     workers: int = Field(default=8, ge=1, le=64)
 
     @model_validator(mode="after")
@@ -162,10 +162,10 @@ def _switch(
     result["apply_seconds"] = round(time.monotonic() - started, 3)
 
 
-def wait_for_generation(cluster: Cluster, number: int, timeout: float) -> list[dict[str, Any]]:
+def wait_for_generation(cluster: Cluster, number: int, timeout: timedelta) -> list[dict[str, Any]]:
     """Per-instance table once every live instance reports `number`; fails naming the
     instances that reported an error or did not report it in time."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout.total_seconds()
     while True:
         rows = instances.live_instances(cluster.db, cluster.instance_ttl)
         table = [_instance_row(row, number) for row in rows]
@@ -179,7 +179,7 @@ def wait_for_generation(cluster: Cluster, number: int, timeout: float) -> list[d
             return table
         if time.monotonic() > deadline:
             raise ReconfigureFailed(
-                f"instances did not apply generation {number} within {timeout:g}s: "
+                f"instances did not apply generation {number} within {duration_text(timeout)}: "
                 + ", ".join(pending)
             )
         time.sleep(0.2)

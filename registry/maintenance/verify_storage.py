@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     TypeAdapter,
     ValidationError,
     field_validator,
 )
 
 from registry.cluster.leases import LeaseBusy
-from registry.durations import normalise_duration, parse_duration
+from registry.durations import Duration, as_duration
 from registry.maintenance.backup.take import Lease, no_lease
 from registry.maintenance.outcome import FailedWithResult
 from registry.maintenance.progress import Progress
@@ -37,6 +39,11 @@ from registry.storage import StorageDriver, StorageError, StorageUnavailableErro
 
 LEASE_POLL = 2.0  # seconds between attempts at the storage lease while another task holds it
 
+# A point in time, UTC, stored as its ISO text ("2025-03-01T00:00:00+00:00").
+UtcTime = Annotated[
+    datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
+]
+
 
 class Params(BaseModel):
     """Task parameters of `kind: verify_storage`."""
@@ -47,23 +54,24 @@ class Params(BaseModel):
     # Only blobs whose data was written at or after this: an ISO date or datetime (UTC
     # unless it says otherwise), or a duration back from the start of the run ("8d"), which
     # stays relative in a schedule; a JSON number is seconds back.
-    since: str | None = None
+    since: Duration | UtcTime | None = None
     rate_limit: float | None = Field(default=None, gt=0)  # MB/s read, all threads together
 
     @field_validator("since", mode="before")
     @classmethod
-    def _seconds_back(cls, value: object) -> object:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return normalise_duration(value)
-        return value
-
-    @field_validator("since")
-    @classmethod
-    def _time_or_duration(cls, value: str | None) -> str | None:
-        if value is None or _is_duration(value):
+    def _time_or_duration(cls, value: object) -> object:
+        if value is None or isinstance(value, timedelta):
             return value
+        if isinstance(value, datetime):
+            return _as_utc(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return as_duration(value)  # a JSON number is seconds back
         try:
-            return _as_utc(TypeAdapter(datetime).validate_python(value)).isoformat()
+            return as_duration(value)
+        except ValueError:
+            pass
+        try:
+            return _as_utc(TypeAdapter(datetime).validate_python(value))
         except ValidationError:
             raise ValueError(
                 f"{value!r} is neither an ISO date or datetime (2025-03-01, "
@@ -72,19 +80,9 @@ class Params(BaseModel):
 
     def cutoff(self, now: datetime) -> datetime | None:
         """The time `since` names for a run starting at `now`."""
-        if self.since is None:
-            return None
-        if _is_duration(self.since):
-            return now - parse_duration(self.since)
-        return datetime.fromisoformat(self.since)
-
-
-def _is_duration(text: str) -> bool:
-    try:
-        parse_duration(text)
-    except ValueError:
-        return False
-    return True
+        if isinstance(self.since, timedelta):
+            return now - self.since
+        return self.since
 
 
 def _as_utc(value: datetime) -> datetime:

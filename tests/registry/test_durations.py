@@ -10,9 +10,7 @@ from pydantic import BaseModel, ValidationError
 from api.v1.tokens import TokenIn
 from registry.durations import (
     Duration,
-    DurationText,
     duration_text,
-    normalise_duration,
     parse_duration,
 )
 from registry.maintenance import validate_params
@@ -20,10 +18,6 @@ from registry.tasks.errors import InvalidParams
 
 
 class Holder(BaseModel):
-    wait: DurationText | None = None
-
-
-class Timed(BaseModel):
     wait: Duration | None = None
     every: Duration = timedelta(hours=1)
 
@@ -58,17 +52,17 @@ def test_anything_else_is_refused_with_the_forms_expected(given: object) -> None
         parse_duration(given)  # type: ignore[arg-type]
 
 
-def test_numbers_are_stored_as_text_and_text_as_written() -> None:
-    assert [normalise_duration(v) for v in (0, 3600, 1.5, 2.0, "1h", "3600")] == [
-        "0s",
-        "3600s",
-        "1.5s",
-        "2s",
-        "1h",
-        "3600",
+def test_numbers_and_text_are_parsed_once_and_shown_as_text() -> None:
+    shown = [
+        Holder.model_validate({"wait": v}).model_dump(mode="json")["wait"]
+        for v in (0, 3600, 1.5, 2.0, "1h", "3600")
     ]
-    assert Holder.model_validate({"wait": 0}).model_dump(mode="json") == {"wait": "0s"}
-    assert Holder.model_validate({"wait": "1h"}).wait == "1h"
+    assert shown == ["0s", "1h", "1.5s", "2s", "1h", "1h"]
+    assert Holder.model_validate({"wait": 0}).model_dump(mode="json") == {
+        "wait": "0s",
+        "every": "1h",
+    }
+    assert Holder.model_validate({"wait": "1h"}).wait == timedelta(hours=1)
 
 
 def test_a_model_field_names_itself_when_refusing_a_negative_duration() -> None:
@@ -86,8 +80,9 @@ def test_a_model_field_names_itself_when_refusing_a_negative_duration() -> None:
         ("gc", {"grace_period": "90s"}, {"grace_period": "90s"}),
         ("usage", {"grace_period": 90}, {"grace_period": "90s"}),
         ("purge_uploads", {"age": 86400}, {"age": "24h"}),
-        ("verify_storage", {"since": 3600}, {"since": "3600s"}),
-        ("reconfigure", {"wait_timeout": "90s"}, {"wait_timeout": 90.0}),
+        ("verify_storage", {"since": 3600}, {"since": "1h"}),
+        ("reconfigure", {"wait_timeout": "90s"}, {"wait_timeout": "90s"}),
+        ("reconfigure", {"wait_timeout": 60.0}, {"wait_timeout": "1m"}),
     ],
 )
 def test_task_params_take_integer_seconds(
@@ -119,7 +114,9 @@ def test_a_negative_task_duration_is_refused_naming_the_param() -> None:
 
 
 def test_a_token_s_lifetime_takes_seconds_and_must_be_positive() -> None:
-    assert TokenIn.model_validate({"name": "ci", "expires_in": 86400}).expires_in == "86400s"
+    held = TokenIn.model_validate({"name": "ci", "expires_in": 86400})
+    assert held.expires_in == timedelta(days=1)
+    assert held.model_dump(mode="json")["expires_in"] == "24h"
     with pytest.raises(ValidationError, match="must be a positive duration"):
         TokenIn.model_validate({"name": "ci", "expires_in": 0})
 
@@ -128,10 +125,10 @@ def test_a_token_s_lifetime_takes_seconds_and_must_be_positive() -> None:
     "text", ["0s", "90s", "1h", "168h", "720h", "30s", "10m", "12h", "250ms", "1.5s"]
 )
 def test_a_duration_field_holds_a_timedelta_and_shows_the_text_it_was_given(text: str) -> None:
-    held = Timed.model_validate({"wait": text})
+    held = Holder.model_validate({"wait": text})
     assert held.wait == parse_duration(text)
     assert held.model_dump(mode="json")["wait"] == text
-    assert Timed.model_validate(held.model_dump(mode="json")) == held  # stored and read back
+    assert Holder.model_validate(held.model_dump(mode="json")) == held  # stored and read back
 
 
 @pytest.mark.parametrize(
@@ -153,14 +150,14 @@ def test_a_duration_field_holds_a_timedelta_and_shows_the_text_it_was_given(text
 def test_seconds_and_other_spellings_are_shown_in_the_largest_whole_unit(
     given: str | float, shown: str
 ) -> None:
-    assert Timed.model_validate({"wait": given}).model_dump(mode="json")["wait"] == shown
+    assert Holder.model_validate({"wait": given}).model_dump(mode="json")["wait"] == shown
 
 
 def test_a_duration_field_defaults_to_a_timedelta_and_keeps_one_given_as_one() -> None:
-    assert Timed().every == timedelta(hours=1)
-    assert Timed().model_dump(mode="json") == {"wait": None, "every": "1h"}
-    assert Timed().model_dump()["every"] == timedelta(hours=1)  # python mode: the timedelta
-    assert Timed(wait=timedelta(minutes=5)).wait == timedelta(minutes=5)
+    assert Holder().every == timedelta(hours=1)
+    assert Holder().model_dump(mode="json") == {"wait": None, "every": "1h"}
+    assert Holder().model_dump()["every"] == timedelta(hours=1)  # python mode: the timedelta
+    assert Holder(wait=timedelta(minutes=5)).wait == timedelta(minutes=5)
     assert duration_text(timedelta(microseconds=500)) == "0.0005s"
 
 
@@ -181,12 +178,13 @@ def test_a_duration_field_refuses_what_parse_duration_refuses_naming_itself(
     given: object, message: str
 ) -> None:
     with pytest.raises(ValidationError) as refused:
-        Timed.model_validate({"wait": given})
+        Holder.model_validate({"wait": given})
     (error,) = refused.value.errors()
     assert error["loc"] == ("wait",) and message in error["msg"]
 
 
 def test_the_json_schema_of_a_duration_takes_text_or_seconds() -> None:
-    schema = Timed.model_json_schema()["properties"]["every"]
+    schema = Holder.model_json_schema()["properties"]["every"]
     assert {"type": "string", "examples": ["90s", "1h30m"]} in schema["anyOf"]
     assert {"type": "number"} in schema["anyOf"]
+    assert schema["default"] == "1h"  # as the field shows it, not ISO 8601 ("PT1H")
