@@ -64,7 +64,7 @@ class Params(BaseModel):
             return value
         if isinstance(value, datetime):
             return _as_utc(value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if not isinstance(value, str):
             return as_duration(value)  # a JSON number is seconds back
         try:
             return as_duration(value)
