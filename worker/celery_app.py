@@ -71,7 +71,6 @@ def broker_url(settings: Settings) -> str:
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
-    from registry.durations import parse_duration
     from registry.maintenance.limits import TIME_LIMITS
 
     if settings.queue.broker_url is None:
@@ -87,7 +86,7 @@ def transport_options(settings: Settings) -> dict[str, Any]:
             "polling_interval": 0.1,
         }
     longest = max(limits.time_limit for limits in TIME_LIMITS.values())
-    visibility = parse_duration(settings.queue.visibility_timeout).total_seconds()
+    visibility = settings.queue.visibility_timeout.total_seconds()
     options: dict[str, Any] = {
         # Redis re-delivers an unacknowledged message after this: never while it still runs.
         "visibility_timeout": int(max(visibility, longest + 600)),

@@ -18,7 +18,6 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 
 from registry.cluster import instances, leases
-from registry.durations import parse_duration
 from worker.context import TaskContext
 
 log = logging.getLogger("hth.tasks")
@@ -70,7 +69,7 @@ def hold_storage_lease(ctx: TaskContext, mode: leases.LeaseMode) -> Iterator[Lea
     """Hold the storage lease in `mode` for the body of the with-block (every instance has
     acknowledged it first, but in `shared` mode), giving the block the holding."""
     cluster = ctx.settings.cluster
-    ttl = parse_duration(cluster.lease_ttl)
+    ttl = cluster.lease_ttl
     holder = f"{ctx.kind} task {ctx.task_id}"
     try:
         lease = leases.acquire(ctx.db, holder, mode, ttl)
@@ -95,8 +94,8 @@ def _wait_for_instances(ctx: TaskContext, lease: leases.Lease, renewer: LeaseHol
     acked = instances.wait_for_acks(
         ctx.db,
         lease.token,
-        parse_duration(cluster.instance_ttl),
-        parse_duration(cluster.ack_timeout).total_seconds(),
+        cluster.instance_ttl,
+        cluster.ack_timeout.total_seconds(),
         should_stop=renewer.check,
     )
     state = leases.INSTANCE_STATE[lease.mode]

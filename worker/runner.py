@@ -12,7 +12,6 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from registry.db.database import Database, open_database
-from registry.durations import parse_duration
 from registry.maintenance.limits import TIME_LIMITS
 from registry.maintenance.outcome import FailedWithResult
 from registry.maintenance.progress import TaskCancelled
@@ -53,7 +52,7 @@ def _run(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> str:
     settings = app.settings
     execute = EXECUTORS[row.kind]
     sink = RecordSink(db, row.id, attempt)
-    interval = parse_duration(settings.queue.heartbeat).total_seconds()
+    interval = settings.queue.heartbeat.total_seconds()
     try:
         # Inside: applying the newest configuration generation may fail (a key that cannot
         # decrypt its secrets), and that must end the task, not leave it running.
@@ -92,8 +91,8 @@ def _after_error(app: HthCelery, db: Database, row: TaskRow, attempt: int, exc: 
         fail(db, row.id, attempt, f"gave up after {attempt} attempts: {error}")
         return "failed"
     queue = app.settings.queue
-    base = parse_duration(queue.retry_backoff).total_seconds()
-    cap = parse_duration(queue.retry_backoff_max).total_seconds()
+    base = queue.retry_backoff.total_seconds()
+    cap = queue.retry_backoff_max.total_seconds()
     delay = backoff(attempt, base, cap)
     retry_at = utcnow() + timedelta(seconds=delay)
     line = f"transient error: {error}; retry {attempt + 1} in {delay:.1f}s"

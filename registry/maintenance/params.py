@@ -9,21 +9,26 @@ model forbids unknown keys and defaults every field it can; a 422 names `params.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from registry.durations import Duration, duration_seconds, normalise_duration, parse_duration
+from registry.durations import Duration, as_duration
+
+# A point in time, UTC, stored as its ISO text ("2025-03-01T00:00:00+00:00").
+UtcTime = Annotated[
+    datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
+]
 
 
 class PurgeUploadsParams(BaseModel):
@@ -125,9 +130,9 @@ class ReconfigureParams(BaseModel):
     rollback: bool = False
     migrate: bool = False
     # How long to wait for every live instance to report the new generation.
-    wait_timeout: Annotated[float, BeforeValidator(duration_seconds)] = Field(
-        default=60.0, gt=0, le=3600
-    )  # seconds, or a duration such as "90s"
+    wait_timeout: Duration = Field(
+        default=timedelta(seconds=60), gt=timedelta(0), le=timedelta(hours=1)
+    )  # "90s", or seconds
     workers: int = Field(default=8, ge=1, le=64)
 
     @model_validator(mode="after")
@@ -154,23 +159,24 @@ class VerifyStorageParams(BaseModel):
     # Only blobs whose data was written at or after this: an ISO date or datetime (UTC
     # unless it says otherwise), or a duration back from the start of the run ("8d"), which
     # stays relative in a schedule; a JSON number is seconds back.
-    since: str | None = None
+    since: Duration | UtcTime | None = None
     rate_limit: float | None = Field(default=None, gt=0)  # MB/s read, all threads together
 
     @field_validator("since", mode="before")
     @classmethod
-    def _seconds_back(cls, value: object) -> object:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return normalise_duration(value)
-        return value
-
-    @field_validator("since")
-    @classmethod
-    def _time_or_duration(cls, value: str | None) -> str | None:
-        if value is None or _is_duration(value):
+    def _time_or_duration(cls, value: object) -> object:
+        if value is None or isinstance(value, timedelta):
             return value
+        if isinstance(value, datetime):
+            return _as_utc(value)
+        if not isinstance(value, str):
+            return as_duration(value)  # a JSON number is seconds back
         try:
-            return _as_utc(TypeAdapter(datetime).validate_python(value)).isoformat()
+            return as_duration(value)
+        except ValueError:
+            pass
+        try:
+            return _as_utc(TypeAdapter(datetime).validate_python(value))
         except ValidationError:
             raise ValueError(
                 f"{value!r} is neither an ISO date or datetime (2025-03-01, "
@@ -179,19 +185,9 @@ class VerifyStorageParams(BaseModel):
 
     def cutoff(self, now: datetime) -> datetime | None:
         """The time `since` names for a run starting at `now`."""
-        if self.since is None:
-            return None
-        if _is_duration(self.since):
-            return now - parse_duration(self.since)
-        return datetime.fromisoformat(self.since)
-
-
-def _is_duration(text: str) -> bool:
-    try:
-        parse_duration(text)
-    except ValueError:
-        return False
-    return True
+        if isinstance(self.since, timedelta):
+            return now - self.since
+        return self.since
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -206,17 +202,10 @@ class UsageParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     delete_untagged: bool | None = None
-    grace_period: str | None = None
+    grace_period: Duration | None = None
     # Size every blob with a `stat` rather than trusting the sizes manifests declare (which
     # the pushing client wrote): exact, at one more storage call per referenced blob.
     stat_blobs: bool = False
-
-    @field_validator("grace_period")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
 
 
 POLICY_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"

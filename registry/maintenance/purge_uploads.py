@@ -14,7 +14,6 @@ from typing import Any
 
 from registry import layout
 from registry.config import UploadPurgingSettings
-from registry.durations import parse_duration
 from registry.maintenance.params import PurgeUploadsParams
 from registry.maintenance.progress import Progress
 from registry.storage import PathNotFoundError, StorageDriver, StorageError, StorageUnavailableError
@@ -31,7 +30,7 @@ class PurgeOptions:
     def from_params(
         cls, params: PurgeUploadsParams, defaults: UploadPurgingSettings, now: datetime
     ) -> PurgeOptions:
-        age = parse_duration(params.age or defaults.age)
+        age = defaults.age if params.age is None else params.age  # 0 is an age
         dry_run = defaults.dryrun if params.dry_run is None else params.dry_run
         return cls(older_than=now - age, dry_run=dry_run)
 

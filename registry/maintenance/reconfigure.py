@@ -20,6 +20,7 @@ from registry.config import (
     with_shared,
 )
 from registry.db.database import Database
+from registry.durations import duration_text
 from registry.maintenance.migrate import migrate_bulk, migrate_final
 from registry.maintenance.params import ReconfigureParams
 from registry.maintenance.probe import probe_storage
@@ -137,10 +138,10 @@ def _switch(
     result["apply_seconds"] = round(time.monotonic() - started, 3)
 
 
-def wait_for_generation(cluster: Cluster, number: int, timeout: float) -> list[dict[str, Any]]:
+def wait_for_generation(cluster: Cluster, number: int, timeout: timedelta) -> list[dict[str, Any]]:
     """Per-instance table once every live instance reports `number`; fails naming the
     instances that reported an error or did not report it in time."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout.total_seconds()
     while True:
         rows = instances.live_instances(cluster.db, cluster.instance_ttl)
         table = [_instance_row(row, number) for row in rows]
@@ -154,7 +155,7 @@ def wait_for_generation(cluster: Cluster, number: int, timeout: float) -> list[d
             return table
         if time.monotonic() > deadline:
             raise ReconfigureFailed(
-                f"instances did not apply generation {number} within {timeout:g}s: "
+                f"instances did not apply generation {number} within {duration_text(timeout)}: "
                 + ", ".join(pending)
             )
         time.sleep(0.2)

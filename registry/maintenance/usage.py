@@ -16,7 +16,6 @@ from typing import Any
 
 from registry import layout
 from registry.config import GCSettings
-from registry.durations import parse_duration
 from registry.maintenance.gc.collect import GCOptions
 from registry.maintenance.gc.plan import Plan, Planner
 from registry.maintenance.gc.refs import ManifestRefs
@@ -30,11 +29,11 @@ from registry.storage import StorageDriver
 
 
 def options_from_params(params: UsageParams, defaults: GCSettings) -> GCOptions:
-    untagged = params.delete_untagged
+    untagged, grace = params.delete_untagged, params.grace_period
     return GCOptions(
         dry_run=True,
         delete_untagged=defaults.delete_untagged if untagged is None else untagged,
-        grace_period=parse_duration(params.grace_period or defaults.grace_period),
+        grace_period=defaults.grace_period if grace is None else grace,  # 0 is a grace period
     )
 
 

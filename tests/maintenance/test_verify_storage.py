@@ -157,8 +157,11 @@ def test_since_takes_a_date_a_datetime_or_a_duration_back_from_the_run() -> None
     assert cutoff("2025-03-01T12:00:00+02:00") == datetime(2025, 3, 1, 10, tzinfo=UTC)
     assert cutoff("2025-03-01T12:00") == datetime(2025, 3, 1, 12, tzinfo=UTC)
     assert cutoff("8d") == datetime(2025, 3, 2, 6, tzinfo=UTC)
-    relative = VerifyStorageParams.model_validate({"since": "8d"})
-    assert relative.since == "8d"  # relative in a schedule too
+    relative = VerifyStorageParams.model_validate({"since": "8d"})  # relative in a schedule too
+    assert relative.since == timedelta(days=8)
+    assert relative.model_dump(mode="json")["since"] == "192h"
+    fixed = VerifyStorageParams.model_validate({"since": "2025-03-01T12:00:00+02:00"})
+    assert fixed.model_dump(mode="json")["since"] == "2025-03-01T10:00:00+00:00"
     with pytest.raises(ValueError, match="since"):
         VerifyStorageParams.model_validate({"since": "yesterday"})
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.durations import parse_duration
 from registry.maintenance.params import ReconfigureParams
 from registry.maintenance.reconfigure import Cluster, reconfigure
 from worker.context import TaskContext
@@ -20,7 +19,7 @@ def execute(ctx: TaskContext) -> dict[str, Any]:
         driver=ctx.driver,
         take_lease=lease_taker(ctx),
         progress=ctx.progress,
-        instance_ttl=parse_duration(ctx.settings.cluster.instance_ttl),
+        instance_ttl=ctx.settings.cluster.instance_ttl,
         task_id=ctx.task_id,
     )
     return reconfigure(params, cluster)

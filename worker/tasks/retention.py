@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from registry.durations import parse_duration
 from registry.maintenance.params import RetentionParams
 from registry.maintenance.retention_policy import compile_policy
 from registry.maintenance.retention_run import RepositoryOutcome, Retention
@@ -40,7 +39,7 @@ def execute(ctx: TaskContext) -> dict[str, Any]:
         policy,
         dry_run=params.dry_run,
         protected=load_tag_protection(ctx.db).protects,  # rules as the run starts
-        untagged_grace=parse_duration(ctx.settings.docker_registry.gc.grace_period),
+        untagged_grace=ctx.settings.docker_registry.gc.grace_period,
         progress=ctx.progress,
         log_line=ctx.log,
         on_repository=audited,

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 
 from registry.config import GCSettings
-from registry.durations import parse_duration
 from registry.maintenance.gc.plan import Planner
 from registry.maintenance.gc.result import GCResult
 from registry.maintenance.gc.run import Fence, GCError, GCOptions, RunContext
@@ -24,11 +23,11 @@ __all__ = ["GCError", "GCOptions", "GCResult", "collect_garbage", "options_from_
 
 
 def options_from_params(params: GCParams, defaults: GCSettings) -> GCOptions:
-    delete_untagged = params.delete_untagged
+    delete_untagged, grace = params.delete_untagged, params.grace_period
     return GCOptions(
         dry_run=params.dry_run,
         delete_untagged=defaults.delete_untagged if delete_untagged is None else delete_untagged,
-        grace_period=parse_duration(params.grace_period or defaults.grace_period),
+        grace_period=defaults.grace_period if grace is None else grace,  # 0 is a grace period
         purge_uploads=params.purge_uploads,
         remove_layer_links=params.remove_layer_links,
     )
