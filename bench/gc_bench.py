@@ -27,7 +27,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.synthetic_tree import V2, build_garbage  # noqa: E402
+from testbed.synthetic_tree import V2, build_garbage  # noqa: E402
 
 GC_WORKERS = 32  # GCOptions' default
 
@@ -69,7 +69,7 @@ def run_ours(root: Path, workers: int, links: bool) -> tuple[float, int, dict[st
 def run_ours_rest(root: Path, workdir: Path, mode: str) -> tuple[float, int, dict[str, object]]:
     """Ours as operators run it: a `gc` task through the REST API on a running registry and
     worker (their start-up excluded), timed from the request to the finished task."""
-    from tests.support.task_platform import TaskPlatform
+    from testbed.task_platform import TaskPlatform
 
     storage = {"storage_settings": {"rootdirectory": str(root)}}
     platform = TaskPlatform(workdir / "platform", config={"docker_registry": storage})

@@ -35,8 +35,7 @@ def broker_url(settings: Settings) -> str:
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
-    from registry.durations import parse_duration
-    from registry.maintenance import KINDS
+    from registry.maintenance.limits import TIME_LIMITS
 
     if settings.queue.broker_url is None:
         folder = queue_folder(settings)
@@ -50,8 +49,8 @@ def transport_options(settings: Settings) -> dict[str, Any]:
             "store_processed": False,
             "polling_interval": 0.1,
         }
-    longest = max(kind.time_limit for kind in KINDS.values())
-    visibility = parse_duration(settings.queue.visibility_timeout).total_seconds()
+    longest = max(limits.time_limit for limits in TIME_LIMITS.values())
+    visibility = settings.queue.visibility_timeout.total_seconds()
     options: dict[str, Any] = {
         # Redis re-delivers an unacknowledged message after this: never while it still runs.
         "visibility_timeout": int(max(visibility, longest + 600)),

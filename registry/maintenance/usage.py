@@ -13,11 +13,8 @@ from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, field_validator
-
 from registry import layout
 from registry.config import GCSettings
-from registry.durations import parse_duration
 from registry.maintenance.gc.collect import GCOptions
 from registry.maintenance.gc.plan import Plan, Planner
 from registry.maintenance.gc.refs import ManifestRefs
@@ -25,37 +22,18 @@ from registry.maintenance.gc.run import RunContext
 from registry.maintenance.gc.scan import RepoScan, stat_or_none
 from registry.maintenance.gc.sweep import Sweeper
 from registry.maintenance.gc.workers import ProgressFn, Work
+from registry.maintenance.params import UsageParams
 from registry.maintenance.usage_sizes import BlobSizes
 from registry.storage import StorageDriver
 from registry.tasks.usage_result import NamespaceUsage, RepositoryUsage, UsageResult
 
 
-class Params(BaseModel):
-    """Task parameters of `kind: usage`: the GC options "would free" is computed with
-    (unset: docker_registry.gc in hth.json, as a `gc` task would use)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    delete_untagged: bool | None = None
-    grace_period: str | None = None
-    # Size every blob with a `stat` rather than trusting the sizes manifests declare (which
-    # the pushing client wrote): exact, at one more storage call per referenced blob.
-    stat_blobs: bool = False
-
-    @field_validator("grace_period")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
-
-def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
-    untagged = params.delete_untagged
+def options_from_params(params: UsageParams, defaults: GCSettings) -> GCOptions:
+    untagged, grace = params.delete_untagged, params.grace_period
     return GCOptions(
         dry_run=True,
         delete_untagged=defaults.delete_untagged if untagged is None else untagged,
-        grace_period=parse_duration(params.grace_period or defaults.grace_period),
+        grace_period=defaults.grace_period if grace is None else grace,  # 0 is a grace period
     )
 
 

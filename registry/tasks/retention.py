@@ -14,7 +14,7 @@ from registry.audit import AuditRow
 from registry.db.database import Database
 from registry.db.rows import Field, Row, col, select
 from registry.db.session import Session
-from registry.maintenance import validate_params
+from registry.maintenance.kinds import validate_params
 from registry.maintenance.retention_policy import (
     InvalidPolicy,
     PolicyExists,

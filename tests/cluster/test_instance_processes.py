@@ -18,7 +18,7 @@ from registry.db.database import Database, open_database
 from registry.db.rows import col
 from registry.db.session import Session
 from registry.tasks.models import utcnow
-from tests.support.task_platform import postgres_database
+from testbed.task_platform import postgres_database
 
 TTL = timedelta(seconds=30)
 SERVER = "vm:5000/10"

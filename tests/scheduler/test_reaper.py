@@ -18,7 +18,7 @@ from registry.tasks.records import NewTask, create_task, get_task, unstarted_sin
 from registry.tasks.states import State, Trigger
 from registry.tasks.transitions import claim, reassign_message, to_retrying
 from scheduler.reaper import reap
-from tests.support.task_platform import RedisNamespace
+from testbed.task_platform import RedisNamespace
 from worker.broker_queue import waiting_ids
 from worker.celery_app import queue_folder
 from worker.client import enqueue
