@@ -32,7 +32,9 @@ REPLY_TO = str(uuid.uuid4())
 _clock = itertools.count(1)  # the Lamport clock of the events this process sends
 _clock_lock = threading.Lock()
 _lock = threading.Lock()
-_pools: dict[tuple[int, int], Any] = {}
+# (process, broker URL, transport options) -> its pool of producers. Keyed by what the
+# connection is, not by the settings object: an id is reused once its object is gone.
+_pools: dict[tuple[int, str, str], Any] = {}
 
 
 def connection(settings: Settings) -> Connection:
@@ -45,7 +47,7 @@ def connection(settings: Settings) -> Connection:
 def _producers(settings: Settings) -> Any:
     """This process's pool of producers on the broker, as Celery's app keeps one: a message
     goes out on a connection already open, its queue declared once per connection."""
-    key = (os.getpid(), id(settings))
+    key = (os.getpid(), broker_url(settings), repr(transport_options(settings)))
     with _lock:
         pool = _pools.get(key)
         if pool is None:
