@@ -24,7 +24,6 @@ from registry.cluster.gc_writer import ONLINE, OnlineGuard
 from registry.cluster.secrets import keyring_for
 from registry.config import Settings
 from registry.db.database import Database, open_database
-from registry.durations import parse_duration
 from registry.errors import Unavailable
 from registry.tasks.models import utcnow
 
@@ -105,7 +104,7 @@ class InstanceAgent:
         self.gate.mode, self.gate.reason = target, reason
         if target == "serving" or self.gate.inflight_writes == 0:
             self.acked_token = max(self.acked_token, token)
-        ttl = parse_duration(self.settings.cluster.instance_ttl)
+        ttl = self.settings.cluster.instance_ttl
         self.admin_state = instances.beat(self.db, self._heartbeat(target), ttl)
 
     def _follow_generation(self) -> None:
@@ -165,7 +164,7 @@ class InstanceAgent:
         )
 
     async def run(self) -> None:
-        interval = parse_duration(self.settings.cluster.heartbeat_interval).total_seconds()
+        interval = self.settings.cluster.heartbeat_interval.total_seconds()
         while True:
             try:
                 await run_in_threadpool(self.tick)

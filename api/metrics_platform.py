@@ -15,7 +15,6 @@ from prometheus_client.registry import Collector
 from api.metrics_usage import usage_metrics
 from registry.config import Settings
 from registry.db.database import open_database
-from registry.durations import parse_duration
 from registry.platform_snapshot import WATCHED_KINDS, PlatformSnapshot, snapshot
 from registry.tasks.states import State
 
@@ -43,7 +42,7 @@ class PlatformCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         ok = GaugeMetricFamily("hth_platform_scrape_ok", "1 when the task database was read")
         try:
-            ttl = parse_duration(self.settings.cluster.instance_ttl)
+            ttl = self.settings.cluster.instance_ttl
             db = open_database(self.settings)
             snap = snapshot(db, ttl)
         except Exception as exc:  # noqa: BLE001 - a scrape reports, it does not fail

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from registry.db.database import Database
-from registry.maintenance.usage import NamespaceUsage
 from registry.tasks.usage import UsageRunRow, latest_run, namespaces
+from registry.tasks.usage_result import NamespaceUsage
 
 # Bounded cardinality: one series per namespace for the largest ones only.
 TOP_NAMESPACES = 50

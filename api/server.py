@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import uvicorn
+from uvicorn.config import Config
+from uvicorn.server import Server
 
 from api.cluster import instance_env
 from api.protocol.guard import MAX_HEAD_BYTES, HeadLimits
@@ -48,7 +49,7 @@ MODERN_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 
 def _tls_context(
-    minimum: ssl.TLSVersion, config: uvicorn.Config, default: Callable[[], ssl.SSLContext]
+    minimum: ssl.TLSVersion, config: Config, default: Callable[[], ssl.SSLContext]
 ) -> ssl.SSLContext:
     """uvicorn's context with a minimum protocol version (module level: picklable for workers)."""
     context = default()
@@ -99,9 +100,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # only; uvicorn's own handling would believe any local client.
         "proxy_headers": False,
         # Both parsers sit behind the same head limits (api/protocol/guard.py).
-        "http": protocol_factory(http.parser, HeadLimits(http.header_timeout_seconds())),
+        "http": protocol_factory(http.parser, HeadLimits(http.header_timeout.total_seconds())),
         "ws": "none",  # no WebSocket route exists: no upgrade path to guard
-        "timeout_keep_alive": math.ceil(http.keepalive_timeout_seconds()),
+        "timeout_keep_alive": math.ceil(http.keepalive_timeout.total_seconds()),
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
     }
 
@@ -111,14 +112,16 @@ def serve(settings: Settings, config_path: str | None) -> None:
     (`docker_registry.http.workers: 1`)."""
     os.environ.update(_prepare(settings, config_path))
     host, port = split_addr(settings.docker_registry.http.addr)
-    uvicorn.run(host=host, port=port, **uvicorn_options(settings))
+    from uvicorn.main import run  # uvicorn's own entry, which a worker process does not load
+
+    run(host=host, port=port, **uvicorn_options(settings))
 
 
 def serve_on(settings: Settings, fd: int) -> None:
     """Serve in this process on the listening socket `fd` it inherited (one HTTP worker of
     several, started by cli/supervisor.py through cli/http_worker.py)."""
     listening = socket.socket(fileno=fd)  # the family is read from the descriptor
-    uvicorn.Server(uvicorn.Config(**uvicorn_options(settings))).run(sockets=[listening])
+    Server(Config(**uvicorn_options(settings))).run(sockets=[listening])
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from registry.cluster.upload_locks import DatabaseUploadSessions
 from registry.config import Settings, same_storage, with_shared
 from registry.content.upload_sessions import UploadSessions
 from registry.db.database import open_database
-from registry.durations import parse_duration
 from registry.logs import apply_levels
 from registry.storage import StorageDriver, StorageError, create_driver
 
@@ -73,7 +72,7 @@ class AppState:
     def __post_init__(self) -> None:
         self.storage_probe = StorageProbe(self.driver)
         settings = self.settings
-        ttl = parse_duration(settings.docker_registry.uploads.lock_ttl)
+        ttl = settings.docker_registry.uploads.lock_ttl
         self.upload_sessions = DatabaseUploadSessions(lambda: open_database(settings), ttl)
         self.tag_guard = DatabaseTagGuard(lambda: open_database(settings))
         cluster = settings.cluster
@@ -81,14 +80,14 @@ class AppState:
             lambda: open_database(settings),
             # A view older than half an instance TTL is re-read: by then the GC may take this
             # process for dead and start without its acknowledgement.
-            stale_after=parse_duration(cluster.instance_ttl).total_seconds() / 2,
+            stale_after=cluster.instance_ttl.total_seconds() / 2,
             # Deleting marks expire after the lease TTL: a writer never waits longer.
-            max_wait=parse_duration(cluster.lease_ttl).total_seconds() + 5,
+            max_wait=cluster.lease_ttl.total_seconds() + 5,
         )
 
     @property
     def upload_idle_timeout(self) -> float:
-        return parse_duration(self.settings.docker_registry.uploads.idle_timeout).total_seconds()
+        return self.settings.docker_registry.uploads.idle_timeout.total_seconds()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppState:

@@ -30,10 +30,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry import layout  # noqa: E402
+from registry.cluster.leases import no_lease  # noqa: E402
 from registry.content.links import write_link  # noqa: E402
 from registry.maintenance.backup.copy import sync_filesystem  # noqa: E402
 from registry.maintenance.backup.store import BackupStore  # noqa: E402
-from registry.maintenance.backup.take import BackupOptions, create_backup, no_lease  # noqa: E402
+from registry.maintenance.backup.take import BackupOptions, create_backup  # noqa: E402
 from registry.maintenance.backup.verify import verify_backup  # noqa: E402
 from registry.maintenance.progress import Progress  # noqa: E402
 from registry.storage import StorageDriver, create_driver  # noqa: E402

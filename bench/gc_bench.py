@@ -29,7 +29,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.synthetic_tree import V2, build_garbage  # noqa: E402
+from testbed.synthetic_tree import V2, build_garbage  # noqa: E402
 
 GC_WORKERS = 32  # GCOptions' default
 
@@ -81,7 +81,7 @@ def run_ours_rest(
 ) -> tuple[float, int, dict[str, object]]:
     """Ours as operators run it: a `gc` task through the REST API on a running registry and
     worker (their start-up excluded), timed from the request to the finished task."""
-    from tests.support.task_platform import TaskPlatform
+    from testbed.task_platform import TaskPlatform
 
     storage: dict[str, Any] = {"storage_settings": {"rootdirectory": str(root)}}
     storage["gc"] = {"workers": workers}  # docker_registry.gc.workers

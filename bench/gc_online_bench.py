@@ -24,10 +24,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.cluster.test_gc_cluster import plant_garbage  # noqa: E402
-from tests.support.pusher import Refused, pull_image, push_image  # noqa: E402
-from tests.support.synthetic_tree import build_garbage  # noqa: E402
-from tests.support.task_platform import TaskPlatform  # noqa: E402
+from testbed.pusher import Refused, pull_image, push_image  # noqa: E402
+from testbed.synthetic_tree import build_garbage, plant_garbage  # noqa: E402
+from testbed.task_platform import TaskPlatform  # noqa: E402
 
 MARK_PHASES = {
     "scan_repositories",

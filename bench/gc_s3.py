@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.emulators import MotoS3
+from testbed.emulators import MotoS3
 
 UPLOAD_THREADS = 16
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.processes import RegistryProcess  # noqa: E402
-from tests.support.raw_http import RawConnection, parse_status, rss_kib  # noqa: E402
+from testbed.processes import RegistryProcess  # noqa: E402
+from testbed.raw_http import RawConnection, parse_status, rss_kib  # noqa: E402
 
 MiB = 1 << 20
 

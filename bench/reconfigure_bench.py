@@ -1,7 +1,7 @@
 """Figures for hth-ctl reconfigure: the time a reconfigure takes on two instances, and the
 migration throughput (MiB/s) filesystem -> s3 (moto) for a registry of --mib MiB.
 
-    .venv/bin/python -m bench.reconfigure_bench --mib 1024
+    .venv/bin/python bench/reconfigure_bench.py --mib 1024
 """
 
 from __future__ import annotations
@@ -9,16 +9,19 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from registry import layout
-from registry.maintenance.migrate import migrate_bulk
-from registry.maintenance.progress import Progress
-from registry.storage import create_driver
-from tests.e2e.test_reconfigure_cluster import Cluster
-from tests.support.emulators import MotoS3
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from registry import layout  # noqa: E402
+from registry.maintenance.migrate import migrate_bulk  # noqa: E402
+from registry.maintenance.progress import Progress  # noqa: E402
+from registry.storage import create_driver  # noqa: E402
+from testbed.cluster import Cluster  # noqa: E402
+from testbed.emulators import MotoS3  # noqa: E402
 
 BLOB = 16 * 1024 * 1024
 

@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.distribution import DistributionProcess  # noqa: E402
-from tests.support.processes import RegistryProcess  # noqa: E402
+from testbed.distribution import DistributionProcess  # noqa: E402
+from testbed.processes import RegistryProcess  # noqa: E402
 
 MiB = 1 << 20
 GiB = 1 << 30

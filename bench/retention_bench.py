@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 from gc_bench import Shape, _timed, build  # noqa: E402
 
-from tests.support.synthetic_tree import V2  # noqa: E402
+from testbed.synthetic_tree import V2  # noqa: E402
 
 POLICY = {"name": "bench", "repositories": "**", "keep_last": 2, "delete_untagged": True}
 

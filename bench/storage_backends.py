@@ -16,8 +16,8 @@ import yaml
 
 from registry import layout
 from registry.storage import PathNotFoundError, create_driver
-from tests.support.cloud_registry import CloudRegistryProcess, CloudStorage
-from tests.support.emulators import (
+from testbed.cloud_registry import CloudRegistryProcess, CloudStorage
+from testbed.emulators import (
     AZURITE_ACCOUNT,
     AZURITE_KEY,
     Azurite,
@@ -25,9 +25,9 @@ from tests.support.emulators import (
     MotoS3,
     write_gcs_keyfile,
 )
-from tests.support.oss_server import OSSServerProcess
-from tests.support.processes import free_port, stop_process, wait_http
-from tests.support.swift_node import SwiftNode
+from testbed.oss_server import OSSServerProcess
+from testbed.processes import free_port, stop_process, wait_http
+from testbed.swift_node import SwiftNode
 
 MiB = 1 << 20
 REPO_ROOT = Path(__file__).resolve().parents[1]

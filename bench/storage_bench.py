@@ -44,7 +44,7 @@ from storage_backends import (  # noqa: E402
     start_ours,
 )
 
-from tests.support.cloud_registry import CloudStorage  # noqa: E402
+from testbed.cloud_registry import CloudStorage  # noqa: E402
 
 MiB = 1 << 20
 REPO = "bench/blob"

@@ -30,7 +30,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.task_platform import RedisNamespace, TaskPlatform  # noqa: E402
+from testbed.task_platform import RedisNamespace, TaskPlatform  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -8,23 +8,10 @@ from urllib.parse import quote
 
 import click
 
+from cli.durations import DurationArg
 from cli.tasks import api_client, run_task
-from registry.durations import parse_duration
 from registry.maintenance.gc.kept import kept_lines
 from registry.words import plural
-
-
-class DurationText(click.ParamType[str, str]):
-    """A duration as the API takes it ("1h", "90s", or seconds: "0", "3600"), checked here."""
-
-    name = "duration"
-
-    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        try:
-            parse_duration(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-        return value
 
 
 @click.command("docker-registry-garbage-collect")
@@ -36,7 +23,7 @@ class DurationText(click.ParamType[str, str]):
 )
 @click.option(
     "--grace-period",
-    type=DurationText(),
+    type=DurationArg(),
     help="Never delete what was written more recently than this: 1h, 90s, or seconds "
     "(0 frees everything unreferenced now; default: docker_registry.gc.grace_period).",
 )

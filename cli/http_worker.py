@@ -12,10 +12,14 @@ import os
 import signal
 import sys
 
-from api.logs import configure_logging
-from api.server import serve_on
-from cli.supervisor import EMBEDDED_BEAT_ENV, WORKER_INDEX_ENV
-from registry.config import load_settings
+from api.lean_imports import install
+
+install()  # before uvicorn or FastAPI is imported
+
+from api.logs import configure_logging  # noqa: E402
+from api.server import serve_on  # noqa: E402
+from cli.supervisor import EMBEDDED_BEAT_ENV, WORKER_INDEX_ENV  # noqa: E402
+from registry.config import load_settings  # noqa: E402
 
 
 def runs_beat() -> bool:

@@ -7,6 +7,7 @@ import json
 
 import click
 
+from cli.durations import DurationArg
 from cli.tasks import api_client
 from cli.tokens import format_grants, print_tokens, show_created, token_body
 
@@ -47,7 +48,7 @@ def list_mine(include_revoked: bool, as_json: bool) -> None:
 
 @my_tokens.command("create")
 @click.argument("name")
-@click.option("--expires-in", help="A duration such as 720h (default: never).")
+@click.option("--expires-in", type=DurationArg(), help="A duration such as 720h (default: never).")
 @click.option(
     "--grant", "grants", multiple=True, help="Limit it: NAMESPACE=pull,push (repeatable)."
 )

@@ -11,6 +11,7 @@ import click
 
 from cli.client import ApiClient, base_url
 from cli.credentials import save_token
+from cli.durations import DurationArg
 from cli.tasks import api_client
 from cli.users import parse_grant, read_password
 from registry.config import load_settings
@@ -73,7 +74,7 @@ def show_created(created: dict[str, Any], save: bool) -> None:
 @tokens.command("create")
 @click.argument("name")
 @click.option("--user", help="Whose token (default: yours).")
-@click.option("--expires-in", help="A duration such as 720h (default: never).")
+@click.option("--expires-in", type=DurationArg(), help="A duration such as 720h (default: never).")
 @click.option(
     "--grant", "grants", multiple=True, help="Limit it: NAMESPACE=pull,push (repeatable)."
 )
@@ -99,7 +100,13 @@ def revoke_token(token_id: str) -> None:
 @click.command()
 @click.option("--username", prompt=True, help="Your username.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
-@click.option("--expires-in", default="720h", show_default=True, help="The token's lifetime.")
+@click.option(
+    "--expires-in",
+    type=DurationArg(),
+    default="720h",
+    show_default=True,
+    help="The token's lifetime.",
+)
 @click.pass_context
 def login(ctx: click.Context, username: str, password_stdin: bool, expires_in: str) -> None:
     """Log in: create a token of yours and keep it in the 0600 token file (any user; the

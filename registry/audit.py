@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import JSON, Column
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Field, Session, SQLModel, col, select
 
 from registry.db.database import Database
+from registry.db.rows import Field, Row, col, select
+from registry.db.session import Session
 from registry.tasks.models import TaskRow, UTCDateTime, utcnow
 
 log = logging.getLogger("hth.audit")
@@ -22,7 +23,7 @@ log = logging.getLogger("hth.audit")
 _SECRET_WORDS = ("password", "secret", "token", "key", "credential")
 
 
-class AuditRow(SQLModel, table=True):
+class AuditRow(Row, table=True):
     __tablename__ = "audit_log"
 
     id: int | None = Field(default=None, primary_key=True)

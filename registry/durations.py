@@ -1,5 +1,7 @@
 """Durations as used throughout hth.json and task params: Go-style text ("90s", "1h30m",
-"168h") or a number of seconds (3600, 0.5, "3600"); `Duration` is the pydantic field type."""
+"168h") or a number of seconds (3600, 0.5, "3600"). `Duration` is the pydantic field type:
+a value is parsed once, when the model is validated, into a `timedelta`, and shown (JSON,
+show-config, stored task params) as Go-style text again (`duration_text`)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, Field, PlainSerializer, TypeAdapter, WithJsonSchema
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -46,42 +48,61 @@ def _seconds(seconds: float, given: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def normalise_duration(value: object) -> str:
-    """A duration as stored text: strings are kept as written (once checked), numbers of
-    seconds become "<n>s", so stored params and settings stay strings parse_duration reads."""
+def as_duration(value: object) -> timedelta:
+    """A field's value as a timedelta: one already is, text or seconds are parsed."""
+    if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise ValueError(f"a duration must not be negative, got '-{duration_text(-value)}'")
+        return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"invalid duration {value!r} ({_EXPECTED})")
-    parse_duration(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) or value.is_integer():
-        return f"{int(value)}s"
-    return f"{format(value, 'f').rstrip('0')}s"
+    try:
+        return parse_duration(value)
+    except OverflowError:  # more days than a timedelta holds
+        raise ValueError(f"duration {value!r} is too long") from None
 
 
-def duration_seconds(value: Any) -> Any:
-    """A duration given as text ("90s") as seconds, for fields that hold a float of seconds;
-    anything else is left to the field's own checks."""
-    if isinstance(value, str):
-        return parse_duration(value).total_seconds()
-    return value
+def duration_text(value: timedelta) -> str:
+    """A duration as Go-style text in its largest whole unit up to hours: 3600s -> "1h",
+    90s -> "90s", 168h -> "168h", 0 -> "0s"; below a second "250ms", else "1.5s"."""
+    micros = value // timedelta(microseconds=1)
+    if micros == 0:
+        return "0s"
+    for unit, size in (("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000)):
+        if micros % size == 0:
+            return f"{micros // size}{unit}"
+    if micros < 1_000_000 and micros % 1000 == 0:
+        return f"{micros // 1000}ms"
+    return f"{micros / 1_000_000:.6f}".rstrip("0") + "s"
 
 
-# A duration field: text as written ("90s") or a JSON number of seconds (stored as "90s").
+def _default_as_text(schema: dict[str, Any]) -> None:
+    # A JSON schema's default is encoded without the field's serializer (as ISO 8601,
+    # "PT1M"): show it as the text the field is written and shown with ("1m").
+    default = schema.get("default")
+    if isinstance(default, str):
+        schema["default"] = duration_text(TypeAdapter(timedelta).validate_python(default))
+
+
+# A duration field: text ("90s") or a JSON number of seconds in, a timedelta in the model,
+# Go-style text again in JSON (model_dump(mode="json"), show-config, stored params).
 Duration = Annotated[
-    str,
-    BeforeValidator(normalise_duration),
+    timedelta,
+    BeforeValidator(as_duration),
+    PlainSerializer(duration_text, return_type=str, when_used="json"),
     WithJsonSchema(
         {
             "anyOf": [{"type": "string", "examples": ["90s", "1h30m"]}, {"type": "number"}],
             "description": "a duration: Go-style text or a number of seconds",
         }
     ),
+    Field(json_schema_extra=_default_as_text),
 ]
 
 
 def format_duration(seconds: float) -> str:
-    """Seconds as the shortest Go-style text: 3600 -> "1h", 5400 -> "1h30m", 0 -> "0s"."""
+    """Seconds as the shortest text for summaries people read (days included, so not
+    Go-style): 3600 -> "1h", 5400 -> "1h30m", 0 -> "0s". Fields show `duration_text`."""
     whole, fraction = divmod(seconds, 1)
     if fraction:
         return f"{seconds:g}s"

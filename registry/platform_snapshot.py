@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
 
 from registry.cluster import instances, leases
 from registry.db.database import Database
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import TaskRow
 from registry.tasks.states import TERMINAL, WAITING, State
 
@@ -67,7 +68,9 @@ def snapshot(db: Database, instance_ttl: timedelta) -> PlatformSnapshot:
             )
         ).all()
         gc_results = session.exec(
-            select(TaskRow.result).where(TaskRow.kind == "gc", TaskRow.state == State.SUCCEEDED)
+            select(TaskRow.result).where(
+                col(TaskRow.kind) == "gc", col(TaskRow.state) == State.SUCCEEDED
+            )
         ).all()
     durations: dict[str, list[float]] = {}
     last_success: dict[str, datetime] = {}

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from registry.config import Settings
 from registry.db.database import Database
-from registry.durations import parse_duration
 from registry.errors import RegistryError
 from registry.tasks.locks import acquire, release
 from registry.tasks.models import ScheduleRow, utcnow
@@ -37,7 +36,7 @@ class Beat:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db, self.settings, self.holder, self.clock = db, settings, holder, clock
-        self.ttl = parse_duration(settings.scheduler.leader_ttl)
+        self.ttl = settings.scheduler.leader_ttl
         self.token: int | None = None
 
     def tick(self) -> None:

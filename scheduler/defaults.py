@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from registry.config import Settings
 from registry.db.database import Database
-from registry.durations import parse_duration
 from registry.storage.filesystem.driver import local_root
 from registry.tasks.errors import IllegalTransition, InvalidCron
 from registry.tasks.schedules import ScheduleSpec, create_schedule, find_schedule
@@ -47,7 +46,7 @@ def _ensure_purge_schedule(db: Database, settings: Settings) -> None:
     if not purging.enabled or find_schedule(db, PURGE_UPLOADS_SCHEDULE) is not None:
         return
     try:
-        cron = interval_cron(parse_duration(purging.interval))
+        cron = interval_cron(purging.interval)
     except ValueError as exc:
         log.error("docker_registry.upload_purging.interval: %s; no purge schedule created", exc)
         return

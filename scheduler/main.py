@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 from registry.config import Settings
 from registry.db.database import open_database
-from registry.durations import parse_duration
 from registry.logs import configure_logging
 from scheduler.beat import Beat
 from scheduler.defaults import ensure_default_schedules
@@ -39,7 +38,7 @@ def run_until(settings: Settings, stop: threading.Event) -> None:
     db = open_database(settings)
     ensure_default_schedules(db, settings)
     beat = Beat(db, settings, holder=f"{socket.gethostname()}:{os.getpid()}")
-    tick = parse_duration(settings.scheduler.tick).total_seconds()
+    tick = settings.scheduler.tick.total_seconds()
     log.info("beat %s started (tick %.1fs)", beat.holder, tick)
     while not stop.is_set():
         try:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from registry.config import Settings
 from registry.db.database import Database
-from registry.durations import parse_duration
+from registry.durations import duration_text
 from registry.tasks.models import TaskRow
 from registry.tasks.records import silent_since, unsent_since, unstarted_since
 from registry.tasks.states import State
@@ -31,7 +31,7 @@ def reap(db: Database, settings: Settings, now: datetime) -> None:
 
 
 def recover_silent(db: Database, settings: Settings, now: datetime) -> None:
-    dead_after = parse_duration(settings.queue.dead_after)
+    dead_after = settings.queue.dead_after
     for row in silent_since(db, now - dead_after):
         last = row.heartbeat_at.isoformat(timespec="seconds") if row.heartbeat_at else "never"
         reason = f"worker lost: {row.worker} sent no heartbeat since {last}"
@@ -42,7 +42,7 @@ def recover_silent(db: Database, settings: Settings, now: datetime) -> None:
 
 
 def resend_unsent(db: Database, settings: Settings, now: datetime) -> None:
-    for row in unsent_since(db, now - parse_duration(settings.queue.resend_after)):
+    for row in unsent_since(db, now - settings.queue.resend_after):
         _resend(db, settings, row, "its message never reached the broker")
 
 
@@ -51,8 +51,8 @@ def resend_unstarted(db: Database, settings: Settings, now: datetime) -> None:
     `queue.resend_after`, whose message is no longer in the broker's queue: a worker took it
     and stopped before starting the task. One still in the queue is left there."""
     queue = settings.queue
-    deadline = parse_duration(queue.start_deadline)
-    rows = unstarted_since(db, now - deadline, now - parse_duration(queue.resend_after))
+    deadline = queue.start_deadline
+    rows = unstarted_since(db, now - deadline, now - queue.resend_after)
     if not rows:
         return
     # Imported here: it loads Redis, Kombu and Celery, which an idle beat does without.
@@ -69,7 +69,7 @@ def resend_unstarted(db: Database, settings: Settings, now: datetime) -> None:
         if row.state == State.RETRYING:
             what = "retry overdue"
         else:
-            what = f"not started within {queue.start_deadline} of being sent"
+            what = f"not started within {duration_text(queue.start_deadline)} of being sent"
         _resend(db, settings, row, f"{what}, and its message left the broker's queue")
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.synthetic_tree import build_garbage  # noqa: E402
-from tests.support.task_platform import (  # noqa: E402
+from testbed.synthetic_tree import build_garbage  # noqa: E402
+from testbed.task_platform import (  # noqa: E402
     MACHINE_REDIS,
     RedisNamespace,
     TaskPlatform,

@@ -8,14 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import RegistryProcess
+from testbed.processes import RegistryProcess
 
 # Storage emulator fixtures (moto_s3, rclone_s3, azurite, gcs_emulator, ...) for every test.
 pytest_plugins = [
-    "tests.support.emulators",
-    "tests.support.swift_node",
-    "tests.support.oss_server",
-    "tests.support.cloud_registry",
+    "testbed.emulators",
+    "testbed.swift_node",
+    "testbed.oss_server",
+    "testbed.cloud_registry",
 ]
 
 

@@ -12,7 +12,7 @@ from kombu.transport.redis import Channel as RedisChannel
 
 from registry.config import Settings
 from worker import fs_transport
-from worker.celery_app import QUEUE, queue_folder
+from worker.broker import QUEUE, queue_folder
 
 
 class BrokerUnreadable(Exception):

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 from celery import Celery
 
 from worker import fs_transport
+from worker.broker import PUBLISH_RETRY_POLICY, QUEUE, broker_url, transport_options
+from worker.broker import queue_folder as queue_folder
+from worker.broker import task_name as task_name
 
 if TYPE_CHECKING:
     from registry.config import Settings
 
-QUEUE = "hth"
 # The hth.json document (and its path) a process whose app came from `app_from_conf` reads
 # its settings from: the same document its parent had, not the file as it is by then.
 SETTINGS_ENV = "HTH_WORKER_SETTINGS"
@@ -56,47 +58,6 @@ def settings_from_env() -> Settings:
 
     passed = json.loads(os.environ[SETTINGS_ENV])
     return parse_settings(passed["document"], source=passed["source"])
-
-
-def task_name(kind: str) -> str:
-    return f"hth.{kind}"
-
-
-def queue_folder(settings: Settings) -> Path:
-    return settings.data_path() / "queue"
-
-
-def broker_url(settings: Settings) -> str:
-    return settings.queue.broker_url or fs_transport.register()
-
-
-def transport_options(settings: Settings) -> dict[str, Any]:
-    from registry.durations import parse_duration
-    from registry.maintenance import KINDS
-
-    if settings.queue.broker_url is None:
-        folder = queue_folder(settings)
-        for sub in ("messages", "control", "processed"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        return {
-            "data_folder_in": str(folder / "messages"),
-            "data_folder_out": str(folder / "messages"),
-            "control_folder": str(folder / "control"),
-            "processed_folder": str(folder / "processed"),
-            "store_processed": False,
-            "polling_interval": 0.1,
-        }
-    longest = max(kind.time_limit for kind in KINDS.values())
-    visibility = parse_duration(settings.queue.visibility_timeout).total_seconds()
-    options: dict[str, Any] = {
-        # Redis re-delivers an unacknowledged message after this: never while it still runs.
-        "visibility_timeout": int(max(visibility, longest + 600)),
-        "socket_connect_timeout": 2,
-        "socket_timeout": 10,
-    }
-    if settings.queue.key_prefix:
-        options["global_keyprefix"] = settings.queue.key_prefix
-    return options
 
 
 def create_celery(settings: Settings) -> HthCelery:
@@ -133,11 +94,5 @@ def celery_conf(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "enable_utc": True,
         "timezone": "UTC",
-        # A broker that is down must not hang the API: fail fast, the reaper re-sends.
-        "task_publish_retry_policy": {
-            "max_retries": 2,
-            "interval_start": 0,
-            "interval_step": 0.2,
-            "interval_max": 0.5,
-        },
+        "task_publish_retry_policy": PUBLISH_RETRY_POLICY,
     }

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from registry.audit import task_enqueued
 from registry.config import Settings
 from registry.db.database import Database
-from registry.maintenance import exclusive_kinds, task_kind, validate_params
+from registry.maintenance.kinds import exclusive_kinds, task_kind, validate_params
 from registry.tasks.errors import TaskConflict
 from registry.tasks.models import TaskRow
 from registry.tasks.records import NewTask, create_task, unfinished_of_kinds
@@ -31,9 +31,10 @@ _apps: dict[tuple[int, int], tuple[Settings, HthCelery]] = {}
 
 
 def celery_for(settings: Settings) -> HthCelery:
-    """This process's Celery app (a producer) for these settings."""
-    # Imported here: the registry's HTTP workers load Celery (~15 MiB) only once they
-    # enqueue or probe the broker, not to serve pulls and pushes (docs/benchmarks.md).
+    """This process's Celery app for these settings (to ask the workers, as the status page
+    does). Sending a task needs no Celery: worker/publish.py."""
+    # Imported here: the registry's HTTP workers load Celery (~15 MiB) only to ask the
+    # workers, not to serve pulls and pushes nor to enqueue (docs/benchmarks.md).
     from worker.celery_app import create_celery
 
     key = (os.getpid(), id(settings))
@@ -90,13 +91,15 @@ def send_message(
 ) -> datetime | None:
     """Send the message `celery_id` for the task; when it was sent, or None (logged) when the
     broker is down or the task has a newer message meanwhile."""
-    from worker.celery_app import task_name
+    from worker.broker import task_name
+    from worker.publish import publish_task  # Kombu: imported with the first message
 
     try:
-        celery_for(settings).send_task(
+        publish_task(
+            settings,
             task_name(row.kind),
-            args=[row.id],
-            task_id=celery_id,
+            [row.id],
+            celery_id,
             countdown=countdown,
             kwargsrepr=json.dumps(row.params, sort_keys=True),  # what Flower shows
         )
@@ -108,9 +111,6 @@ def send_message(
 
 def broker_problem(settings: Settings) -> str | None:
     """None when the broker answers, else what is wrong (for /readyz)."""
-    try:
-        with celery_for(settings).connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
-        return str(exc) or type(exc).__name__
-    return None
+    from worker.publish import broker_problem as problem
+
+    return problem(settings)

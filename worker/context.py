@@ -14,7 +14,6 @@ from registry.cluster import generations
 from registry.cluster.secrets import keyring_for
 from registry.config import Settings, with_shared
 from registry.db.database import Database
-from registry.durations import parse_duration
 from registry.maintenance.progress import Progress, ProgressState
 from registry.storage import StorageDriver, create_driver
 from registry.tasks.records import append_log
@@ -112,7 +111,7 @@ def effective_settings(db: Database, local: Settings) -> Settings:
 
 @dataclass
 class TaskContext:
-    """Everything a kind's `execute(ctx)` needs; the record's id and params, the settings,
+    """Everything a kind's executor needs; the record's id and params, the settings,
     the storage driver and the progress reporter bound to this attempt."""
 
     task_id: str
@@ -126,7 +125,7 @@ class TaskContext:
 
     def __post_init__(self) -> None:
         self.settings = effective_settings(self.db, self.settings)
-        interval = min(0.5, parse_duration(self.settings.queue.heartbeat).total_seconds())
+        interval = min(0.5, self.settings.queue.heartbeat.total_seconds())
         self.progress = Progress(self.sink, min_interval=interval)
 
     @cached_property

@@ -12,7 +12,6 @@ from datetime import timedelta
 from registry.cluster import gc_online
 from registry.cluster.gc_fence import FenceExpired, SweepFence
 from registry.cluster.gc_writer import RECENT_WINDOW
-from registry.durations import parse_duration
 from registry.maintenance.gc.collect import GCResult
 from registry.maintenance.progress import TaskCancelled
 from worker.context import TaskContext
@@ -53,7 +52,7 @@ class OnlineRun:
 def online_run(ctx: TaskContext, holding: LeaseHolding, grace: timedelta) -> Iterator[OnlineRun]:
     """Record the run (every instance has acknowledged its lease: marking may start). What
     requests used within the grace period (at most RECENT_WINDOW) before it is kept too."""
-    ttl = parse_duration(ctx.settings.cluster.lease_ttl)
+    ttl = ctx.settings.cluster.lease_ttl
     window = min(grace, timedelta(seconds=RECENT_WINDOW))
     fence = SweepFence(ctx.db, holding.lease.token, holding.expires_at, ttl, window)
     gc_online.start_run(ctx.db, fence.run, ctx.task_id)

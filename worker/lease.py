@@ -1,5 +1,9 @@
 """The storage lease as a task holds it (DESIGN §5): take, wait for every instance, renew, end.
 
+Executors take it themselves, for the phases that need it (the kinds' table declares no
+lease): `hold_storage_lease(ctx, mode)` around a block, or `lease_taker(ctx)` handed to an
+algorithm that takes it phase by phase (registry.cluster.leases.TakeLease).
+
 A task whose worker dies simply stops renewing: the lease expires by itself after
 `cluster.lease_ttl` and every instance serves again. A lease lost while working (expired
 through a long stall, or taken over) stops the task before it changes anything more.
@@ -10,17 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 
 from registry.cluster import instances, leases
-from registry.durations import parse_duration
 from worker.context import TaskContext
 
 log = logging.getLogger("hth.tasks")
 
 
-class LeaseBusy(leases.LeaseBusy, TimeoutError):
+class LeaseBusyTransient(leases.LeaseBusy, TimeoutError):
     """Another task holds the storage lease: transient, the task retries with backoff."""
 
 
@@ -52,28 +55,26 @@ class LeaseHolding:
         return self.lease.expires_at
 
 
-@contextmanager
-def storage_lease(ctx: TaskContext, mode: leases.LeaseMode | str) -> Iterator[None]:
-    """Hold the storage lease in `mode` ("none": no lease) for the body of the with-block."""
-    with holding_storage_lease(ctx, mode):
-        yield
+def lease_taker(ctx: TaskContext) -> leases.TakeLease:
+    """The `TakeLease` an executor hands its algorithm: hold_storage_lease for this task."""
+
+    def take_lease(mode: leases.LeaseMode) -> AbstractContextManager[LeaseHolding]:
+        return hold_storage_lease(ctx, mode)
+
+    return take_lease
 
 
 @contextmanager
-def holding_storage_lease(
-    ctx: TaskContext, mode: leases.LeaseMode | str
-) -> Iterator[LeaseHolding | None]:
-    """storage_lease, giving the block the holding (its lease, its expiry; None for "none")."""
-    if mode == "none":
-        yield None
-        return
+def hold_storage_lease(ctx: TaskContext, mode: leases.LeaseMode) -> Iterator[LeaseHolding]:
+    """Hold the storage lease in `mode` for the body of the with-block (every instance has
+    acknowledged it first, but in `shared` mode), giving the block the holding."""
     cluster = ctx.settings.cluster
-    ttl = parse_duration(cluster.lease_ttl)
+    ttl = cluster.lease_ttl
     holder = f"{ctx.kind} task {ctx.task_id}"
     try:
-        lease = leases.acquire(ctx.db, holder, mode, ttl)  # type: ignore[arg-type]
+        lease = leases.acquire(ctx.db, holder, mode, ttl)
     except leases.LeaseBusy as exc:
-        raise LeaseBusy(leases.STORAGE, exc.holder, exc.mode) from None
+        raise LeaseBusyTransient(leases.STORAGE, exc.holder, exc.mode) from None
     renewer = LeaseHolding(ctx, lease, ttl)
     renewer.thread.start()
     try:
@@ -93,8 +94,8 @@ def _wait_for_instances(ctx: TaskContext, lease: leases.Lease, renewer: LeaseHol
     acked = instances.wait_for_acks(
         ctx.db,
         lease.token,
-        parse_duration(cluster.instance_ttl),
-        parse_duration(cluster.ack_timeout).total_seconds(),
+        cluster.instance_ttl,
+        cluster.ack_timeout.total_seconds(),
         should_stop=renewer.check,
     )
     state = leases.INSTANCE_STATE[lease.mode]

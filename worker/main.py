@@ -19,7 +19,8 @@ from registry.config import Settings
 from registry.db.database import open_database
 from registry.ports import worker_metrics_listener
 from worker.boot import PLAN_ENV
-from worker.celery_app import QUEUE, celery_conf, settings_env
+from worker.broker import QUEUE
+from worker.celery_app import celery_conf, settings_env
 
 
 def run_worker(settings: Settings, concurrency: int | None = None) -> None:

@@ -1,22 +1,18 @@
-"""The body of every Celery task: claim the record, run the kind's `execute(ctx)` under a
-heartbeat and the storage lease hook, then record how it ended (or schedule a retry)."""
+"""The body of every Celery task: claim the record, run the kind's executor
+(worker/executors.py) under a heartbeat, then record how it ended (or schedule a retry)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from registry.db.database import Database, open_database
-from registry.durations import parse_duration
-from registry.maintenance import task_kind
+from registry.maintenance.limits import TIME_LIMITS
 from registry.maintenance.outcome import FailedWithResult
 from registry.maintenance.progress import TaskCancelled
 from registry.tasks.models import TaskRow, utcnow
@@ -25,13 +21,11 @@ from registry.tasks.transitions import claim, fail, finish_cancelled, succeed, t
 from worker.celery_app import HthCelery
 from worker.client import send_message
 from worker.context import Heartbeat, RecordSink, Superseded, TaskContext
-from worker.lease import storage_lease
+from worker.executors import EXECUTORS
 from worker.metrics import attempt as metered_attempt
 from worker.retries import backoff, describe, is_transient
 
 log = logging.getLogger("hth.tasks")
-
-Execute = Callable[[TaskContext], dict[str, Any]]
 
 
 def run_task(task: Task, task_id: str) -> None:
@@ -56,15 +50,14 @@ def _execute(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> None:
 def _run(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> str:
     """Runs one attempt; how it ended (worker.metrics.OUTCOMES)."""
     settings = app.settings
-    kind = task_kind(row.kind)
-    execute: Execute = importlib.import_module(f"worker.tasks.{row.kind}").execute
+    execute = EXECUTORS[row.kind]
     sink = RecordSink(db, row.id, attempt)
-    interval = parse_duration(settings.queue.heartbeat).total_seconds()
+    interval = settings.queue.heartbeat.total_seconds()
     try:
         # Inside: applying the newest configuration generation may fail (a key that cannot
         # decrypt its secrets), and that must end the task, not leave it running.
         ctx = TaskContext(row.id, row.kind, row.params, attempt, settings, db, sink)
-        with Heartbeat(sink, interval), storage_lease(ctx, kind.storage_lease):
+        with Heartbeat(sink, interval):
             result = execute(ctx)
             ctx.progress.flush()
     except TaskCancelled:
@@ -78,7 +71,8 @@ def _run(app: HthCelery, db: Database, row: TaskRow, attempt: int) -> str:
         fail(db, row.id, attempt, describe(exc), exc.result)
         return "failed"
     except SoftTimeLimitExceeded:
-        error = f"stopped: exceeded its time limit of {kind.soft_time_limit:.0f}s"
+        limit = TIME_LIMITS[row.kind].soft_time_limit
+        error = f"stopped: exceeded its time limit of {limit:.0f}s"
         fail(db, row.id, attempt, error)
         return "failed"
     except Exception as exc:  # noqa: BLE001 - every failure ends in the record
@@ -97,8 +91,8 @@ def _after_error(app: HthCelery, db: Database, row: TaskRow, attempt: int, exc: 
         fail(db, row.id, attempt, f"gave up after {attempt} attempts: {error}")
         return "failed"
     queue = app.settings.queue
-    base = parse_duration(queue.retry_backoff).total_seconds()
-    cap = parse_duration(queue.retry_backoff_max).total_seconds()
+    base = queue.retry_backoff.total_seconds()
+    cap = queue.retry_backoff_max.total_seconds()
     delay = backoff(attempt, base, cap)
     retry_at = utcnow() + timedelta(seconds=delay)
     line = f"transient error: {error}; retry {attempt + 1} in {delay:.1f}s"

@@ -15,7 +15,6 @@ from registry.auth.mode import auth_enabled
 from registry.auth.ratelimit import LoginLimiter
 from registry.config import Settings
 from registry.db.database import Database, open_database
-from registry.durations import parse_duration
 
 T = TypeVar("T")
 
@@ -29,7 +28,7 @@ class AuthRuntime:
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthRuntime:
         auth = settings.auth
-        window = parse_duration(auth.login_window).total_seconds()
+        window = auth.login_window.total_seconds()
         return cls(settings, auth_enabled(settings), LoginLimiter(auth.login_attempts, window))
 
     @property
@@ -38,7 +37,7 @@ class AuthRuntime:
 
     @property
     def token_ttl(self) -> int:
-        return max(1, int(parse_duration(self.settings.auth.token_ttl).total_seconds()))
+        return max(1, int(self.settings.auth.token_ttl.total_seconds()))
 
     def db(self) -> Database:
         """The database (opened and migrated on first use; call it in a worker thread)."""

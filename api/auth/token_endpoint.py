@@ -23,7 +23,6 @@ from registry.auth.permissions import grant_scopes
 from registry.auth.scopes import Scope, ScopeInvalid, parse_scopes
 from registry.auth.tokens import IssuedSecret, bound_refresh_tokens, create_token, expiry
 from registry.auth.users import user_by_id
-from registry.durations import parse_duration
 from registry.errors import RegistryError, Unauthorized
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -172,7 +171,7 @@ def _refresh_token(runtime: AuthRuntime, user_id: str, client_id: str) -> Issued
     if user is None:
         return None
     auth = runtime.settings.auth
-    ttl = _positive(parse_duration(auth.refresh_token_ttl))
+    ttl = _positive(auth.refresh_token_ttl)
     issued = create_token(db, user, "docker login", "refresh", expiry(ttl), client_id)
     per_client = auth.refresh_tokens_per_client
     bound_refresh_tokens(db, user.id, client_id, per_client, per_client * CLIENTS_PER_USER)

@@ -1,19 +1,23 @@
 """/api/v1/backups: the backups in docker_registry.backups.directory, their size, the new
-bytes each added and their verification state. Backups are made by `kind: backup` tasks."""
+bytes each added and their verification state. Backups are made by `kind: backup` tasks.
+The backup store's code (tarfile, zstandard: ~1.6 MiB) is imported by the first request here,
+not by every HTTP worker at start (docs/benchmarks.md, "Footprint")."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.v1.deps import SettingsDep
 from api.v1.errors import V1Route, error_responses
-from registry.maintenance.backup.catalog import BackupSummary, catalog, describe
 from registry.maintenance.backup.manifest import VerificationState
-from registry.maintenance.backup.take import store_of
+
+if TYPE_CHECKING:
+    from registry.maintenance.backup.catalog import BackupSummary
 
 router = APIRouter(prefix="/api/v1/backups", tags=["backups"], route_class=V1Route)
 
@@ -79,6 +83,9 @@ class BackupDetail(BackupOut):
 @router.get("")
 def list_all(settings: SettingsDep) -> BackupPage:
     """Every backup, newest first."""
+    from registry.maintenance.backup.catalog import catalog
+    from registry.maintenance.backup.take import store_of
+
     store = store_of(settings)
     items = [BackupOut.of(summary) for summary in catalog(store)]
     return BackupPage(directory=str(store.directory), items=items)
@@ -86,6 +93,9 @@ def list_all(settings: SettingsDep) -> BackupPage:
 
 @router.get("/{backup_id}", responses=error_responses(404))
 def show(backup_id: str, settings: SettingsDep) -> BackupDetail:
+    from registry.maintenance.backup.catalog import describe
+    from registry.maintenance.backup.take import store_of
+
     summary = describe(store_of(settings), backup_id)
     manifest, verification = summary.manifest, summary.verification
     return BackupDetail(

@@ -15,7 +15,6 @@ from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
 from registry.cluster import instances, leases
 from registry.config import Settings
-from registry.durations import parse_duration
 from registry.errors import RegistryError
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"], route_class=V1Route)
@@ -85,7 +84,7 @@ class StateChange(BaseModel):
 
 
 def instance_ttl(settings: Settings) -> timedelta:
-    return parse_duration(settings.cluster.instance_ttl)
+    return settings.cluster.instance_ttl
 
 
 @router.get("", responses=error_responses(503))

@@ -13,8 +13,8 @@ from api.v1.bodies import RequestBody
 from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
 from api.v1.task_schemas import TaskOut
+from registry.maintenance.params import POLICY_NAME_PATTERN
 from registry.maintenance.retention_policy import (
-    NAME_PATTERN,
     InvalidPolicy,
     PolicyPatch,
     PolicySpec,
@@ -26,7 +26,7 @@ from registry.tasks.states import Trigger
 from worker.client import enqueue
 
 router = APIRouter(prefix="/api/v1/retention-policies", tags=["retention"], route_class=V1Route)
-NameParam = Annotated[str, Path(pattern=NAME_PATTERN, max_length=63)]
+NameParam = Annotated[str, Path(pattern=POLICY_NAME_PATTERN, max_length=63)]
 
 
 class PolicyOut(PolicySpec):

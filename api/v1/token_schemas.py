@@ -18,7 +18,7 @@ from registry.auth.personal import create_personal_token, parse_limits
 from registry.auth.rights import from_json
 from registry.config import Settings
 from registry.db.database import Database
-from registry.durations import Duration, parse_duration
+from registry.durations import Duration, duration_text
 
 LIMITS_DESCRIPTION = (
     "limit the token to these namespaces and actions, each within what its user holds "
@@ -38,8 +38,8 @@ class MyTokenIn(RequestBody):
 
     @field_validator("expires_in")
     @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None and parse_duration(value) <= timedelta(0):
+    def _duration(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
             raise ValueError("must be a positive duration")
         return value
 
@@ -95,7 +95,7 @@ def issue_token(
     db: Database, settings: Settings, owner: UserRow, body: MyTokenIn, caller: Principal
 ) -> TokenCreated:
     """A personal (or robot) token of `owner`, audited as `token.create`."""
-    ttl = parse_duration(body.expires_in) if body.expires_in else None
+    ttl = body.expires_in
     asked = [(grant.namespace, grant.actions) for grant in body.permissions or []]
     wanted = core(lambda: parse_limits(asked)) if body.permissions is not None else None
     per_user = settings.auth.personal_tokens_per_user
@@ -107,7 +107,7 @@ def issue_token(
     params = {
         "name": body.name,
         "id": issued.row.id,
-        "expires_in": body.expires_in,
+        "expires_in": None if ttl is None else duration_text(ttl),
         "permissions": issued.row.permissions,
     }
     audit.record(db, "token.create", owner.username, params=params, status=201)

@@ -10,8 +10,6 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlmodel import Session
-
 from registry.auth.jwts import Claims
 from registry.auth.models import TokenRow, UserRow
 from registry.auth.passwords import verify_password
@@ -19,6 +17,7 @@ from registry.auth.rights import Grants, from_json
 from registry.auth.tokens import is_live, looks_like_token, verify_token
 from registry.auth.users import find_user
 from registry.db.database import Database
+from registry.db.session import Session
 
 
 @dataclass(frozen=True)

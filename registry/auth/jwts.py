@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from registry.auth.models import SigningKeyRow
 from registry.auth.scopes import Scope, parse_claim
 from registry.db.database import Database
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 if TYPE_CHECKING:

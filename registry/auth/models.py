@@ -1,5 +1,5 @@
-"""SQLModel tables of auth: users (and robots), tokens, namespace permissions, signing keys,
-failed logins.
+"""Tables of auth (registry/db/rows.py): users (and robots), tokens, namespace permissions,
+signing keys, failed logins.
 
 The schema is owned by the Alembic migrations `0003_auth.py`, `0006_login_limits.py` and
 `0008_user_tokens.py`.
@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Float, Index, Text
-from sqlmodel import Field, SQLModel
 
+from registry.db.rows import Field, Row
 from registry.tasks.models import UTCDateTime
 
 
@@ -20,7 +20,7 @@ def _when() -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
-class UserRow(SQLModel, table=True):
+class UserRow(Row, table=True):
     __tablename__ = "auth_users"
 
     id: str = Field(primary_key=True, max_length=36)
@@ -35,7 +35,7 @@ class UserRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class TokenRow(SQLModel, table=True):
+class TokenRow(Row, table=True):
     __tablename__ = "auth_tokens"
 
     id: str = Field(primary_key=True, max_length=32)
@@ -54,7 +54,7 @@ class TokenRow(SQLModel, table=True):
     permissions: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
 
 
-class PermissionRow(SQLModel, table=True):
+class PermissionRow(Row, table=True):
     __tablename__ = "auth_permissions"
 
     # A username, or "anonymous" for what everyone may do (a publicly pullable namespace).
@@ -64,7 +64,7 @@ class PermissionRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class SigningKeyRow(SQLModel, table=True):
+class SigningKeyRow(Row, table=True):
     __tablename__ = "auth_signing_keys"
 
     kid: str = Field(primary_key=True, max_length=32)
@@ -73,7 +73,7 @@ class SigningKeyRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class LoginFailureRow(SQLModel, table=True):
+class LoginFailureRow(Row, table=True):
     """One failed login, kept for the login window (every process and instance counts them)."""
 
     __tablename__ = "auth_login_failures"

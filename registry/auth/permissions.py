@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlmodel import Session, col, delete, select
+from sqlalchemy import delete
 
 from registry.auth.models import PermissionRow
 from registry.auth.rights import Grant, Grants, actions_in, intersect_actions
 from registry.auth.scopes import ACTIONS, Scope
 from registry.content.names import NAME_PATTERN
 from registry.db.database import Database
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 ANONYMOUS = "anonymous"

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import delete, insert, literal, select, union_all
-from sqlmodel import col
 
 from registry.auth.models import LoginFailureRow
 from registry.db.database import Database
+from registry.db.rows import col
 
 # One address may fail this many times more than one name may: spraying many names from one
 # address is limited too, without a sprayer locking a user out of the user's own address.

@@ -10,11 +10,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, delete, select, update
+from sqlalchemy import delete, update
 
 from registry.auth.models import TokenRow, UserRow
 from registry.auth.rights import Grants, to_json
 from registry.db.database import Database
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 PREFIX = "hth_"

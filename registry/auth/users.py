@@ -6,13 +6,15 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, select
 
 from registry.auth import permissions
 from registry.auth.models import TokenRow, UserRow
 from registry.auth.passwords import hash_password
 from registry.db.database import Database
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 ROBOT_PREFIX = "robot$"

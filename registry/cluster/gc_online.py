@@ -14,11 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col
 
 from registry.cluster.models import GCDeletingRow, GCRunRow, GCTouchRow
-from registry.db.database import Database
+from registry.db.database import Database, insert_on_conflict
+from registry.db.rows import col
 from registry.tasks.models import utcnow
 
 # Keys per statement: well under SQLite's limit on bound parameters.
@@ -39,8 +38,7 @@ def _insert_ignoring_duplicates(
     """Insert `rows`; an existing row is left alone, or given the values `update`."""
     if not rows:
         return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(table)
+    insert = insert_on_conflict(table, connection.dialect.name)
     keys = [column.name for column in table.__table__.primary_key]
     # One statement executed for every row (executemany): compiling a multi-row VALUES
     # costs more than the database's work.
@@ -69,9 +67,8 @@ def record_earlier_uses(db: Database, run: int, used: Mapping[str, datetime | No
     timed = {key: at for key, at in used.items() if at is not None}
     for batch in _batches(timed):
         with db.engine.begin() as connection:
-            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
             rows = [{"run": run, "key": key, "used_at": timed[key]} for key in batch]
-            insert = dialect.insert(GCTouchRow).values(rows)
+            insert = insert_on_conflict(GCTouchRow, connection.dialect.name).values(rows)
             later = insert.excluded.used_at
             existing = col(GCTouchRow.used_at)
             connection.execute(
@@ -153,7 +150,7 @@ def start_run(db: Database, run: int, task_id: str) -> None:
         connection.execute(delete(GCDeletingRow).where(col(GCDeletingRow.run) != run))
         connection.execute(delete(GCRunRow).where(col(GCRunRow.run) == run))
         connection.execute(
-            GCRunRow.__table__.insert().values(  # type: ignore[attr-defined]
+            GCRunRow.__table__.insert().values(
                 run=run,
                 task_id=task_id,
                 phase="waiting for registry instances",

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import Column, Text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, select
 
 from registry.cluster.secrets import (
     Keyring,
@@ -28,6 +27,8 @@ from registry.cluster.secrets import (
 )
 from registry.config import Settings, parse_settings
 from registry.db.database import Database
+from registry.db.rows import Field, Row, col, select
+from registry.db.session import Session
 from registry.tasks.models import UTCDateTime, utcnow
 
 log = logging.getLogger("hth.cluster")
@@ -36,7 +37,7 @@ log = logging.getLogger("hth.cluster")
 APPLY_ERROR = "config generation {number} failed: "
 
 
-class ConfigGenerationRow(SQLModel, table=True):
+class ConfigGenerationRow(Row, table=True):
     __tablename__ = "config_generations"
 
     number: int = Field(primary_key=True)

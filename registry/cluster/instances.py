@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 from registry.cluster.models import InstanceProcessRow, InstanceRow
 from registry.db.database import Database
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 ADMIN_STATES = ("serving", "readonly", "stopped")

@@ -1,5 +1,11 @@
 """The named storage lease: who may change storage, and what registry instances must refuse.
 
+`LeaseRow` (registry/cluster/models.py) is its row in the database; `Lease` one holding of
+it as read back; `acquire`/`renew`/`change_mode`/`release` change the row. `TakeLease` is how
+a maintenance algorithm asks for it without knowing the database: the worker hands it
+`worker.lease.lease_taker(ctx)` (which acquires, waits for instances, renews, releases), tests
+and benchmarks hand it `no_lease`. Tasks take the lease inside their executors, never before.
+
 Every change is a conditional UPDATE; the token grows with every acquisition so that an
 instance acknowledges one holding of the lease, never a stale one. Clocks of the processes
 must roughly agree (NTP): expiry is their wall time.
@@ -7,20 +13,27 @@ must roughly agree (NTP): expiry is their wall time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
 
 from registry.cluster.models import LeaseRow
 from registry.db.database import Database
+from registry.db.rows import col
+from registry.db.session import Session
 from registry.tasks.models import utcnow
 
 STORAGE = "storage"
 LeaseMode = Literal["online", "readonly", "stop", "shared"]
+TakeLease = Callable[[LeaseMode], AbstractContextManager[object]]
+"""Take the storage lease in a mode for the duration of a `with` block (DESIGN §5):
+"shared" excludes other maintenance only, "readonly" freezes writes, "stop" stops every
+instance ("online": see INSTANCE_STATE). Blocks are never nested: one holding per phase."""
 # What each mode makes registry instances refuse. `online`: nothing, but they protect what
 # their requests use from the online GC holding the lease (registry/cluster/gc_writer.py).
 INSTANCE_STATE: dict[str, str] = {
@@ -29,6 +42,11 @@ INSTANCE_STATE: dict[str, str] = {
     "stop": "stopped",
     "shared": "serving",
 }
+
+
+def no_lease(mode: LeaseMode) -> AbstractContextManager[None]:
+    """For callers outside the task platform that coordinate by other means (tests, bench)."""
+    return nullcontext()
 
 
 class LeaseBusy(Exception):

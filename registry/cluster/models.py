@@ -1,5 +1,5 @@
-"""SQLModel tables of the cluster: registry instances and their HTTP worker processes, the
-named storage leases and the upload sessions being written.
+"""Tables of the cluster (registry/db/rows.py): registry instances and their HTTP worker
+processes, the named storage leases and the upload sessions being written.
 
 The schema is owned by the Alembic migrations in `registry/db/migrations/versions/`.
 """
@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column
-from sqlmodel import Field, SQLModel
 
+from registry.db.rows import Field, Row
 from registry.tasks.models import UTCDateTime
 
 
-class InstanceRow(SQLModel, table=True):
+class InstanceRow(Row, table=True):
     """One registry server (`hth-ctl run registry`, a container): what an operator counts.
 
     state .. config_generation summarize its live processes as of the newest beat; readers
@@ -39,7 +39,7 @@ class InstanceRow(SQLModel, table=True):
     heartbeat_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class InstanceProcessRow(SQLModel, table=True):
+class InstanceProcessRow(Row, table=True):
     """One HTTP worker process of an instance; written by its own heartbeat only."""
 
     __tablename__ = "instance_processes"
@@ -57,7 +57,7 @@ class InstanceProcessRow(SQLModel, table=True):
     heartbeat_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class LeaseRow(SQLModel, table=True):
+class LeaseRow(Row, table=True):
     __tablename__ = "leases"
 
     name: str = Field(primary_key=True, max_length=64)
@@ -70,7 +70,7 @@ class LeaseRow(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class UploadSessionRow(SQLModel, table=True):
+class UploadSessionRow(Row, table=True):
     """One chunked upload: which request writes it now (a lease) and what it has committed."""
 
     __tablename__ = "upload_sessions"
@@ -88,7 +88,7 @@ class UploadSessionRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class GCRunRow(SQLModel, table=True):
+class GCRunRow(Row, table=True):
     """One online garbage collection (docs/gc.md, "Online GC"): its id is the storage lease
     token the GC task holds; its phase and counts are what status and /ui/ show."""
 
@@ -104,7 +104,7 @@ class GCRunRow(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
-class GCTouchRow(SQLModel, table=True):
+class GCTouchRow(Row, table=True):
     """A write (or a blob read answering 200) used `key` while online GC run `run` was
     active, or before it (`used_at`): the sweep of that run keeps it. Keys: a digest,
     `repository:<name>`, `upload:<id>`."""
@@ -118,7 +118,7 @@ class GCTouchRow(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
-class GCDeletingRow(SQLModel, table=True):
+class GCDeletingRow(Row, table=True):
     """The sweep of run `run` is deleting `key` now; writers using the key wait until the row
     is gone or expired (a dead worker's rows are void after `expires_at`)."""
 

@@ -20,11 +20,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry.content.tag_protection import TagProtection
-from registry.db.database import Database
+from registry.db.database import Database, insert_on_conflict
 from registry.errors import Unavailable
 from registry.tasks.models import utcnow
 from registry.tasks.tag_protections import TagClaimRow, load_tag_protection
@@ -89,10 +88,10 @@ class DatabaseTagGuard:
 
 def _claim(db: Database, repository: str, tag: str, digest: str) -> Any:
     """INSERT ... ON CONFLICT DO UPDATE of the tag's row: it waits for, then holds, the lock."""
-    dialect = sqlite if db.is_sqlite else postgresql
     now = utcnow()
     values = {"repository": repository, "tag": tag, "digest": digest, "linked_at": now}
-    statement = dialect.insert(TagClaimRow.__table__).values(**values)  # type: ignore[attr-defined]
+    dialect = db.engine.dialect.name
+    statement = insert_on_conflict(TagClaimRow.__table__, dialect).values(**values)
     return statement.on_conflict_do_update(
         index_elements=["repository", "tag"], set_={"digest": digest, "linked_at": now}
     )

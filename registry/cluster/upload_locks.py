@@ -23,11 +23,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Session, col
 
 from registry.cluster.models import UploadSessionRow
 from registry.content.upload_sessions import UploadBusy, UploadLockLost
 from registry.db.database import Database
+from registry.db.rows import col
+from registry.db.session import Session
 from registry.errors import Unavailable
 from registry.tasks.models import utcnow
 

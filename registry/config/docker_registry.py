@@ -4,6 +4,7 @@ backups, and the storage driver with its settings (validated by the driver's own
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any, Literal
 
@@ -12,7 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from registry.config.base import Section
 from registry.config.drivers import SETTINGS_BY_DRIVER, DriverSettings
 from registry.config.errors import ConfigError, format_errors
-from registry.durations import Duration, parse_duration
+from registry.durations import Duration, duration_text
 
 
 def _network(item: Any) -> Any:
@@ -25,9 +26,9 @@ def _network(item: Any) -> Any:
         raise ValueError(f"{item!r} is not an IP address or CIDR network ({exc})") from None
 
 
-def _check_positive_duration(value: str) -> str:
-    if parse_duration(value).total_seconds() <= 0:
-        raise ValueError(f"must be a positive duration, got {value!r}")
+def _check_positive_duration(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError(f"must be a positive duration, got {duration_text(value)!r}")
     return value
 
 
@@ -55,19 +56,13 @@ class HTTPSettings(Section):
         return [_network(item) for item in value]
 
     # A request line and headers must arrive within this (408 and close; docs/security.md).
-    header_timeout: Duration = "30s"
+    header_timeout: Duration = timedelta(seconds=30)
     # An idle connection between requests is closed after this (whole seconds, rounded up).
-    keepalive_timeout: Duration = "30s"
+    keepalive_timeout: Duration = timedelta(seconds=30)
     # uvicorn's HTTP/1.1 parser; "auto" is httptools when installed, else h11.
     parser: Literal["auto", "httptools", "h11"] = "auto"
 
     _timeouts = field_validator("header_timeout", "keepalive_timeout")(_check_positive_duration)
-
-    def header_timeout_seconds(self) -> float:
-        return parse_duration(self.header_timeout).total_seconds()
-
-    def keepalive_timeout_seconds(self) -> float:
-        return parse_duration(self.keepalive_timeout).total_seconds()
 
     @field_validator("addr")
     @classmethod
@@ -81,7 +76,7 @@ class HTTPSettings(Section):
 class GCSettings(Section):
     schedule: str | None = None
     delete_untagged: bool = False
-    grace_period: Duration = "1h"
+    grace_period: Duration = timedelta(hours=1)
     # online: instances keep taking writes, the sweep agrees with them per blob (docs/gc.md)
     cluster_mode: Literal["online", "readonly", "stop"] = "online"
     # Niceness added to the GC's threads in the worker (0-19; 0: the worker's own priority),
@@ -93,17 +88,17 @@ class GCSettings(Section):
 
 class UploadPurgingSettings(Section):
     enabled: bool = True
-    age: Duration = "168h"
-    interval: Duration = "24h"
+    age: Duration = timedelta(hours=168)
+    interval: Duration = timedelta(hours=24)
     dryrun: bool = False
 
 
 class UploadSettings(Section):
     # A request writing an upload holds it this long past its last renewal (renewed every
     # third of it while the request lives): how long a killed registry blocks its uploads.
-    lock_ttl: Duration = "30s"
+    lock_ttl: Duration = timedelta(seconds=30)
     # A chunk whose bytes stop arriving for this long fails (and frees the upload).
-    idle_timeout: Duration = "60s"
+    idle_timeout: Duration = timedelta(seconds=60)
 
 
 class BackupSettings(Section):

@@ -5,6 +5,8 @@ Kept apart from the drivers so that validating a configuration never imports a c
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from registry.durations import Duration
@@ -21,7 +23,7 @@ class FilesystemSettings(DriverSettings):
 class CloudSettings(DriverSettings):
     # Blob GETs answer 307 to a signed URL of the backend unless this is off.
     redirect: bool = True
-    redirect_expiry: Duration = "20m"
+    redirect_expiry: Duration = timedelta(minutes=20)
 
 
 class S3Settings(CloudSettings):

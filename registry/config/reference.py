@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -10,7 +11,7 @@ from pydantic_core import PydanticUndefined
 
 from registry.config import Settings
 from registry.config.drivers import SETTINGS_BY_DRIVER
-from registry.durations import normalise_duration
+from registry.durations import as_duration, duration_text
 
 _HEADER = """# Configuration reference
 
@@ -19,12 +20,14 @@ a test keeps it current. `hth.json` is found at `--config FILE`, else `$HTH_CONF
 `/var/opt/hth/shared/hth.json` when it exists, else the embedded default (data under `./var`).
 Unknown keys and wrong types are errors that name the key path. Durations (type `duration`)
 are Go-style text (`"90s"`, `"1h30m"`, `"168h"`) or a number of seconds (`3600`, `0`, `"3600"`);
-negative ones are refused. Secrets are shown as `***` by `hth-ctl show-config` and the API.
+negative ones are refused. They are parsed once, when hth.json is loaded, into a `timedelta`, and
+shown (defaults here, `hth-ctl show-config`) in their largest whole unit up to hours (`"1m"`).
+Secrets are shown as `***` by `hth-ctl show-config` and the API.
 """
 
 
 def _type_name(info: FieldInfo) -> str:
-    if any(getattr(m, "func", None) is normalise_duration for m in info.metadata):
+    if any(getattr(m, "func", None) is as_duration for m in info.metadata):
         return "duration"
     text = str(info.annotation).replace("<class '", "").replace("'>", "")
     for module in ("typing.", "ipaddress.", "pydantic.types."):
@@ -38,6 +41,8 @@ def _default(info: FieldInfo) -> str:
     if info.default_factory is not None:
         value: Any = info.default_factory()  # type: ignore[call-arg]
         return "" if isinstance(value, BaseModel) else f"`{value!r}`"
+    if isinstance(info.default, timedelta):
+        return f"`{duration_text(info.default)!r}`"
     return f"`{info.default!r}`"
 
 

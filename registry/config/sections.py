@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -37,18 +38,18 @@ class QueueSettings(Section):
     concurrency: int | None = Field(default=None, ge=1, le=64)
     # Automatic retries after transient errors or a lost worker; then the task fails.
     max_retries: int = Field(default=3, ge=0, le=100)
-    retry_backoff: Duration = "2s"
-    retry_backoff_max: Duration = "10m"
+    retry_backoff: Duration = timedelta(seconds=2)
+    retry_backoff_max: Duration = timedelta(minutes=10)
     # A running task refreshes its heartbeat this often; silent for dead_after = worker died.
-    heartbeat: Duration = "5s"
-    dead_after: Duration = "30s"
+    heartbeat: Duration = timedelta(seconds=5)
+    dead_after: Duration = timedelta(seconds=30)
     # A queued task whose message never reached the broker is re-sent after this long.
-    resend_after: Duration = "30s"
+    resend_after: Duration = timedelta(seconds=30)
     # A queued task whose message left the broker's queue (a worker took it) but that no
     # worker started within this long is re-sent: the worker died holding the message.
-    start_deadline: Duration = "60s"
+    start_deadline: Duration = timedelta(seconds=60)
     # Redis re-delivers an unacknowledged message after this; raised to the longest time limit.
-    visibility_timeout: Duration = "12h"
+    visibility_timeout: Duration = timedelta(hours=12)
     # Each worker serves Prometheus /metrics on this port, bound to the host of
     # docker_registry.http.addr (loopback by default, every interface in compose); 0: off.
     worker_metrics_port: int = Field(default=9808, ge=0, le=65535)
@@ -61,9 +62,9 @@ class QueueSettings(Section):
 
 
 class SchedulerSettings(Section):
-    tick: Duration = "1s"
+    tick: Duration = timedelta(seconds=1)
     # A beat holds the scheduler lock this long; another beat takes over when it expires.
-    leader_ttl: Duration = "15s"
+    leader_ttl: Duration = timedelta(seconds=15)
     # Accept a sixth cron field for seconds: meant for tests and demos, not production.
     cron_seconds: bool = False
 
@@ -120,9 +121,9 @@ class AuthSettings(Section):
     # None: on whenever docker_registry.http.addr is beyond loopback, off on loopback.
     enabled: bool | None = None
     initial_admin: InitialAdmin = Field(default_factory=InitialAdmin)
-    token_ttl: Duration = "5m"
+    token_ttl: Duration = timedelta(minutes=5)
     # Refresh tokens (Docker's `offline_token`): revocable like personal access tokens.
-    refresh_token_ttl: Duration = "720h"
+    refresh_token_ttl: Duration = timedelta(hours=720)
     # Live refresh tokens kept per user and client_id; a new one revokes the oldest beyond it.
     refresh_tokens_per_client: int = Field(default=10, ge=1, le=1000)
     # Live personal (and robot) tokens a user may hold; making one more is refused (409).
@@ -133,7 +134,7 @@ class AuthSettings(Section):
     # Failed logins for one name within login_window before 429 for the addresses that
     # failed it (4x that from one address, for any names); see docs/auth.md.
     login_attempts: int = Field(default=5, ge=1, le=1000)
-    login_window: Duration = "1m"
+    login_window: Duration = timedelta(minutes=1)
     # Largest JSON body accepted by /api/ and /auth/ (manifests have their own 4 MiB limit).
     api_body_limit: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
@@ -141,13 +142,13 @@ class AuthSettings(Section):
 class ClusterSettings(Section):
     """Timings of instance heartbeats and the storage lease (DESIGN §5)."""
 
-    heartbeat_interval: Duration = "1s"
+    heartbeat_interval: Duration = timedelta(seconds=1)
     # An instance whose last heartbeat is older than this is dead: it is not waited for.
-    instance_ttl: Duration = "10s"
+    instance_ttl: Duration = timedelta(seconds=10)
     # A lease not renewed for this long ends by itself (its holder died).
-    lease_ttl: Duration = "30s"
+    lease_ttl: Duration = timedelta(seconds=30)
     # How long a task waits for every live instance to drain its writes and acknowledge.
-    ack_timeout: Duration = "120s"
+    ack_timeout: Duration = timedelta(seconds=120)
 
 
 class LoggingSettings(Section):

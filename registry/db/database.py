@@ -7,6 +7,7 @@ brings the schema to the newest Alembic revision first.
 from __future__ import annotations
 
 import fcntl
+import importlib
 import logging
 import os
 import threading
@@ -62,6 +63,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def insert_on_conflict(table: Any, dialect_name: str) -> Any:
+    """INSERT of `table` that takes ON CONFLICT clauses, in this database's dialect. The
+    PostgreSQL dialect is imported only where it is the database: its package loads every
+    PostgreSQL driver's module (~2 MiB in each process)."""
+    dialect = "postgresql" if dialect_name == "postgresql" else "sqlite"
+    return importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(table)
 
 
 _lock = threading.Lock()

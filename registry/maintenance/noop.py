@@ -6,24 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from registry.maintenance.params import NoopParams
 from registry.maintenance.progress import Progress
 from registry.storage import StorageUnavailableError
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    steps: int = Field(default=1, ge=0, le=100_000)
-    step_seconds: float = Field(default=0.0, ge=0.0, le=60.0)
-    # Fault injection: the first `fail_transient` attempts raise a transient storage error.
-    fail_transient: int = Field(default=0, ge=0, le=100)
-    # Fault injection: every attempt fails with a permanent error.
-    fail_permanent: bool = False
-
-
-def noop(params: Params, attempt: int, progress: Progress) -> dict[str, Any]:
+def noop(params: NoopParams, attempt: int, progress: Progress) -> dict[str, Any]:
     if params.fail_permanent:
         raise ValueError("injected permanent fault")
     if attempt <= params.fail_transient:

@@ -12,24 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from registry import layout
 from registry.config import UploadPurgingSettings
-from registry.durations import Duration, parse_duration
+from registry.maintenance.params import PurgeUploadsParams
 from registry.maintenance.progress import Progress
 from registry.storage import PathNotFoundError, StorageDriver, StorageError, StorageUnavailableError
 
 LISTED_LIMIT = 1000  # paths listed in the result; the counts are always complete
-
-
-class Params(BaseModel):
-    """Task parameters; each defaults to docker_registry.upload_purging in hth.json."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    age: Duration | None = None  # "168h", or seconds
-    dry_run: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -39,9 +28,9 @@ class PurgeOptions:
 
     @classmethod
     def from_params(
-        cls, params: Params, defaults: UploadPurgingSettings, now: datetime
+        cls, params: PurgeUploadsParams, defaults: UploadPurgingSettings, now: datetime
     ) -> PurgeOptions:
-        age = parse_duration(params.age or defaults.age)
+        age = defaults.age if params.age is None else params.age  # 0 is an age
         dry_run = defaults.dryrun if params.dry_run is None else params.dry_run
         return cls(older_than=now - age, dry_run=dry_run)
 

@@ -4,16 +4,13 @@ record a new configuration generation and wait until every live instance applied
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from typing import Any
 
 from registry.cluster import generations, instances
+from registry.cluster.leases import TakeLease
 from registry.cluster.secrets import Keyring, keyring_for
 from registry.config import (
     Settings,
@@ -23,33 +20,12 @@ from registry.config import (
     with_shared,
 )
 from registry.db.database import Database
-from registry.durations import duration_seconds
+from registry.durations import duration_text
 from registry.maintenance.migrate import migrate_bulk, migrate_final
+from registry.maintenance.params import ReconfigureParams
 from registry.maintenance.probe import probe_storage
 from registry.maintenance.progress import Progress
 from registry.storage import StorageDriver, create_driver
-
-Lease = Callable[[str], AbstractContextManager[None]]
-
-
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # hth.json to apply; None: the file the worker itself was started with.
-    file: str | None = None
-    rollback: bool = False
-    migrate: bool = False
-    # How long to wait for every live instance to report the new generation.
-    wait_timeout: Annotated[float, BeforeValidator(duration_seconds)] = Field(
-        default=60.0, gt=0, le=3600
-    )  # seconds, or a duration such as "90s"
-    workers: int = Field(default=8, ge=1, le=64)
-
-    @model_validator(mode="after")
-    def _file_or_rollback(self) -> Params:
-        if self.rollback and self.file is not None:
-            raise ValueError("give either file or rollback, not both")
-        return self
 
 
 class ReconfigureFailed(Exception):
@@ -63,7 +39,7 @@ class Cluster:
     db: Database
     running: Settings  # the effective settings now: the local file plus the current generation
     driver: StorageDriver  # the storage driver of `running`
-    lease: Lease
+    take_lease: TakeLease
     progress: Progress
     instance_ttl: timedelta
     task_id: str | None = None
@@ -74,7 +50,7 @@ class Cluster:
         return keyring_for(self.running)
 
 
-def reconfigure(params: Params, cluster: Cluster) -> dict[str, Any]:
+def reconfigure(params: ReconfigureParams, cluster: Cluster) -> dict[str, Any]:
     db, progress = cluster.db, cluster.progress
     progress("validating", 0, 1)
     expected = generations.current_number(db)
@@ -94,7 +70,7 @@ def reconfigure(params: Params, cluster: Cluster) -> dict[str, Any]:
         if params.migrate and new_driver is not None:
             stats = migrate_bulk(cluster.driver, new_driver, progress, params.workers)
             cluster.progress.log(f"bulk copy done: {stats.as_dict()}")
-            with cluster.lease("readonly"):
+            with cluster.take_lease("readonly"):
                 migrate_final(cluster.driver, new_driver, progress, stats, params.workers)
                 result["migration"] = stats.as_dict()
                 _switch(params, cluster, document, source, expected, result)
@@ -106,7 +82,7 @@ def reconfigure(params: Params, cluster: Cluster) -> dict[str, Any]:
     return result
 
 
-def _target(params: Params, cluster: Cluster) -> tuple[dict[str, Any], str]:
+def _target(params: ReconfigureParams, cluster: Cluster) -> tuple[dict[str, Any], str]:
     """(the shared document to apply, where it came from); ConfigError if the file is bad."""
     if params.rollback:
         before = generations.previous(cluster.db, cluster.keyring)
@@ -133,7 +109,7 @@ def _probed_driver(target: Settings, result: dict[str, Any], progress: Progress)
 
 
 def _switch(
-    params: Params,
+    params: ReconfigureParams,
     cluster: Cluster,
     document: dict[str, Any],
     source: str,
@@ -162,10 +138,10 @@ def _switch(
     result["apply_seconds"] = round(time.monotonic() - started, 3)
 
 
-def wait_for_generation(cluster: Cluster, number: int, timeout: float) -> list[dict[str, Any]]:
+def wait_for_generation(cluster: Cluster, number: int, timeout: timedelta) -> list[dict[str, Any]]:
     """Per-instance table once every live instance reports `number`; fails naming the
     instances that reported an error or did not report it in time."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout.total_seconds()
     while True:
         rows = instances.live_instances(cluster.db, cluster.instance_ttl)
         table = [_instance_row(row, number) for row in rows]
@@ -179,7 +155,7 @@ def wait_for_generation(cluster: Cluster, number: int, timeout: float) -> list[d
             return table
         if time.monotonic() > deadline:
             raise ReconfigureFailed(
-                f"instances did not apply generation {number} within {timeout:g}s: "
+                f"instances did not apply generation {number} within {duration_text(timeout)}: "
                 + ", ".join(pending)
             )
         time.sleep(0.2)

@@ -6,18 +6,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from registry.content.repository_globs import InvalidGlob, RepositoryGlob, compile_glob
 from registry.durations import parse_duration
 from registry.errors import RegistryError
+from registry.maintenance.params import PolicyName
 from registry.maintenance.retention import KeepRules
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 KEEP_FIELDS = ("keep_last", "keep_within", "keep_tags")
-PolicyName = Annotated[str, Field(pattern=NAME_PATTERN, description="a-z 0-9 . _ -, <= 63")]
 
 
 class InvalidPolicy(RegistryError):
@@ -65,15 +63,6 @@ class PolicyPatch(BaseModel):
     gc_after: bool | None = None
     enabled: bool | None = None
     confirm_delete_all: bool | None = None
-
-
-class Params(BaseModel):
-    """Task parameters of `kind: retention`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    policy: PolicyName
-    dry_run: bool = False
 
 
 @dataclass(frozen=True)

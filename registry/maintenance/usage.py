@@ -10,15 +10,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, field_validator
 
 from registry import layout
 from registry.config import GCSettings
-from registry.durations import parse_duration
 from registry.maintenance.gc.collect import GCOptions
 from registry.maintenance.gc.plan import Plan, Planner
 from registry.maintenance.gc.refs import ManifestRefs
@@ -26,89 +22,23 @@ from registry.maintenance.gc.run import RunContext
 from registry.maintenance.gc.scan import RepoScan, stat_or_none
 from registry.maintenance.gc.sweep import Sweeper
 from registry.maintenance.gc.workers import ProgressFn, Work
+from registry.maintenance.params import UsageParams
 from registry.maintenance.usage_sizes import BlobSizes
 from registry.storage import StorageDriver
+from registry.tasks.usage_result import NamespaceUsage, RepositoryUsage, UsageResult
 
 
-class Params(BaseModel):
-    """Task parameters of `kind: usage`: the GC options "would free" is computed with
-    (unset: docker_registry.gc in hth.json, as a `gc` task would use)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    delete_untagged: bool | None = None
-    grace_period: str | None = None
-    # Size every blob with a `stat` rather than trusting the sizes manifests declare (which
-    # the pushing client wrote): exact, at one more storage call per referenced blob.
-    stat_blobs: bool = False
-
-    @field_validator("grace_period")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
-
-def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
-    untagged = params.delete_untagged
+def options_from_params(params: UsageParams, defaults: GCSettings) -> GCOptions:
+    untagged, grace = params.delete_untagged, params.grace_period
     return GCOptions(
         dry_run=True,
         delete_untagged=defaults.delete_untagged if untagged is None else untagged,
-        grace_period=parse_duration(params.grace_period or defaults.grace_period),
+        grace_period=defaults.grace_period if grace is None else grace,  # 0 is a grace period
     )
 
 
 def namespace_of(repository: str) -> str:
     return repository.partition("/")[0]
-
-
-@dataclass
-class RepositoryUsage:
-    repository: str
-    namespace: str
-    size_bytes: int  # every blob its manifests reference, and the manifests, once each
-    unique_bytes: int  # of those, the bytes no other repository references
-    manifests: int
-    tags: int
-    last_push_at: datetime | None  # newest tag link write; None: no tag
-
-
-@dataclass
-class NamespaceUsage:
-    namespace: str
-    size_bytes: int  # blobs referenced in the namespace, each counted once
-    unique_bytes: int  # of those, the bytes no other namespace references
-    repositories: int
-
-
-@dataclass
-class UsageResult:
-    computed_at: datetime
-    total_bytes: int  # every referenced blob once
-    gc_would_free_bytes: int  # blob and upload bytes a `gc` with these options frees now
-    blobs: int
-    seconds: float = 0.0
-    repositories: list[RepositoryUsage] = field(default_factory=list)
-    namespaces: list[NamespaceUsage] = field(default_factory=list)
-
-    def summary(self, top: int = 10) -> dict[str, Any]:
-        """The task's result: totals and the largest repositories (the rest is in the DB)."""
-        largest = sorted(self.repositories, key=lambda r: (-r.size_bytes, r.repository))[:top]
-        return {
-            "computed_at": self.computed_at.isoformat(),
-            "total_bytes": self.total_bytes,
-            "gc_would_free_bytes": self.gc_would_free_bytes,
-            "blobs": self.blobs,
-            "repositories": len(self.repositories),
-            "namespaces": len(self.namespaces),
-            "seconds": self.seconds,
-            "largest": [{**asdict(r), "last_push_at": _iso(r.last_push_at)} for r in largest],
-        }
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when is not None else None
 
 
 def compute_usage(

@@ -13,19 +13,9 @@ import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-)
-
-from registry.cluster.leases import LeaseBusy
-from registry.durations import normalise_duration, parse_duration
-from registry.maintenance.backup.take import Lease, no_lease
+from registry.cluster.leases import LeaseBusy, TakeLease, no_lease
 from registry.maintenance.outcome import FailedWithResult
+from registry.maintenance.params import VerifyStorageParams
 from registry.maintenance.progress import Progress
 from registry.maintenance.quarantine import REPAIR_COMMAND, quarantine_blob
 from registry.maintenance.throttle import RateLimit
@@ -38,66 +28,15 @@ from registry.storage import StorageDriver, StorageError, StorageUnavailableErro
 LEASE_POLL = 2.0  # seconds between attempts at the storage lease while another task holds it
 
 
-class Params(BaseModel):
-    """Task parameters of `kind: verify_storage`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    repair: bool = False  # move corrupt data into quarantine; without it, only report
-    # Only blobs whose data was written at or after this: an ISO date or datetime (UTC
-    # unless it says otherwise), or a duration back from the start of the run ("8d"), which
-    # stays relative in a schedule; a JSON number is seconds back.
-    since: str | None = None
-    rate_limit: float | None = Field(default=None, gt=0)  # MB/s read, all threads together
-
-    @field_validator("since", mode="before")
-    @classmethod
-    def _seconds_back(cls, value: object) -> object:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return normalise_duration(value)
-        return value
-
-    @field_validator("since")
-    @classmethod
-    def _time_or_duration(cls, value: str | None) -> str | None:
-        if value is None or _is_duration(value):
-            return value
-        try:
-            return _as_utc(TypeAdapter(datetime).validate_python(value)).isoformat()
-        except ValidationError:
-            raise ValueError(
-                f"{value!r} is neither an ISO date or datetime (2025-03-01, "
-                "2025-03-01T12:00:00Z) nor a duration back from the run (8d, 36h)"
-            ) from None
-
-    def cutoff(self, now: datetime) -> datetime | None:
-        """The time `since` names for a run starting at `now`."""
-        if self.since is None:
-            return None
-        if _is_duration(self.since):
-            return now - parse_duration(self.since)
-        return datetime.fromisoformat(self.since)
-
-
-def _is_duration(text: str) -> bool:
-    try:
-        parse_duration(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _as_utc(value: datetime) -> datetime:
-    # A date, or a datetime without an offset, is UTC like every time in the platform.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class CorruptionFound(FailedWithResult):
     """The scrub finished and corrupt data is still in place: the task fails, with its report."""
 
 
 def verify_storage(
-    driver: StorageDriver, params: Params, progress: Progress, lease: Lease = no_lease
+    driver: StorageDriver,
+    params: VerifyStorageParams,
+    progress: Progress,
+    take_lease: TakeLease = no_lease,
 ) -> VerifyResult:
     started = time.monotonic()
     since = params.cutoff(datetime.now(UTC))
@@ -114,7 +53,7 @@ def verify_storage(
         for _, mismatch in found:
             progress.log(mismatch.line())
     if found and params.repair:
-        _quarantine(driver, found, limit, counter, progress, lease)
+        _quarantine(driver, found, limit, counter, progress, take_lease)
     result.bytes_read = counter.bytes
     result.seconds = round(time.monotonic() - started, 3)
     progress.log(result.summary())
@@ -169,10 +108,10 @@ def _quarantine(
     limit: RateLimit | None,
     counter: ByteCounter,
     progress: Progress,
-    lease: Lease,
+    take_lease: TakeLease,
 ) -> None:
     with ExitStack() as held:
-        _take_lease(held, lease, progress)
+        _wait_and_hold(held, take_lease, progress)
         when = datetime.now(UTC)
         for done, (entry, mismatch) in enumerate(found):
             progress("quarantine", done, len(found))
@@ -204,13 +143,13 @@ def _quarantine_one(
     progress.log(f"{moved.state}: {entry.digest}{where}")
 
 
-def _take_lease(held: ExitStack, lease: Lease, progress: Progress) -> None:
+def _wait_and_hold(held: ExitStack, take_lease: TakeLease, progress: Progress) -> None:
     """Hold the storage lease (shared) in `held`, waiting while another task has it; a
     cancel stops the wait."""
     waiting = False
     while True:
         try:
-            held.enter_context(lease("shared"))
+            held.enter_context(take_lease("shared"))
             return
         except LeaseBusy as exc:
             if not waiting:

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from sqlalchemy import case, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
 
 from registry.db.database import Database
+from registry.db.rows import col
+from registry.db.session import Session
 from registry.tasks.models import LockRow, utcnow
 
 

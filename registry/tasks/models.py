@@ -1,4 +1,4 @@
-"""SQLModel tables: tasks, schedules and the named locks beat elects its leader with.
+"""Tables (registry/db/rows.py): tasks, schedules and the named locks beat elects its leader with.
 
 The schema itself is owned by the Alembic migrations in `migrations/versions/`; a change
 here needs a new migration there.
@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+
+from registry.db.rows import Field, Row
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -43,7 +44,7 @@ def _when(nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
 
 
-class TaskRow(SQLModel, table=True):
+class TaskRow(Row, table=True):
     __tablename__ = "tasks"
 
     id: str = Field(primary_key=True, max_length=36)
@@ -72,7 +73,7 @@ class TaskRow(SQLModel, table=True):
     scheduled_for: datetime | None = _when()
 
 
-class ScheduleRow(SQLModel, table=True):
+class ScheduleRow(Row, table=True):
     __tablename__ = "schedules"
 
     id: str = Field(primary_key=True, max_length=64)
@@ -88,7 +89,7 @@ class ScheduleRow(SQLModel, table=True):
     last_task_id: str | None = Field(default=None, max_length=36)
 
 
-class LockRow(SQLModel, table=True):
+class LockRow(Row, table=True):
     __tablename__ = "locks"
 
     name: str = Field(primary_key=True, max_length=64)

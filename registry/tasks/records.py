@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlmodel import Session, col, select
 
 from registry.db.database import Database
+from registry.db.rows import col, select
+from registry.db.session import Session
 from registry.tasks.errors import InvalidCursor, TaskNotFound
 from registry.tasks.ids import is_id, new_id
 from registry.tasks.models import TaskRow, utcnow

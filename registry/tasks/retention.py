@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel, col, select
 
 from registry import audit
 from registry.audit import AuditRow
 from registry.db.database import Database
-from registry.maintenance import validate_params
+from registry.db.rows import Field, Row, col, select
+from registry.db.session import Session
+from registry.maintenance.kinds import validate_params
 from registry.maintenance.retention_policy import (
     InvalidPolicy,
     PolicyExists,
@@ -27,7 +28,7 @@ from registry.tasks.models import ScheduleRow, UTCDateTime, utcnow
 from registry.tasks.schedules import check_cron
 
 
-class RetentionPolicyRow(SQLModel, table=True):
+class RetentionPolicyRow(Row, table=True):
     __tablename__ = "retention_policies"
 
     name: str = Field(primary_key=True, max_length=64)

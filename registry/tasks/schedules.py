@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, update
-from sqlmodel import Session, col, select
 
 from registry.db.database import Database
-from registry.maintenance import validate_params
+from registry.db.rows import col, select
+from registry.db.session import Session
+from registry.maintenance.kinds import validate_params
 from registry.tasks.errors import IllegalTransition, InvalidCron, InvalidCursor, ScheduleNotFound
 from registry.tasks.ids import new_id
 from registry.tasks.models import ScheduleRow, utcnow

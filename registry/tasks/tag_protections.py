@@ -12,15 +12,16 @@ from datetime import datetime
 
 from sqlalchemy import Column
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, select
 
 from registry.content.tag_protection import InvalidRule, TagProtection, compile_rule
 from registry.db.database import Database
+from registry.db.rows import Field, Row, col, select
+from registry.db.session import Session
 from registry.errors import RegistryError
 from registry.tasks.models import UTCDateTime, utcnow
 
 
-class TagProtectionRow(SQLModel, table=True):
+class TagProtectionRow(Row, table=True):
     __tablename__ = "tag_protection_rules"
 
     name: str = Field(primary_key=True, max_length=64)
@@ -30,7 +31,7 @@ class TagProtectionRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class TagClaimRow(SQLModel, table=True):
+class TagClaimRow(Row, table=True):
     __tablename__ = "tag_protection_claims"
 
     repository: str = Field(primary_key=True, max_length=255)

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, update
-from sqlmodel import col
 
 from registry.db.database import Database
+from registry.db.rows import col
 from registry.tasks.errors import IllegalTransition
 from registry.tasks.ids import new_id
 from registry.tasks.models import TaskRow, utcnow

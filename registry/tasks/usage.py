@@ -11,23 +11,23 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Column, Index, delete, insert, or_
-from sqlmodel import Field, Session, SQLModel, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy import BigInteger, Column, Index, Select, delete, insert, or_
 
 from registry.content.names import MAX_NAME_LENGTH, NAME_PATTERN
 from registry.db.database import Database
+from registry.db.rows import Field, Row, col, select
+from registry.db.session import Session
 from registry.errors import RegistryError
-from registry.maintenance.usage import NamespaceUsage, UsageResult
 from registry.tasks.errors import InvalidCursor
 from registry.tasks.models import UTCDateTime
+from registry.tasks.usage_result import NamespaceUsage, UsageResult
 
 
 def _bytes() -> Any:
     return Field(default=0, sa_column=Column(BigInteger(), nullable=False))
 
 
-class UsageRunRow(SQLModel, table=True):
+class UsageRunRow(Row, table=True):
     __tablename__ = "usage_runs"
 
     task_id: str = Field(primary_key=True, max_length=36)
@@ -39,7 +39,7 @@ class UsageRunRow(SQLModel, table=True):
     seconds: float = 0.0
 
 
-class UsageRepositoryRow(SQLModel, table=True):
+class UsageRepositoryRow(Row, table=True):
     __tablename__ = "usage_repositories"
     # Pages go by size within a run, optionally within a namespace.
     __table_args__ = (
@@ -57,7 +57,7 @@ class UsageRepositoryRow(SQLModel, table=True):
     last_push_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
-class UsageNamespaceRow(SQLModel, table=True):
+class UsageNamespaceRow(Row, table=True):
     __tablename__ = "usage_namespaces"
 
     task_id: str = Field(primary_key=True, max_length=36)
@@ -136,17 +136,17 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
     return size, name
 
 
-Row = TypeVar("Row", UsageRepositoryRow, UsageNamespaceRow)
+PageRow = TypeVar("PageRow", UsageRepositoryRow, UsageNamespaceRow)
 
 
 def _largest_first(
     db: Database,
-    query: SelectOfScalar[Row],
-    table: type[Row],
+    query: Select[PageRow],
+    table: type[PageRow],
     name: str,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[PageRow], str | None]:
     """A keyset page of `query`'s rows of `table`, largest first (ties by the `name`
     column), and the cursor of the next page (None: this is the last)."""
     size_column, name_column = col(table.size_bytes), col(getattr(table, name))
@@ -168,9 +168,9 @@ def repository_page(
 ) -> tuple[list[UsageRepositoryRow], str | None]:
     """A page of the run's repositories, largest first (ties by name), and the next cursor."""
     table = UsageRepositoryRow
-    query = select(table).where(table.task_id == run.task_id)
+    query = select(table).where(col(table.task_id) == run.task_id)
     if namespace is not None:
-        query = query.where(table.namespace == namespace)
+        query = query.where(col(table.namespace) == namespace)
     return _largest_first(db, query, table, "repository", limit, cursor)
 
 
@@ -179,14 +179,14 @@ def namespace_page(
 ) -> tuple[list[UsageNamespaceRow], str | None]:
     """A page of the run's namespaces, largest first (ties by name), and the next cursor."""
     table = UsageNamespaceRow
-    query = select(table).where(table.task_id == run.task_id)
+    query = select(table).where(col(table.task_id) == run.task_id)
     return _largest_first(db, query, table, "namespace", limit, cursor)
 
 
 def namespaces(db: Database, run: UsageRunRow) -> list[NamespaceUsage]:
     """The run's namespaces, largest first."""
     table = UsageNamespaceRow
-    query = select(table).where(table.task_id == run.task_id)
+    query = select(table).where(col(table.task_id) == run.task_id)
     query = query.order_by(col(table.size_bytes).desc(), col(table.namespace))
     with Session(db.engine) as session:
         rows = session.exec(query).all()

@@ -20,7 +20,7 @@ from api.access_log import loggable_target
 from api.app import create_app
 from registry.config import parse_settings
 from registry.logs import JsonFormatter, TextFormatter
-from tests.support.processes import RegistryProcess
+from testbed.processes import RegistryProcess
 
 ADMIN = ("root", "root-password-1")
 PROXY, OUTSIDER = ("127.0.0.1", 4711), ("192.0.2.1", 4711)

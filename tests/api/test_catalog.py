@@ -11,7 +11,7 @@ import pytest
 
 from registry import layout
 from registry.content.repositories import mark_deleted
-from tests.support.processes import RegistryProcess
+from testbed.processes import RegistryProcess
 from tests.support.registry_content import (
     error_code,
     filesystem_driver,

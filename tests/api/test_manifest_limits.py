@@ -11,7 +11,7 @@ import pytest
 
 from registry.content.descriptors import MAX_SIZE
 from registry.storage import StorageDriver
-from tests.support.processes import RegistryProcess
+from testbed.processes import RegistryProcess
 from tests.support.registry_content import (
     OCI_INDEX,
     OCI_MANIFEST,

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from registry.storage import StorageDriver
-from tests.support.processes import RegistryProcess
+from testbed.processes import RegistryProcess
 from tests.support.registry_content import (
     error_code,
     filesystem_driver,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from testbed.task_platform import RedisNamespace, TaskPlatform, wait_until
 from tests.support.clients import Skopeo
 from tests.support.images import OciLayout
 from tests.support.metrics import Samples, key, parse_samples
-from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from api.metrics_uploads import (
     count_upload_sessions,
 )
 from registry.storage import StorageDriver
-from tests.support.processes import RegistryProcess
+from testbed.processes import RegistryProcess
+from testbed.task_platform import wait_until
 from tests.support.registry_content import filesystem_driver
-from tests.support.task_platform import wait_until
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from testbed.processes import RegistryProcess
+from testbed.raw_http import RawConnection, parse_status, rss_kib
 from tests.api.test_tls import Certificate, self_signed, tls_config
-from tests.support.processes import RegistryProcess
-from tests.support.raw_http import RawConnection, parse_status, rss_kib
 
 LIMIT = 64 * 1024
 TIMEOUT = 2.0  # header_timeout and keepalive_timeout of the registries below

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import RegistryProcess
+from testbed.processes import RegistryProcess
 from tests.support.registry_content import (
     encode,
     error_code,

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from testbed.processes import REPO_ROOT, RegistryProcess, free_port
 from tests.support.clients import Skopeo
 from tests.support.images import OciLayout
-from tests.support.processes import REPO_ROOT, RegistryProcess, free_port
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from registry import layout
-from tests.support.processes import RegistryProcess, cluster_of_two
-from tests.support.raw_http import RawConnection, request
+from testbed.processes import RegistryProcess, cluster_of_two
+from testbed.raw_http import RawConnection, request
 
 
 def sha256(data: bytes) -> str:

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.processes import RegistryProcess, cluster_of_two
-from tests.support.raw_http import RawConnection, RawResponse, request
+from testbed.processes import RegistryProcess, cluster_of_two
+from testbed.raw_http import RawConnection, RawResponse, request
 
 SESSIONS = 3
 KINDS = (

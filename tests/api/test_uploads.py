@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import RegistryProcess, cluster_of_two
+from testbed.processes import RegistryProcess, cluster_of_two
 
 V2 = Path("docker/registry/v2")
 

@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from registry.config import parse_settings
 from registry.db.database import Database, open_database
+from testbed.task_platform import postgres_database
 from tests.support.auth import AuthRegistry
-from tests.support.task_platform import postgres_database
 
 
 @pytest.fixture(scope="package")

@@ -19,7 +19,7 @@ from cli.main import cli
 from registry.auth import permissions, users
 from registry.config import parse_settings
 from registry.db.database import open_database
-from tests.support.processes import REPO_ROOT, RegistryProcess
+from testbed.processes import REPO_ROOT, RegistryProcess
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from registry.auth.ratelimit import ADDRESS_FACTOR
+from testbed.task_platform import postgres_database
 from tests.support.auth import SERVICE, AuthRegistry
-from tests.support.task_platform import postgres_database
 
 ATTEMPTS = 3
 # Short enough to wait for once, long enough that a slow machine's failures fall inside it.

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import REPO_ROOT, RegistryProcess, free_port
+from testbed.processes import REPO_ROOT, RegistryProcess, free_port
 
 TRANSPORT_ONLY = {"allow_insecure": True}
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.task_platform import UpPlatform
+from testbed.task_platform import UpPlatform
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ import pytest
 
 from registry import layout
 from registry.maintenance.backup.store import BackupStore
+from testbed.task_platform import UpPlatform
 from tests.maintenance.backup_support import metadata_and_blobs
 from tests.maintenance.trees import Tree
-from tests.support.task_platform import UpPlatform
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from registry import layout
+from testbed.task_platform import UpPlatform
 from tests.maintenance.trees import Tree
-from tests.support.task_platform import UpPlatform
 
 GC = "docker-registry-garbage-collect"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import REPO_ROOT, free_port, wait_http
-from tests.support.task_platform import wait_until
+from testbed.processes import REPO_ROOT, free_port, wait_http
+from testbed.task_platform import wait_until
 
 
 def children_of(pid: int) -> list[int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import REPO_ROOT, RegistryProcess
+from testbed.processes import REPO_ROOT, RegistryProcess
 
 CLUSTER = {"cluster": {"heartbeat_interval": "200ms"}}
 

@@ -17,7 +17,7 @@ import pytest
 from cli.main import main
 from registry.config import parse_settings
 from registry.ports import bind_problem, registry_listener, worker_metrics_listener
-from tests.support.processes import free_port
+from testbed.processes import free_port
 
 SETTING_NAMES = {
     "registry": ("registry HTTP", "docker_registry.http.addr"),

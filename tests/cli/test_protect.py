@@ -7,7 +7,7 @@ import subprocess
 import sys
 import uuid
 
-from tests.support.processes import REPO_ROOT, RegistryProcess
+from testbed.processes import REPO_ROOT, RegistryProcess
 
 
 def hth_ctl(server: RegistryProcess, *args: str) -> subprocess.CompletedProcess[str]:

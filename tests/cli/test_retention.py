@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from registry import layout
+from testbed.task_platform import UpPlatform
 from tests.maintenance.trees import Tree
-from tests.support.task_platform import UpPlatform
 
 pytestmark = pytest.mark.integration
 

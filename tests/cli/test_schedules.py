@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.task_platform import UpPlatform
+from testbed.task_platform import UpPlatform
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.processes import REPO_ROOT
+from testbed.processes import REPO_ROOT
 
 
 def hth_ctl(*args: str) -> subprocess.CompletedProcess[str]:

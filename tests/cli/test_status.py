@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import REPO_ROOT, free_port
-from tests.support.task_platform import UpPlatform, wait_until
+from testbed.processes import REPO_ROOT, free_port
+from testbed.task_platform import UpPlatform, wait_until
 
 
 @pytest.mark.integration

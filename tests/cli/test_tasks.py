@@ -18,8 +18,8 @@ import pytest
 
 from registry import layout
 from registry.storage import create_driver
-from tests.support.processes import REPO_ROOT
-from tests.support.task_platform import UpPlatform, wait_until
+from testbed.processes import REPO_ROOT
+from testbed.task_platform import UpPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 

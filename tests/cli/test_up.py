@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import REPO_ROOT, free_port, wait_http
+from testbed.processes import REPO_ROOT, free_port, wait_http
 
 
 def test_up_serves_the_registry_and_stops_all_children_on_sigint(tmp_path: Path) -> None:

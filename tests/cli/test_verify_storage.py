@@ -8,8 +8,8 @@ import re
 import pytest
 
 from registry import layout
+from testbed.task_platform import UpPlatform
 from tests.maintenance.trees import Tree
-from tests.support.task_platform import UpPlatform
 
 pytestmark = pytest.mark.integration
 

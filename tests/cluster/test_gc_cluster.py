@@ -5,7 +5,6 @@ Online mode has its own test: test_gc_online_cluster.py."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -16,11 +15,11 @@ import httpx
 import pytest
 
 from registry import layout
-from tests.support.processes import free_port, wait_http
-from tests.support.pusher import PushedImage, Refused, digest_of, pull_image, push_image
-from tests.support.task_platform import Component, TaskPlatform, wait_until
+from testbed.processes import free_port, wait_http
+from testbed.pusher import PushedImage, Refused, pull_image, push_image
+from testbed.synthetic_tree import plant_garbage
+from testbed.task_platform import Component, TaskPlatform, wait_until
 
-AGED = time.time() - 3 * 3600  # older than the default 1h grace period
 CLUSTER_CONFIG = {
     "cluster": {"heartbeat_interval": "200ms", "instance_ttl": "3s", "lease_ttl": "4s"},
     "docker_registry": {"http": {"workers": 1}},
@@ -56,20 +55,6 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         yield built
     finally:
         platform.stop()
-
-
-def plant_garbage(storage: Path, count: int) -> set[str]:
-    """Unreferenced blobs older than the grace period: what GC must free."""
-    digests = set()
-    for _ in range(count):
-        data = os.urandom(64)
-        digest = digest_of(data)
-        path = storage / layout.blob_data(digest).lstrip("/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        os.utime(path, (AGED, AGED))
-        digests.add(digest)
-    return digests
 
 
 class BusyClient(threading.Thread):

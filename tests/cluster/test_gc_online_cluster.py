@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 
 from cli.status import render
-from tests.cluster.test_gc_cluster import CLUSTER_CONFIG, Cluster, blob_exists, plant_garbage
+from testbed.synthetic_tree import plant_garbage
+from testbed.task_platform import TaskPlatform, postgres_database
+from tests.cluster.test_gc_cluster import CLUSTER_CONFIG, Cluster, blob_exists
 from tests.support.clients import ClientError, Skopeo
 from tests.support.images import OciLayout, read_dir_copy
-from tests.support.task_platform import TaskPlatform, postgres_database
 
 pytestmark = pytest.mark.e2e
 GARBAGE = 15_000  # unreferenced blobs: enough for a GC of several seconds

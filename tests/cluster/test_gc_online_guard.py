@@ -17,7 +17,7 @@ from registry.cluster.gc_writer import OnlineGuard
 from registry.config import parse_settings
 from registry.db.database import Database, open_database
 from registry.tasks.models import utcnow
-from tests.support.task_platform import postgres_database
+from testbed.task_platform import postgres_database
 
 TTL = timedelta(seconds=30)
 WINDOW = timedelta(minutes=10)

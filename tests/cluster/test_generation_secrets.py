@@ -20,8 +20,8 @@ from registry.cluster import generations
 from registry.cluster.secrets import SecretsError, fingerprint, keyring_for
 from registry.config import ConfigError, Settings, parse_settings, redacted, shared_document
 from registry.db.database import Database, open_database
-from tests.support.processes import REPO_ROOT
-from tests.support.task_platform import postgres_database
+from testbed.processes import REPO_ROOT
+from testbed.task_platform import postgres_database
 
 SECRET = "hth-very-secret-value-0123456789"
 DRIVERS = {

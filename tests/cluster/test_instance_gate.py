@@ -13,7 +13,7 @@ import pytest
 from registry.cluster import instances, leases
 from registry.config import parse_settings
 from registry.db.database import Database, open_database
-from tests.support.processes import RegistryProcess
+from testbed.processes import RegistryProcess
 
 TTL = timedelta(seconds=30)
 CLUSTER = {"cluster": {"heartbeat_interval": "200ms", "instance_ttl": "5s"}}

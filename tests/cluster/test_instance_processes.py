@@ -9,15 +9,16 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text, update
-from sqlmodel import Session, col
 
 from registry.cluster import instances
 from registry.cluster.instances import Heartbeat
 from registry.cluster.models import InstanceProcessRow, InstanceRow
 from registry.config import parse_settings
 from registry.db.database import Database, open_database
+from registry.db.rows import col
+from registry.db.session import Session
 from registry.tasks.models import utcnow
-from tests.support.task_platform import postgres_database
+from testbed.task_platform import postgres_database
 
 TTL = timedelta(seconds=30)
 SERVER = "vm:5000/10"

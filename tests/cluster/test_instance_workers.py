@@ -20,7 +20,7 @@ import pytest
 from registry.cluster import instances, leases
 from registry.config import parse_settings
 from registry.db.database import Database, open_database
-from tests.support.processes import REPO_ROOT, RegistryProcess
+from testbed.processes import REPO_ROOT, RegistryProcess
 
 TTL = timedelta(seconds=3)
 CONFIG = {

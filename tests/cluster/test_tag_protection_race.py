@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import RegistryProcess, cluster_of_two
-from tests.support.pusher import OCI_MANIFEST, digest_of
+from testbed.processes import RegistryProcess, cluster_of_two
+from testbed.pusher import OCI_MANIFEST, digest_of
+from testbed.task_platform import postgres_database
 from tests.support.registry_content import encode
-from tests.support.task_platform import postgres_database
 
 pytestmark = pytest.mark.integration
 

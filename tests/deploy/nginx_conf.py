@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.processes import REPO_ROOT, free_port, stop_process
+from testbed.processes import REPO_ROOT, free_port, stop_process
 
 TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "nginx.conf"
 

@@ -14,11 +14,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from testbed.processes import wait_http
+from testbed.task_platform import RedisNamespace, TaskPlatform, postgres_database
 from tests.deploy.nginx_conf import Nginx
 from tests.support.clients import Skopeo
 from tests.support.images import OciLayout
-from tests.support.processes import wait_http
-from tests.support.task_platform import RedisNamespace, TaskPlatform, postgres_database
 
 
 @dataclass

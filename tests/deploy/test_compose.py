@@ -16,8 +16,8 @@ import yaml
 
 from cli.main import cli
 from registry.config import read_settings_file
+from testbed.processes import REPO_ROOT
 from tests.deploy.nginx_conf import Nginx
-from tests.support.processes import REPO_ROOT
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 HTH_SERVICES = {"registry1", "registry2", "worker", "beat", "flower"}

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from testbed.processes import wait_http
 from tests.deploy.nginx_conf import Nginx
 from tests.support.auth import ADMIN, SERVICE, AuthRegistry
-from tests.support.processes import wait_http
 
 NGINX_SOURCE = "127.0.0.7"
 FORGED = {"X-Forwarded-For": "203.0.113.9"}

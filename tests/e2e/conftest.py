@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from testbed.distribution import DistributionProcess
+from testbed.processes import RegistryProcess
 from tests.support.clients import Skopeo
-from tests.support.distribution import DistributionProcess
 from tests.support.docker_engine import DockerEngine, EngineUnavailable
 from tests.support.images import Image, MultiArchImage, OciLayout
-from tests.support.processes import RegistryProcess
 
 # A small layer, a config-sized one and one big enough to stream in many socket reads.
 LAYER_SIZES = [1_000, 64 * 1024, 5 * 1024 * 1024]

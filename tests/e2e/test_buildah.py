@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from testbed.processes import RegistryProcess
 from tests.support.clients import Buildah, Skopeo
 from tests.support.images import read_dir_copy
-from tests.support.processes import RegistryProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from registry.maintenance.gc.collect import GCOptions, collect_garbage
+from testbed.cloud_registry import CLOUD_STORAGE, CloudStorage, log_records
+from testbed.processes import RegistryProcess
 from tests.support.clients import Skopeo
-from tests.support.cloud_registry import CLOUD_STORAGE, CloudStorage, log_records
 from tests.support.images import Image, MultiArchImage, OciLayout, read_dir_copy
-from tests.support.processes import RegistryProcess
 
 pytestmark = pytest.mark.e2e
 

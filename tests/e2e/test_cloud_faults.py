@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from api.state import STORAGE_PROBE_TIMEOUT as PROBE_DEADLINE
-from tests.support.clients import Skopeo
-from tests.support.cloud_registry import (
+from testbed.cloud_registry import (
     FAULTY_STORAGE,
     CloudStorage,
     azure_storage,
@@ -24,9 +23,10 @@ from tests.support.cloud_registry import (
     s3_storage,
     swift_storage,
 )
-from tests.support.emulators import MotoS3
+from testbed.emulators import MotoS3
+from testbed.processes import RegistryProcess
+from tests.support.clients import Skopeo
 from tests.support.images import Image, OciLayout, read_dir_copy
-from tests.support.processes import RegistryProcess
 
 pytestmark = pytest.mark.e2e
 

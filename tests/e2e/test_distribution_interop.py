@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testbed.distribution import DistributionProcess
+from testbed.processes import RegistryProcess
 from tests.e2e.conftest import SourceImages
 from tests.support.clients import Skopeo
-from tests.support.distribution import DistributionProcess
 from tests.support.images import read_dir_copy
-from tests.support.processes import RegistryProcess
 
 pytestmark = pytest.mark.e2e
 

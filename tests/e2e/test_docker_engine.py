@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from registry import layout
+from testbed.task_platform import RedisNamespace, TaskPlatform, wait_until
 from tests.support.auth import AuthRegistry
 from tests.support.clients import ClientError, Skopeo
 from tests.support.docker_engine import DockerEngine, EngineUnavailable, rootfs_tar, saved_files
@@ -29,7 +30,6 @@ from tests.support.images import (
     OciLayout,
     sha256_digest,
 )
-from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -15,10 +15,10 @@ import pytest
 from registry.maintenance.gc.collect import GCOptions, collect_garbage
 from registry.maintenance.retention_policy import PolicySpec, compile_policy
 from registry.maintenance.retention_run import Retention
+from testbed.cloud_registry import CLOUD_STORAGE, CloudStorage
+from testbed.processes import RegistryProcess
 from tests.support.clients import Skopeo
-from tests.support.cloud_registry import CLOUD_STORAGE, CloudStorage
 from tests.support.images import OciLayout
-from tests.support.processes import RegistryProcess
 
 pytestmark = pytest.mark.e2e
 

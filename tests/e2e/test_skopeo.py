@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testbed.processes import RegistryProcess
 from tests.e2e.conftest import SourceImages
 from tests.support.clients import ClientError, Skopeo
 from tests.support.images import (
@@ -19,7 +20,6 @@ from tests.support.images import (
     read_dir_copy,
     read_oci_copy,
 )
-from tests.support.processes import RegistryProcess
 
 pytestmark = pytest.mark.e2e
 

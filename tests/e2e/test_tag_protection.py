@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testbed.processes import RegistryProcess
 from tests.support.clients import ClientError, Skopeo
 from tests.support.images import Image, OciLayout
-from tests.support.processes import RegistryProcess
 
 pytestmark = pytest.mark.e2e
 

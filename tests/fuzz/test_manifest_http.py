@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.content import mediatypes as mt
+from testbed.processes import RegistryProcess
 from tests.fuzz.counting import count
 from tests.fuzz.test_manifest_format import (
     BASE_MANIFEST,
@@ -20,7 +21,6 @@ from tests.fuzz.test_manifest_format import (
     json_values,
     mutated_manifests,
 )
-from tests.support.processes import RegistryProcess
 
 REPO = "fuzz/manifests"
 # Content-Types an HTTP client can send at all (visible ASCII, no outer spaces).

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from testbed.processes import RegistryProcess
 from tests.fuzz.counting import count
-from tests.support.processes import RegistryProcess
 
 DIGEST = "sha256:" + "0" * 64
 UPLOAD = "0b5c6a5e-0000-4000-8000-000000000000"

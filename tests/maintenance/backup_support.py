@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry import layout
+from registry.cluster.leases import LeaseMode, no_lease
 from registry.maintenance.backup.store import BackupStore
 from registry.maintenance.backup.take import (
     BackupOptions,
     BackupResult,
-    LeaseMode,
     create_backup,
-    no_lease,
 )
 from registry.maintenance.digestset import key_digest
 from registry.maintenance.gc.refs import parse_refs
@@ -59,7 +58,7 @@ class Recorder:
 
 @dataclass
 class LeaseLog:
-    """A Lease that records when each mode is taken and ended."""
+    """A TakeLease that records when each mode is taken and ended."""
 
     events: list[str] = field(default_factory=list)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from registry import layout
+from registry.cluster.leases import no_lease
 from registry.config import parse_settings
 from registry.content.repositories import mark_deleted
 from registry.maintenance.backup.restore import restore_from_store
@@ -23,7 +24,6 @@ from registry.maintenance.backup.take import (
     BackupUnsupported,
     backup_store,
     create_backup,
-    no_lease,
     storage_root,
 )
 from registry.maintenance.progress import TaskCancelled

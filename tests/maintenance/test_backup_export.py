@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from registry.cluster.leases import no_lease
 from registry.maintenance.backup.export import export_backup
 from registry.maintenance.backup.restore import RestoreError, restore_from_archive
 from registry.maintenance.backup.store import BackupStore
-from registry.maintenance.backup.take import no_lease
 from tests.maintenance.backup_support import (
     Recorder,
     backup,

@@ -13,12 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from registry.cluster.leases import no_lease
 from registry.maintenance.backup.restore import restore_from_store
 from registry.maintenance.backup.store import BackupStore
-from registry.maintenance.backup.take import BackupOptions, create_backup, no_lease
+from registry.maintenance.backup.take import BackupOptions, create_backup
+from testbed.processes import RegistryProcess
 from tests.maintenance.backup_support import Recorder, filesystem, torn_references
 from tests.maintenance.trees import Tree
-from tests.support.processes import RegistryProcess
 
 pytestmark = pytest.mark.integration
 

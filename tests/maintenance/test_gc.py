@@ -14,10 +14,10 @@ from registry.content.links import write_link
 from registry.maintenance.gc.collect import (
     GCError,
     GCOptions,
-    Params,
     collect_garbage,
     options_from_params,
 )
+from registry.maintenance.params import GCParams
 from tests.maintenance.trees import NO_GRACE, Tree, garbage_tree
 from tests.maintenance.trees import collect as gc
 
@@ -124,11 +124,11 @@ def test_revision_without_blob_data_is_left_alone(tree: Tree) -> None:
 def test_params_default_to_the_configured_gc_section() -> None:
     defaults = GCSettings(delete_untagged=True, grace_period="2h", workers=8)
 
-    options = options_from_params(Params(dry_run=True), defaults)
+    options = options_from_params(GCParams(dry_run=True), defaults)
 
     assert options.dry_run and options.delete_untagged
     assert options.workers == 8
     assert options.grace_period == timedelta(hours=2)
-    assert options_from_params(Params(grace_period="0"), defaults).grace_period == NO_GRACE
+    assert options_from_params(GCParams(grace_period="0"), defaults).grace_period == NO_GRACE
     with pytest.raises(ValueError, match="grace_period"):
-        Params(grace_period="soon")
+        GCParams(grace_period="soon")

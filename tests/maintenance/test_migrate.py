@@ -15,8 +15,8 @@ from registry.maintenance.migrate import (
 )
 from registry.maintenance.progress import Progress
 from registry.storage import StorageDriver, create_driver
+from testbed.emulators import MotoS3
 from tests.maintenance.trees import Tree, filesystem
-from tests.support.emulators import MotoS3
 
 
 def _tree(root: Path) -> Tree:

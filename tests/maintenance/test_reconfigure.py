@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,9 @@ from registry.cluster import generations
 from registry.cluster.secrets import Keyring, fingerprint, keyring_for
 from registry.config import parse_settings
 from registry.db.database import Database, create_db_engine
-from tests.support.emulators import MotoS3
-from tests.support.processes import RegistryProcess, deep_merge
-from tests.support.task_platform import RedisNamespace, TaskPlatform
+from testbed.emulators import MotoS3
+from testbed.processes import RegistryProcess, deep_merge
+from testbed.task_platform import RedisNamespace, TaskPlatform
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +129,7 @@ def test_a_change_without_storage_switch_reaches_every_instance(
     assert {row["generation"] for row in result["instances"]} == {result["generation"]}
     current = generations.current(_db(platform), _keys(platform))
     assert current is not None and current.number == result["generation"]
-    assert current.settings().docker_registry.gc.grace_period == "2h"
+    assert current.settings().docker_registry.gc.grace_period == timedelta(hours=2)
 
 
 def test_rollback_returns_to_the_previous_generation(
@@ -146,7 +147,7 @@ def test_rollback_returns_to_the_previous_generation(
     now = generations.current(_db(platform), _keys(platform))
     assert now is not None and now.number == applied.number + 1
     assert now.document == before.document
-    assert now.settings().docker_registry.upload_purging.age != "12h"
+    assert now.settings().docker_registry.upload_purging.age != timedelta(hours=12)
     assert {row["generation"] for row in back["result"]["instances"]} == {now.number}
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from registry import layout
+from registry.cluster.leases import no_lease
 from registry.maintenance.backup.manifest import BlobEntry
 from registry.maintenance.backup.restore import RestoreError, restore_from_store
 from registry.maintenance.backup.store import BackupNotFound, BackupStore
-from registry.maintenance.backup.take import no_lease
 from registry.maintenance.progress import TaskCancelled
 from tests.maintenance.backup_support import (
     LeaseLog,

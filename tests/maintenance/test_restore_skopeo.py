@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from registry.cluster.leases import no_lease
 from registry.maintenance.backup.export import export_backup
 from registry.maintenance.backup.restore import restore_from_archive, restore_from_store
 from registry.maintenance.backup.store import BackupStore
-from registry.maintenance.backup.take import no_lease
+from testbed.processes import RegistryProcess
 from tests.maintenance.backup_support import Recorder, backup
 from tests.support.clients import ClientError, Skopeo
 from tests.support.images import OciLayout, read_dir_copy
-from tests.support.processes import RegistryProcess
 
 pytestmark = pytest.mark.e2e
 

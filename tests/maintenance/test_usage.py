@@ -18,8 +18,8 @@ from registry.maintenance.gc.collect import GCOptions
 from registry.maintenance.progress import TaskCancelled
 from registry.maintenance.usage import RepositoryUsage, UsageResult, compute_usage
 from registry.storage import create_driver
+from testbed.emulators import MotoS3
 from tests.maintenance.trees import LAYER, NO_GRACE, OCI_MANIFEST, Tree, collect
-from tests.support.emulators import MotoS3
 
 CONFIG = "application/vnd.oci.image.config.v1+json"
 

@@ -19,9 +19,9 @@ from registry.maintenance.gc.collect import GCOptions
 from registry.maintenance.usage import compute_usage
 from registry.storage import StorageDriver, create_driver
 from registry.storage.base import CheckedDriver
+from testbed.emulators import MotoS3
 from tests.maintenance.test_usage import by_name, image, manifest_bytes
 from tests.maintenance.trees import NO_GRACE, Tree
-from tests.support.emulators import MotoS3
 
 
 class RecordingDriver(CheckedDriver):

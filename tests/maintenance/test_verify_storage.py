@@ -13,17 +13,16 @@ from pathlib import Path
 import pytest
 
 from registry import layout
-from registry.cluster.leases import LeaseBusy
+from registry.cluster.leases import LeaseBusy, LeaseMode
 from registry.maintenance import verify_storage as scrub
 from registry.maintenance.backup.snapshot import capture
-from registry.maintenance.backup.take import LeaseMode
 from registry.maintenance.migrate import MigrationStats, copy_metadata
+from registry.maintenance.params import VerifyStorageParams
 from registry.maintenance.progress import TaskCancelled
 from registry.maintenance.quarantine import list_quarantine
 from registry.maintenance.verify_result import VerifyResult
 from registry.maintenance.verify_storage import (
     CorruptionFound,
-    Params,
     raise_if_corrupt,
     verify_storage,
 )
@@ -45,7 +44,7 @@ def run(
     recorder = Recorder()
     return verify_storage(
         driver or tree.driver,
-        Params.model_validate(params),
+        VerifyStorageParams.model_validate(params),
         recorder.progress(),
         lease or LeaseLog(),
     )
@@ -152,15 +151,19 @@ def test_since_takes_a_date_a_datetime_or_a_duration_back_from_the_run() -> None
     now = datetime(2025, 3, 10, 6, tzinfo=UTC)
 
     def cutoff(text: str) -> datetime | None:
-        return Params.model_validate({"since": text}).cutoff(now)
+        return VerifyStorageParams.model_validate({"since": text}).cutoff(now)
 
     assert cutoff("2025-03-01") == datetime(2025, 3, 1, tzinfo=UTC)  # midnight UTC
     assert cutoff("2025-03-01T12:00:00+02:00") == datetime(2025, 3, 1, 10, tzinfo=UTC)
     assert cutoff("2025-03-01T12:00") == datetime(2025, 3, 1, 12, tzinfo=UTC)
     assert cutoff("8d") == datetime(2025, 3, 2, 6, tzinfo=UTC)
-    assert Params.model_validate({"since": "8d"}).since == "8d"  # relative in a schedule too
+    relative = VerifyStorageParams.model_validate({"since": "8d"})  # relative in a schedule too
+    assert relative.since == timedelta(days=8)
+    assert relative.model_dump(mode="json")["since"] == "192h"
+    fixed = VerifyStorageParams.model_validate({"since": "2025-03-01T12:00:00+02:00"})
+    assert fixed.model_dump(mode="json")["since"] == "2025-03-01T10:00:00+00:00"
     with pytest.raises(ValueError, match="since"):
-        Params.model_validate({"since": "yesterday"})
+        VerifyStorageParams.model_validate({"since": "yesterday"})
 
 
 def test_files_that_name_no_checkable_blob_are_listed_not_reported_as_corrupt(tree: Tree) -> None:
@@ -189,7 +192,9 @@ def test_a_cancel_stops_the_scrub_between_pieces(tree: Tree) -> None:
     recorder = Recorder(cancel_after=3)
 
     with pytest.raises(TaskCancelled):
-        verify_storage(tree.driver, Params(rate_limit=2.0), recorder.progress(), LeaseLog())
+        verify_storage(
+            tree.driver, VerifyStorageParams(rate_limit=2.0), recorder.progress(), LeaseLog()
+        )
 
 
 # --- writers racing with the quarantine ------------------------------------------------------
@@ -206,7 +211,7 @@ def test_a_blob_made_whole_by_a_push_before_the_repair_is_left_in_place(tree: Tr
         yield
 
     result = verify_storage(
-        tree.driver, Params(repair=True), Recorder().progress(), push_lands_first
+        tree.driver, VerifyStorageParams(repair=True), Recorder().progress(), push_lands_first
     )
 
     assert [m.state for m in result.mismatches] == ["healed"]
@@ -297,7 +302,9 @@ def test_repair_waits_while_another_task_holds_the_storage_lease(
         yield
 
     recorder = Recorder()
-    result = verify_storage(tree.driver, Params(repair=True), recorder.progress(), busy_twice)
+    result = verify_storage(
+        tree.driver, VerifyStorageParams(repair=True), recorder.progress(), busy_twice
+    )
 
     assert attempts == ["shared"] * 3 and result.outcome == "repaired"
     assert "waiting to quarantine: the storage lease is held by gc task 1" in recorder.text()

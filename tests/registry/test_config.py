@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -111,10 +112,17 @@ def test_durations_take_integer_seconds_as_well_as_text() -> None:
             "cluster": {"instance_ttl": 12.5},
         }
     )
-    assert settings.docker_registry.gc.grace_period == "0s"
-    assert settings.docker_registry.upload_purging.age == "86400s"
-    assert (settings.auth.token_ttl, settings.cluster.instance_ttl) == ("300s", "12.5s")
-    assert settings.docker_registry.http.header_timeout == "30s"  # text stays as written
+    registry, auth, cluster = settings.docker_registry, settings.auth, settings.cluster
+    assert (registry.gc.grace_period, registry.upload_purging.age) == (timedelta(0), timedelta(1))
+    assert (auth.token_ttl, cluster.instance_ttl) == (timedelta(minutes=5), timedelta(seconds=12.5))
+    assert registry.http.header_timeout == timedelta(seconds=30)  # the default, parsed too
+    shown = redacted(settings)  # as show-config prints them: text in the largest whole unit
+    assert (shown["docker_registry"]["gc"]["grace_period"], shown["auth"]["token_ttl"]) == (
+        "0s",
+        "5m",
+    )
+    assert shown["docker_registry"]["upload_purging"]["age"] == "24h"
+    assert shown["cluster"]["instance_ttl"] == "12.5s"
 
 
 def test_a_negative_duration_is_refused_naming_the_key() -> None:
@@ -125,7 +133,9 @@ def test_a_negative_duration_is_refused_naming_the_key() -> None:
 def test_integer_seconds_in_storage_settings() -> None:
     s3 = {**S3, "storage_settings": {**S3["storage_settings"], "redirect_expiry": 600}}
     settings = parse_settings({"docker_registry": s3})
-    assert settings.driver_settings().redirect_expiry == "600s"  # type: ignore[attr-defined]
+    expiry = settings.driver_settings().redirect_expiry  # type: ignore[attr-defined]
+    assert expiry == timedelta(minutes=10)
+    assert redacted(settings)["docker_registry"]["storage_settings"]["redirect_expiry"] == "10m"
 
 
 @pytest.mark.parametrize("key", ["header_timeout", "keepalive_timeout"])
@@ -137,9 +147,9 @@ def test_connection_timeouts_must_be_positive_durations(key: str, value: str | i
 
 def test_connection_timeouts_default_to_30_seconds_and_take_durations() -> None:
     http = parse_settings({}).docker_registry.http
-    assert (http.header_timeout_seconds(), http.keepalive_timeout_seconds()) == (30.0, 30.0)
+    assert (http.header_timeout, http.keepalive_timeout) == (timedelta(seconds=30),) * 2
     http = parse_settings({"docker_registry": {"http": {"header_timeout": "1m30s"}}})
-    assert http.docker_registry.http.header_timeout_seconds() == 90.0
+    assert http.docker_registry.http.header_timeout.total_seconds() == 90.0
 
 
 def test_the_http_parser_is_auto_httptools_or_h11() -> None:

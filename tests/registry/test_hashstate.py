@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from registry.hashstate import HashStateError, ResumableSha256
-from tests.support.distribution import DistributionProcess
-from tests.support.processes import RegistryProcess, free_port, wait_http
+from testbed.distribution import DistributionProcess
+from testbed.processes import RegistryProcess, free_port, wait_http
 
 DATA = os.urandom(5000)
 

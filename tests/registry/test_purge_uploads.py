@@ -10,8 +10,9 @@ import pytest
 
 from registry import layout
 from registry.config import UploadPurgingSettings
+from registry.maintenance.params import PurgeUploadsParams
 from registry.maintenance.progress import Progress, ProgressState, TaskCancelled
-from registry.maintenance.purge_uploads import Params, PurgeOptions, PurgeReport, purge_uploads
+from registry.maintenance.purge_uploads import PurgeOptions, PurgeReport, purge_uploads
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -149,14 +150,14 @@ def test_a_cancel_stops_between_deletions(driver: StorageDriver) -> None:
 
 def test_options_default_to_the_configured_age_and_dry_run() -> None:
     defaults = UploadPurgingSettings(age="2h", dryrun=True)
-    options = PurgeOptions.from_params(Params(), defaults, NOW)
+    options = PurgeOptions.from_params(PurgeUploadsParams(), defaults, NOW)
     assert options == PurgeOptions(older_than=NOW - timedelta(hours=2), dry_run=True)
-    override = PurgeOptions.from_params(Params(age="30m", dry_run=False), defaults, NOW)
+    override = PurgeOptions.from_params(PurgeUploadsParams(age="30m", dry_run=False), defaults, NOW)
     assert override == PurgeOptions(older_than=NOW - timedelta(minutes=30), dry_run=False)
 
 
 def test_params_refuse_bad_ages_and_unknown_keys() -> None:
     with pytest.raises(ValueError, match="invalid duration"):
-        Params(age="a week")
+        PurgeUploadsParams(age="a week")
     with pytest.raises(ValueError, match="Extra inputs"):
-        Params.model_validate({"older_than": "1h"})
+        PurgeUploadsParams.model_validate({"older_than": "1h"})

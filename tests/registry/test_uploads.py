@@ -23,7 +23,7 @@ from registry.db.database import open_database
 from registry.errors import BlobUploadUnknown, DigestInvalid
 from registry.hashstate import ResumableSha256
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
-from tests.support.task_platform import postgres_database
+from testbed.task_platform import postgres_database
 
 NAME = "library/app"
 

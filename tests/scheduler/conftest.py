@@ -10,7 +10,7 @@ import pytest
 
 from registry.config import Settings, parse_settings
 from registry.db.database import Database, open_database
-from tests.support.task_platform import RedisNamespace, TaskPlatform
+from testbed.task_platform import RedisNamespace, TaskPlatform
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.task_platform import Component, TaskPlatform, wait_until
+from testbed.task_platform import Component, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 

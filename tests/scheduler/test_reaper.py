@@ -10,20 +10,34 @@ from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import update
 
 from registry.config import Settings, parse_settings
 from registry.db.database import Database, open_database
-from registry.tasks.models import utcnow
+from registry.tasks.models import TaskRow, utcnow
 from registry.tasks.records import NewTask, create_task, get_task, unstarted_since
 from registry.tasks.states import State, Trigger
 from registry.tasks.transitions import claim, reassign_message, to_retrying
 from scheduler.reaper import reap
-from tests.support.task_platform import RedisNamespace
+from testbed.task_platform import RedisNamespace
 from worker.broker_queue import waiting_ids
 from worker.celery_app import queue_folder
 from worker.client import enqueue
 
 LATER = timedelta(minutes=5)
+
+
+def backdate(db: Database, task_id: str, by: timedelta) -> None:
+    """The task as if it had been created, sent and last changed `by` earlier."""
+    tasks = TaskRow.__table__
+    row = get_task(db, task_id)
+    assert row.sent_at is not None
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(tasks)
+            .where(tasks.c.id == task_id)
+            .values(sent_at=row.sent_at - by, updated_at=row.updated_at - by)
+        )
 
 
 def queued_messages(namespace: RedisNamespace) -> int:
@@ -160,11 +174,14 @@ def test_reapers_running_at_once_send_a_lost_message_once(
 ) -> None:
     task = enqueue(db, settings, "noop", {}, Trigger.API)
     take_from_broker(settings, task.celery_id)
+    # Sent long ago, and the reapers run now: a clock set ahead instead would make the
+    # message one reaper has just re-sent, and not yet marked sent, look lost as well.
+    backdate(db, task.id, LATER)
     start = threading.Barrier(4)
 
     def reaper() -> None:
         start.wait()
-        reap(db, settings, utcnow() + LATER)
+        reap(db, settings, utcnow())
 
     threads = [threading.Thread(target=reaper) for _ in range(4)]
     for thread in threads:

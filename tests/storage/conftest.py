@@ -4,35 +4,58 @@ To add a driver, add a `DriverCase` to DRIVERS: a function building its settings
 for emulator fixtures through `request.getfixturevalue`), whether `redirect_url` must give a
 URL, optionally a raw look at the backend that lists anything a test left behind, the
 driver's name when the key is not it (one driver against a second backend), the size of the
-parts its writer sends when the settings have no `chunksize`, and whether it can cut a file
-anywhere when a writer resumes at a size.
+parts its writer sends when the settings have no `chunksize`, whether it can cut a file
+anywhere when a writer resumes at a size, and for the fault tests (test_driver_faults.py) how
+its backend refuses a wrong secret and how to start a backend of its own to stop or freeze.
 Select one driver with `-k`, e.g. `pytest tests/storage -k s3`.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
 from registry.storage.azure.writer import BLOCK_SIZE
-from tests.support import oss_server, swift_node
-from tests.support.emulators import (
+from testbed import oss_server, swift_node
+from testbed.emulators import (
     AZURITE_ACCOUNT,
     AZURITE_KEY,
     Azurite,
     FakeGCSServer,
     GCSEmulator,
     MotoS3,
+    RcloneS3,
 )
 
 Settings = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WrongCredentials:
+    """A wrong secret in a driver's settings, and how the error its backend answers begins."""
+
+    key: str  # the setting given a wrong value; the error names it as the one to check
+    value: str
+    denied: str  # the start of the error message
+    # A backend that checks credentials, when the one of `DriverCase.settings` does not.
+    settings: Callable[[pytest.FixtureRequest], Settings] | None = None
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+    def freeze(self) -> None: ...
+
+
+# Starts a backend for one test in a work folder: the server, settings for a fresh bucket on it.
+OwnBackend = Callable[[Path], tuple[Stoppable, Settings]]
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,8 @@ class DriverCase:
     driver: str = ""  # the driver to create, when it is not the key in DRIVERS
     part_size: int = 0  # when the settings have no chunksize
     cuts_anywhere: bool = False
+    wrong_credentials: WrongCredentials | None = None
+    own_backend: OwnBackend | None = None  # a backend the outage tests stop and freeze
 
 
 def filesystem_settings(request: pytest.FixtureRequest) -> Settings:
@@ -63,6 +88,16 @@ def s3_settings(request: pytest.FixtureRequest) -> Settings:
     return moto.settings(moto.new_bucket(), rootdirectory="/registry-root")
 
 
+def rclone_s3_settings(request: pytest.FixtureRequest) -> Settings:
+    rclone: RcloneS3 = request.getfixturevalue("rclone_s3")  # moto checks no signature
+    return rclone.settings(rclone.new_bucket())
+
+
+def own_s3(workdir: Path) -> tuple[Stoppable, Settings]:
+    server = MotoS3(workdir).start()
+    return server, server.settings(server.new_bucket())
+
+
 def s3_leftovers(settings: Settings) -> list[str]:
     client = MotoS3.client_for(settings)
     objects = client.list_objects_v2(Bucket=settings["bucket"]).get("Contents", [])
@@ -73,6 +108,11 @@ def s3_leftovers(settings: Settings) -> list[str]:
 def azure_settings(request: pytest.FixtureRequest) -> Settings:
     azurite: Azurite = request.getfixturevalue("azurite")
     return azurite.settings(azurite.new_container())
+
+
+def own_azure(workdir: Path) -> tuple[Stoppable, Settings]:
+    server = Azurite(workdir).start()
+    return server, server.settings(server.new_container())
 
 
 def azure_leftovers(settings: Settings) -> list[str]:
@@ -96,6 +136,11 @@ def fake_gcs_settings(request: pytest.FixtureRequest) -> Settings:
     return server.settings(server.new_bucket(), keyfile=str(keyfile), rootdirectory="/root")
 
 
+def own_gcs(workdir: Path) -> tuple[Stoppable, Settings]:
+    server = GCSEmulator(workdir).start()
+    return server, server.settings(server.new_bucket())
+
+
 def gcs_leftovers(settings: Settings) -> list[str]:
     client = GCSEmulator.client_for(settings)
     return [blob.name for blob in client.list_blobs(settings["bucket"])]
@@ -109,12 +154,40 @@ DRIVERS: dict[str, DriverCase] = {
         part_size=1024 * 1024,  # no parts: any size shows the same
         cuts_anywhere=True,
     ),
-    "s3": DriverCase(s3_settings, leftovers=s3_leftovers),
-    "azure": DriverCase(azure_settings, leftovers=azure_leftovers, part_size=BLOCK_SIZE),
-    "gcs": DriverCase(gcs_settings, leftovers=gcs_leftovers),
+    "s3": DriverCase(
+        s3_settings,
+        leftovers=s3_leftovers,
+        wrong_credentials=WrongCredentials(
+            "secretkey", "not-the-secret", "s3: access denied", settings=rclone_s3_settings
+        ),
+        own_backend=own_s3,
+    ),
+    "azure": DriverCase(
+        azure_settings,
+        leftovers=azure_leftovers,
+        part_size=BLOCK_SIZE,
+        wrong_credentials=WrongCredentials(
+            "accountkey", base64.b64encode(b"not the key" * 6).decode(), "azure: access denied"
+        ),
+        own_backend=own_azure,
+    ),
+    # Neither GCS emulator checks credentials: test_gcs.py shows a bad keyfile refused early.
+    "gcs": DriverCase(gcs_settings, leftovers=gcs_leftovers, own_backend=own_gcs),
     "gcs_fake": DriverCase(fake_gcs_settings, leftovers=gcs_leftovers, driver="gcs"),
-    "swift": DriverCase(swift_node.conformance_settings, leftovers=swift_node.leftovers),
-    "oss": DriverCase(oss_server.conformance_settings, leftovers=oss_server.leftovers),
+    "swift": DriverCase(
+        swift_node.conformance_settings,
+        leftovers=swift_node.leftovers,
+        wrong_credentials=WrongCredentials(
+            "password", "wrong", "swift: authentication failed for user 'test:tester'"
+        ),
+    ),
+    "oss": DriverCase(
+        oss_server.conformance_settings,
+        leftovers=oss_server.leftovers,
+        wrong_credentials=WrongCredentials(
+            "accesskeysecret", "wrong", "oss: access denied (SignatureDoesNotMatch"
+        ),
+    ),
 }
 
 

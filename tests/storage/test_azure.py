@@ -1,8 +1,8 @@
-"""The Azure driver beyond the shared suite: SAS URLs Azurite verifies, keys, faults."""
+"""The Azure driver beyond the shared suite: SAS URLs Azurite verifies, a missing container,
+faults mid-write. Wrong key, redirects off and outages: test_driver_faults.py."""
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import time
@@ -13,8 +13,7 @@ import pytest
 
 from registry.storage import StorageDriver, StorageError, create_driver
 from registry.storage.azure.writer import BLOCK_SIZE
-from tests.storage.conftest import assert_unavailable
-from tests.support.emulators import Azurite
+from testbed.emulators import Azurite
 from tests.support.faults import resume_with_a_refused_part
 
 
@@ -33,15 +32,6 @@ def test_sas_redirect_url_is_checked_by_the_service(azure_driver: StorageDriver)
     azure_driver.delete("/blob")
 
 
-def test_wrong_account_key_is_a_clear_error_naming_the_driver(azurite: Azurite) -> None:
-    wrong = base64.b64encode(b"not the key" * 6).decode()
-    driver = create_driver("azure", azurite.settings(azurite.new_container(), accountkey=wrong))
-    with pytest.raises(StorageError) as caught:
-        driver.put_content("/file", b"x")
-    assert str(caught.value).startswith("azure: access denied")
-    assert type(caught.value) is StorageError
-
-
 def test_missing_container_is_named_in_the_error(azurite: Azurite) -> None:
     driver = create_driver("azure", azurite.settings("no-such-container"))
     with pytest.raises(StorageError, match="container 'no-such-container' does not exist"):
@@ -54,32 +44,6 @@ def test_close_without_commit_commits_the_blocks_written_so_far(azurite: Azurite
         writer.write(b"staged")
     assert driver.get_content("/upload/data") == b"staged"
     driver.delete("/upload")
-
-
-def test_redirect_off_in_settings_means_no_url(azurite: Azurite) -> None:
-    driver = create_driver("azure", azurite.settings(azurite.new_container(), redirect=False))
-    assert driver.redirect_url("/blob") is None
-
-
-def test_stopped_backend_gives_storage_unavailable(tmp_path: Path, short_timeouts: None) -> None:
-    server = Azurite(tmp_path).start()
-    try:
-        driver = create_driver("azure", server.settings(server.new_container()))
-        driver.put_content("/some/file", b"x")
-    finally:
-        server.stop()
-    assert_unavailable(driver)
-
-
-def test_frozen_backend_gives_storage_unavailable(tmp_path: Path, short_timeouts: None) -> None:
-    server = Azurite(tmp_path).start()
-    try:
-        driver = create_driver("azure", server.settings(server.new_container()))
-        driver.put_content("/some/file", b"x")
-        server.freeze()
-        assert_unavailable(driver, every_call=False)
-    finally:
-        server.stop()
 
 
 def test_blocks_staged_at_once_keep_their_order(azure_driver: StorageDriver) -> None:

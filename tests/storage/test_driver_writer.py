@@ -17,8 +17,8 @@ import tracemalloc
 import pytest
 
 from registry.storage import PathNotFoundError, StorageDriver, StorageError
+from testbed.processes import REPO_ROOT
 from tests.storage.conftest import Backend
-from tests.support.processes import REPO_ROOT
 
 MiB = 1024 * 1024
 

@@ -1,4 +1,5 @@
-"""The GCS driver beyond the shared suite: signed URLs, credentials, faults.
+"""The GCS driver beyond the shared suite: signed URLs, credentials, faults mid-write (redirects
+off and outages: test_driver_faults.py).
 
 Neither GCS emulator checks credentials, so a wrong key cannot be shown to fail here; what
 can be shown is that a keyfile is used for signing and that a bad keyfile is refused early.
@@ -15,8 +16,8 @@ import pytest
 from registry.layout import UPLOAD_PARTS
 from registry.storage import StorageDriver, StorageError, create_driver
 from registry.storage.gcs.writer import COMPOSE_LIMIT
-from tests.storage.conftest import assert_unavailable, gcs_leftovers
-from tests.support.emulators import FakeGCSServer, GCSEmulator
+from testbed.emulators import FakeGCSServer, GCSEmulator
+from tests.storage.conftest import gcs_leftovers
 from tests.support.faults import resume_with_a_refused_part
 
 PART = 256 * 1024  # the emulators' chunksize in tests
@@ -55,13 +56,6 @@ def test_without_a_signing_key_the_registry_serves_blobs_itself(
     driver.delete("/blob")
 
 
-def test_redirect_off_in_settings_means_no_url(
-    gcs_emulator: GCSEmulator, gcs_keyfile: Path
-) -> None:
-    settings = gcs_emulator.settings("any", keyfile=str(gcs_keyfile), redirect=False)
-    assert create_driver("gcs", settings).redirect_url("/blob") is None
-
-
 @pytest.mark.parametrize("content", [None, "{not json", '{"type": "service_account"}'])
 def test_unusable_keyfile_is_refused_naming_the_driver(tmp_path: Path, content: str | None) -> None:
     keyfile = tmp_path / "key.json"
@@ -71,27 +65,6 @@ def test_unusable_keyfile_is_refused_naming_the_driver(tmp_path: Path, content: 
     with pytest.raises(StorageError) as caught:
         create_driver("gcs", settings)
     assert str(caught.value).startswith(f"gcs: cannot use keyfile {keyfile}")
-
-
-def test_stopped_backend_gives_storage_unavailable(tmp_path: Path, short_timeouts: None) -> None:
-    server = GCSEmulator(tmp_path).start()
-    try:
-        driver = create_driver("gcs", server.settings(server.new_bucket()))
-        driver.put_content("/some/file", b"x")
-    finally:
-        server.stop()
-    assert_unavailable(driver)
-
-
-def test_frozen_backend_gives_storage_unavailable(tmp_path: Path, short_timeouts: None) -> None:
-    server = GCSEmulator(tmp_path).start()
-    try:
-        driver = create_driver("gcs", server.settings(server.new_bucket()))
-        driver.put_content("/some/file", b"x")
-        server.freeze()
-        assert_unavailable(driver, every_call=False)
-    finally:
-        server.stop()
 
 
 def test_parts_of_an_unfinished_write_go_with_its_folder(gcs_settings: dict[str, object]) -> None:

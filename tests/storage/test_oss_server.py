@@ -22,7 +22,7 @@ from oss2.exceptions import (
 )
 from oss2.models import PartInfo
 
-from tests.support.oss_server import OSSServer
+from testbed.oss_server import OSSServer
 
 KiB = 1024
 

@@ -1,18 +1,17 @@
-"""The S3 driver beyond the shared suite: real signatures (rclone), multipart state, faults."""
+"""The S3 driver beyond the shared suite: real signatures (rclone), multipart state. Its
+faults (wrong secret, redirects off, outages) are in the suite: test_driver_faults.py."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import httpx
 import pytest
 
-from registry.storage import StorageDriver, StorageError, create_driver
+from registry.storage import StorageDriver, create_driver
 from registry.storage.s3 import bucket as s3_bucket
 from registry.storage.s3 import driver as s3_driver
-from tests.storage.conftest import assert_unavailable
-from tests.support.emulators import MotoS3, RcloneS3
+from testbed.emulators import MotoS3, RcloneS3
 
 MiB = 1024 * 1024
 
@@ -38,15 +37,6 @@ def test_signed_requests_and_presigned_urls_pass_a_signature_checking_server(
     assert httpx.get(forged).status_code == 403
     rclone_driver.delete("/repo")
     assert list(rclone_driver.walk("/")) == []
-
-
-def test_wrong_secret_key_is_a_clear_error_naming_the_driver(rclone_s3: RcloneS3) -> None:
-    settings = rclone_s3.settings(rclone_s3.new_bucket(), secretkey="not-the-secret")
-    driver = create_driver("s3", settings)
-    with pytest.raises(StorageError) as caught:
-        driver.put_content("/file", b"x")
-    assert str(caught.value).startswith("s3: access denied")
-    assert type(caught.value) is StorageError  # not worth a retry: the config is wrong
 
 
 def test_close_without_commit_keeps_the_multipart_upload_open(moto_s3: MotoS3) -> None:
@@ -93,31 +83,3 @@ def test_move_of_an_object_above_the_copy_limit_goes_part_by_part(
     assert driver.get_content("/dest") == data
     assert driver.list("/") == ["/dest"]
     driver.delete("/dest")
-
-
-def test_redirect_off_in_settings_means_no_url(moto_s3: MotoS3) -> None:
-    driver = create_driver("s3", moto_s3.settings(moto_s3.new_bucket(), redirect=False))
-    driver.put_content("/blob", b"x")
-    assert driver.redirect_url("/blob") is None
-    driver.delete("/blob")
-
-
-def test_stopped_backend_gives_storage_unavailable(tmp_path: Path, short_timeouts: None) -> None:
-    server = MotoS3(tmp_path).start()
-    try:
-        driver = create_driver("s3", server.settings(server.new_bucket()))
-        driver.put_content("/some/file", b"x")
-    finally:
-        server.stop()
-    assert_unavailable(driver)
-
-
-def test_frozen_backend_gives_storage_unavailable(tmp_path: Path, short_timeouts: None) -> None:
-    server = MotoS3(tmp_path).start()
-    try:
-        driver = create_driver("s3", server.settings(server.new_bucket()))
-        driver.put_content("/some/file", b"x")
-        server.freeze()
-        assert_unavailable(driver, every_call=False)
-    finally:
-        server.stop()

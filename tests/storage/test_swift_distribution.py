@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from registry.storage import StorageDriver, create_driver
-from tests.support.processes import free_port, wait_http
-from tests.support.swift_node import SwiftNode
+from testbed.processes import free_port, wait_http
+from testbed.swift_node import SwiftNode
 
 MiB = 1024 * 1024
 V2 = "/docker/registry/v2"

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.processes import RegistryProcess, deep_merge
+from testbed.processes import RegistryProcess, deep_merge
 
 ADMIN = ("root", "root-password-1")
 SERVICE = "hth-registry"

@@ -12,7 +12,7 @@ from api.app import create_app
 from api.state import AppState
 from registry.config import parse_settings
 from registry.db.database import Database, open_database
-from tests.support.task_platform import wait_until
+from testbed.task_platform import wait_until
 
 
 class AppServer:

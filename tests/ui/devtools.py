@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support.processes import stop_process
-from tests.support.task_platform import wait_until
+from testbed.processes import stop_process
+from testbed.task_platform import wait_until
 
 HEADLESS_FLAGS = [
     "--headless",

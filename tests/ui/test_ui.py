@@ -25,9 +25,8 @@ from registry.cluster import gc_online, instances
 from registry.maintenance.usage import RepositoryUsage, UsageResult
 from registry.tasks.models import utcnow
 from registry.tasks.usage import save_usage
-from tests.support.auth import ADMIN, auth_config
-from tests.support.processes import deep_merge, free_port
-from tests.support.task_platform import (
+from testbed.processes import deep_merge, free_port
+from testbed.task_platform import (
     READY,
     Component,
     RedisNamespace,
@@ -35,6 +34,7 @@ from tests.support.task_platform import (
     postgres_database,
     wait_until,
 )
+from tests.support.auth import ADMIN, auth_config
 from tests.ui.app_server import AppServer
 from tests.ui.devtools import Browser
 

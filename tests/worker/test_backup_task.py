@@ -12,9 +12,9 @@ import pytest
 
 from registry import layout
 from registry.maintenance.backup.store import BackupStore
+from testbed.task_platform import RedisNamespace, TaskPlatform
 from tests.maintenance.backup_support import metadata_and_blobs, torn_references
 from tests.maintenance.trees import Tree
-from tests.support.task_platform import RedisNamespace, TaskPlatform
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.task_platform import PrivateRedis, TaskPlatform, wait_until
+from testbed.task_platform import PrivateRedis, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 

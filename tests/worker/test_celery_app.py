@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from registry.config import parse_settings
-from registry.maintenance import KINDS
+from registry.maintenance.limits import TIME_LIMITS
 from worker.celery_app import create_celery
 from worker.tasks import register_tasks
 
@@ -23,7 +23,7 @@ def test_redis_redelivers_only_after_the_longest_time_limit(tmp_path: Path) -> N
     raw["queue"] |= {"visibility_timeout": "1m", "key_prefix": "p:"}
     app = create_celery(parse_settings(raw))
     options = app.conf.broker_transport_options
-    assert options["visibility_timeout"] > max(kind.time_limit for kind in KINDS.values())
+    assert options["visibility_timeout"] > max(limits.time_limit for limits in TIME_LIMITS.values())
     assert options["global_keyprefix"] == "p:"
 
 
@@ -32,7 +32,8 @@ def test_tasks_are_json_late_acked_and_limited_per_kind(tmp_path: Path) -> None:
     register_tasks(app)
     assert app.conf.accept_content == ["json"] and app.conf.task_serializer == "json"
     assert app.conf.worker_prefetch_multiplier == 1
-    for kind, spec in KINDS.items():
+    for kind, limits in TIME_LIMITS.items():
         task = app.tasks[f"hth.{kind}"]
         assert task.acks_late and task.reject_on_worker_lost
-        assert (task.soft_time_limit, task.time_limit) == (spec.soft_time_limit, spec.time_limit)
+        limited = (task.soft_time_limit, task.time_limit)
+        assert limited == (limits.soft_time_limit, limits.time_limit)

@@ -14,7 +14,7 @@ from registry.db.database import Database, open_database
 from registry.tasks.errors import InvalidParams, UnknownTaskKind
 from registry.tasks.records import list_tasks
 from registry.tasks.states import State, Trigger
-from tests.support.task_platform import RedisNamespace
+from testbed.task_platform import RedisNamespace
 from worker.client import broker_problem, enqueue
 
 

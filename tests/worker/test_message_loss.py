@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.support.task_platform import Component, RedisNamespace, TaskPlatform, wait_until
+from testbed.task_platform import Component, RedisNamespace, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 

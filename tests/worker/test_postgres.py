@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from tests.support.task_platform import RedisNamespace, TaskPlatform, postgres_database, wait_until
+from testbed.task_platform import RedisNamespace, TaskPlatform, postgres_database, wait_until
 
 pytestmark = pytest.mark.integration
 

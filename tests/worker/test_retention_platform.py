@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from registry import layout
+from testbed.task_platform import RedisNamespace, TaskPlatform, wait_until
 from tests.maintenance.trees import Tree
-from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 from registry import layout
+from testbed.pusher import OCI_MANIFEST, push_image
+from testbed.task_platform import RedisNamespace, TaskPlatform
 from tests.maintenance.trees import Tree
 from tests.support.clients import Skopeo
 from tests.support.images import OciLayout
-from tests.support.pusher import OCI_MANIFEST, push_image
 from tests.support.registry_content import (
     artifact_manifest,
     encode,
@@ -25,7 +26,6 @@ from tests.support.registry_content import (
     push_ok,
     sha256,
 )
-from tests.support.task_platform import RedisNamespace, TaskPlatform
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 
 from registry import layout
 from registry.storage import create_driver
-from tests.support.task_platform import TaskPlatform, wait_until
+from testbed.task_platform import TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.pusher import PushedImage, push_image
-from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
+from testbed.pusher import PushedImage, push_image
+from testbed.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -178,7 +178,7 @@ def test_a_usage_schedule_fires_and_its_run_is_served(platform: TaskPlatform) ->
         task = wait_until(succeeded, timeout=90, what="a scheduled usage task succeeds")
     finally:
         assert http.delete(f"/api/v1/schedules/{schedule_id}").status_code == 204
-    assert (task["kind"], task["params"]) == ("usage", {"grace_period": "0"})
+    assert (task["kind"], task["params"]) == ("usage", {"grace_period": "0s"})  # as parsed
     served = usage(platform)
     assert served["total_bytes"] == task["result"]["total_bytes"]
     assert datetime.fromisoformat(served["computed_at"]) >= datetime.fromisoformat(

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.cloud_registry import CloudStorage, s3_storage
-from tests.support.emulators import MotoS3
-from tests.support.processes import deep_merge
-from tests.support.pusher import PushedImage, push_image
-from tests.support.task_platform import RedisNamespace, TaskPlatform
+from testbed.cloud_registry import CloudStorage, s3_storage
+from testbed.emulators import MotoS3
+from testbed.processes import deep_merge
+from testbed.pusher import PushedImage, push_image
+from testbed.task_platform import RedisNamespace, TaskPlatform
 
 pytestmark = pytest.mark.integration
 

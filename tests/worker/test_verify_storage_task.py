@@ -16,8 +16,8 @@ from registry import layout
 from registry.cluster import leases
 from registry.config import read_settings_file
 from registry.db.database import open_database
-from tests.support.pusher import PushedImage, Refused, pull_image, push_image
-from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
+from testbed.pusher import PushedImage, Refused, pull_image, push_image
+from testbed.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -195,7 +195,7 @@ def test_a_scrub_schedule_keeps_since_relative_and_refuses_a_bad_one(
     body = {"kind": "verify_storage", "cron": "0 3 * * *", "params": {"since": "2d"}}
     created = api.post("/api/v1/schedules", json=body)
     assert created.status_code == 201, created.text
-    assert created.json()["params"] == {"since": "2d"}
+    assert created.json()["params"] == {"since": "48h"}
     api.delete(f"/api/v1/schedules/{created.json()['id']}")
 
     body["params"] = {"since": "last week", "rate_limit": 0}

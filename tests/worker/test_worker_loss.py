@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.task_platform import RedisNamespace, TaskPlatform
+from testbed.task_platform import RedisNamespace, TaskPlatform
 
 pytestmark = pytest.mark.integration
 

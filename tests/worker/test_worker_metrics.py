@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from testbed.processes import free_port
+from testbed.task_platform import RedisNamespace, TaskPlatform, wait_until
 from tests.support.metrics import Samples, key, parse_samples
-from tests.support.processes import free_port
-from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,26 @@
-"""One Celery task per kind of `registry.maintenance.KINDS`, named `hth.<kind>`.
+"""One Celery task per task kind, named `hth.<kind>`, with the kind's time limits
+(registry/maintenance/limits.py: the worker's main process reads no other table of the kinds).
 
-`worker/tasks/<kind>.py` holds only `execute(ctx)`; claiming, heartbeats, retries, time
-limits and cancellation are the same for every kind (worker/runner.py), which a pool process
-imports with its first task: an idle worker holds neither it nor SQLAlchemy (worker/main.py).
+Claiming, heartbeats, retries, time limits and cancellation are the same for every kind
+(worker/runner.py), which a pool process imports with its first task, and with it the
+executors (worker/executors.py; the non-trivial ones are the modules of this package): an
+idle worker holds neither them nor pydantic or SQLAlchemy (worker/boot.py).
 """
 
 from __future__ import annotations
 
 from celery import Task
 
-from registry.maintenance import KINDS, TaskKind
+from registry.maintenance.limits import TIME_LIMITS, TimeLimits
 from worker.celery_app import HthCelery, task_name
 
 
 def register_tasks(app: HthCelery) -> None:
-    for kind, spec in KINDS.items():
-        _register(app, kind, spec)
+    for kind, limits in TIME_LIMITS.items():
+        _register(app, kind, limits)
 
 
-def _register(app: HthCelery, kind: str, spec: TaskKind) -> None:
+def _register(app: HthCelery, kind: str, limits: TimeLimits) -> None:
     def body(self: Task, task_id: str) -> None:
         from worker.runner import run_task
 
@@ -30,7 +32,8 @@ def _register(app: HthCelery, kind: str, spec: TaskKind) -> None:
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
-        soft_time_limit=spec.soft_time_limit,
-        time_limit=spec.time_limit,
+        soft_time_limit=limits.soft_time_limit,
+        time_limit=limits.time_limit,
         ignore_result=True,
+        shared=False,  # this app's task only: not added to every Celery app made afterwards
     )(body)

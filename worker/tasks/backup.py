@@ -1,9 +1,8 @@
-"""Celery wrappers of the backup kinds: backup, restore, backup_verify, backup_export and
-backup_prune (`worker/tasks/<kind>.py` of the others re-export their `execute` from here)."""
+"""Executors of the backup kinds: backup, restore, backup_verify, backup_export and
+backup_prune (worker/executors.py names them in its table)."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -14,57 +13,51 @@ from registry.maintenance.backup import verify as backup_verify
 from registry.maintenance.backup.problems import corrupt_backup
 from registry.maintenance.backup.take import (
     BackupOptions,
-    Lease,
-    LeaseMode,
-    Params,
     backup_store,
     create_backup,
     storage_root,
     store_of,
 )
+from registry.maintenance.params import (
+    BackupExportParams,
+    BackupParams,
+    BackupPruneParams,
+    BackupVerifyParams,
+    RestoreParams,
+)
 from worker.context import TaskContext
-from worker.lease import storage_lease
+from worker.lease import lease_taker
 
 
-def take_lease(ctx: TaskContext) -> Lease:
-    """The one call the backup kinds make for "take the storage lease in mode X"."""
-
-    def lease(mode: LeaseMode) -> AbstractContextManager[None]:
-        # "shared": instances go on serving; the lease only keeps other maintenance out.
-        return storage_lease(ctx, mode)
-
-    return lease
-
-
-def execute(ctx: TaskContext) -> dict[str, Any]:
-    params = Params.model_validate(ctx.params)
+def execute_backup(ctx: TaskContext) -> dict[str, Any]:
+    params = BackupParams.model_validate(ctx.params)
     root = storage_root(ctx.settings)  # refuses any other driver before it is even built
     keep = ctx.settings.docker_registry.backups.keep
     options = BackupOptions(
         root, backup_store(ctx.settings, root), keep, verify=params.verify, prune=params.prune
     )
-    return create_backup(ctx.driver, options, take_lease(ctx), ctx.progress).as_dict()
+    return create_backup(ctx.driver, options, lease_taker(ctx), ctx.progress).as_dict()
 
 
 def execute_restore(ctx: TaskContext) -> dict[str, Any]:
-    params = restore.Params.model_validate(ctx.params)
+    params = RestoreParams.model_validate(ctx.params)
     root = storage_root(ctx.settings)
-    lease, progress = take_lease(ctx), ctx.progress
+    take_lease, progress = lease_taker(ctx), ctx.progress
     if params.file is not None:
         result = restore.restore_from_archive(
-            Path(params.file), root, lease, progress, params.keep_previous
+            Path(params.file), root, take_lease, progress, params.keep_previous
         )
     else:
         assert params.backup_id is not None  # Params checks that exactly one is given
         store = backup_store(ctx.settings, root)
         result = restore.restore_from_store(
-            store, params.backup_id, root, lease, progress, params.keep_previous
+            store, params.backup_id, root, take_lease, progress, params.keep_previous
         )
     return result.as_dict()
 
 
 def execute_verify(ctx: TaskContext) -> dict[str, Any]:
-    params = backup_verify.Params.model_validate(ctx.params)
+    params = BackupVerifyParams.model_validate(ctx.params)
     store = store_of(ctx.settings)
     backup_id = params.backup_id or store.latest()
     found = backup_verify.verify_backup(store, backup_id, ctx.progress)
@@ -75,7 +68,7 @@ def execute_verify(ctx: TaskContext) -> dict[str, Any]:
 
 
 def execute_export(ctx: TaskContext) -> dict[str, Any]:
-    params = backup_export.Params.model_validate(ctx.params)
+    params = BackupExportParams.model_validate(ctx.params)
     store = store_of(ctx.settings)
     backup_id = params.backup_id or store.latest()
     target = Path(params.file)
@@ -83,6 +76,6 @@ def execute_export(ctx: TaskContext) -> dict[str, Any]:
 
 
 def execute_prune(ctx: TaskContext) -> dict[str, Any]:
-    params = backup_prune.Params.model_validate(ctx.params)
+    params = BackupPruneParams.model_validate(ctx.params)
     keep = params.keep or ctx.settings.docker_registry.backups.keep
     return backup_prune.prune_backups(store_of(ctx.settings), keep, ctx.progress).as_dict()

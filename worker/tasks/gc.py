@@ -1,4 +1,4 @@
-"""Celery wrapper of kind `gc`: hold the storage lease, collect, report (docs/gc.md).
+"""Executor of kind `gc`: hold the storage lease, collect, report (docs/gc.md).
 
 In `online` mode instances keep taking writes and the sweep agrees with them per key
 (worker/gc_online.py); in `readonly` or `stop` mode they refuse writes (or everything). The
@@ -10,28 +10,31 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from registry.cluster.leases import LeaseMode
 from registry.maintenance.gc.collect import (
     GCOptions,
     GCResult,
-    Params,
     collect_garbage,
     options_from_params,
 )
+from registry.maintenance.params import GCParams
 from registry.maintenance.progress import TaskCancelled
 from worker.context import TaskContext
 from worker.gc_online import OnlineRun, online_run
-from worker.lease import holding_storage_lease
+from worker.lease import hold_storage_lease
 from worker.priority import run_niced
 
 
 def execute(ctx: TaskContext) -> dict[str, Any]:
-    params = Params.model_validate(ctx.params)
+    params = GCParams.model_validate(ctx.params)
     gc_settings = ctx.settings.docker_registry.gc
     options = options_from_params(params, gc_settings)
     # A dry run deletes nothing: instances keep serving, other maintenance is kept out.
-    mode = "shared" if params.dry_run else (params.cluster_mode or gc_settings.cluster_mode)
-    with holding_storage_lease(ctx, mode) as holding:
-        if mode != "online" or holding is None:
+    mode: LeaseMode = (
+        "shared" if params.dry_run else (params.cluster_mode or gc_settings.cluster_mode)
+    )
+    with hold_storage_lease(ctx, mode) as holding:
+        if mode != "online":
             result = _collect(ctx, options, gc_settings.cpu_nice)
         else:
             with online_run(ctx, holding, options.grace_period) as run:

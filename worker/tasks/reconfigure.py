@@ -1,25 +1,25 @@
-"""Celery wrapper of registry.maintenance.reconfigure (it takes the storage lease itself,
-only for the final pass of a migration)."""
+"""Executor of kind `reconfigure` (registry/maintenance/reconfigure.py): it takes the storage
+lease itself, only for the final pass of a migration."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from registry.durations import parse_duration
-from registry.maintenance.reconfigure import Cluster, Params, reconfigure
+from registry.maintenance.params import ReconfigureParams
+from registry.maintenance.reconfigure import Cluster, reconfigure
 from worker.context import TaskContext
-from worker.lease import storage_lease
+from worker.lease import lease_taker
 
 
 def execute(ctx: TaskContext) -> dict[str, Any]:
-    params = Params.model_validate(ctx.params)
+    params = ReconfigureParams.model_validate(ctx.params)
     cluster = Cluster(
         db=ctx.db,
         running=ctx.settings,
         driver=ctx.driver,
-        lease=lambda mode: storage_lease(ctx, mode),
+        take_lease=lease_taker(ctx),
         progress=ctx.progress,
-        instance_ttl=parse_duration(ctx.settings.cluster.instance_ttl),
+        instance_ttl=ctx.settings.cluster.instance_ttl,
         task_id=ctx.task_id,
     )
     return reconfigure(params, cluster)

@@ -1,4 +1,4 @@
-"""Celery wrapper of kind `retention`: run a stored policy, audit each deletion, then, with
+"""Executor of kind `retention`: run a stored policy, audit each deletion, then, with
 `gc_after`, enqueue a GC (docs/retention.md)."""
 
 from __future__ import annotations
@@ -8,21 +8,21 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from registry.durations import parse_duration
-from registry.maintenance.retention_policy import Params, compile_policy
+from registry.maintenance.params import RetentionParams
+from registry.maintenance.retention_policy import compile_policy
 from registry.maintenance.retention_run import RepositoryOutcome, Retention
 from registry.tasks.retention import audit_deletions, get_policy
 from registry.tasks.states import Trigger
 from registry.tasks.tag_protections import load_tag_protection
 from worker.client import enqueue
 from worker.context import TaskContext
-from worker.lease import storage_lease
+from worker.lease import hold_storage_lease
 
 log = logging.getLogger("hth.tasks")
 
 
 def execute(ctx: TaskContext) -> dict[str, Any]:
-    params = Params.model_validate(ctx.params)
+    params = RetentionParams.model_validate(ctx.params)
     policy = compile_policy(get_policy(ctx.db, params.policy).spec)
 
     def audited(outcome: RepositoryOutcome) -> None:
@@ -39,13 +39,13 @@ def execute(ctx: TaskContext) -> dict[str, Any]:
         policy,
         dry_run=params.dry_run,
         protected=load_tag_protection(ctx.db).protects,  # rules as the run starts
-        untagged_grace=parse_duration(ctx.settings.docker_registry.gc.grace_period),
+        untagged_grace=ctx.settings.docker_registry.gc.grace_period,
         progress=ctx.progress,
         log_line=ctx.log,
         on_repository=audited,
     )
     # Deletes what DELETE /v2 deletes: instances keep serving; GC, backups wait meanwhile.
-    with storage_lease(ctx, "shared"):
+    with hold_storage_lease(ctx, "shared"):
         result = retention.run().to_dict()
     result["gc_task"] = None
     if policy.spec.gc_after and not params.dry_run:

@@ -1,20 +1,21 @@
-"""Celery wrapper of kind `usage`: measure storage use, keep it in the database (docs/usage.md)."""
+"""Executor of kind `usage`: measure storage use, keep it in the database (docs/usage.md)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from registry.maintenance.usage import Params, compute_usage, options_from_params
+from registry.maintenance.params import UsageParams
+from registry.maintenance.usage import compute_usage, options_from_params
 from registry.tasks.usage import save_usage
 from worker.context import TaskContext
-from worker.lease import storage_lease
+from worker.lease import hold_storage_lease
 
 
 def execute(ctx: TaskContext) -> dict[str, Any]:
-    params = Params.model_validate(ctx.params)
+    params = UsageParams.model_validate(ctx.params)
     options = options_from_params(params, ctx.settings.docker_registry.gc)
     # Read-only, like a GC dry run: instances keep serving, exclusive maintenance waits.
-    with storage_lease(ctx, "shared"):
+    with hold_storage_lease(ctx, "shared"):
         result = compute_usage(
             ctx.driver,
             options,

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
-from sqlmodel import SQLModel
 
-import registry.audit  # noqa: F401 - registers the tables on SQLModel.metadata
+import registry.audit  # noqa: F401 - registers the tables on registry.db.rows.metadata
 import registry.auth.models  # noqa: F401
 import registry.cluster.generations  # noqa: F401
 import registry.cluster.models  # noqa: F401
@@ -15,9 +14,10 @@ import registry.tasks.models  # noqa: F401
 import registry.tasks.retention  # noqa: F401
 import registry.tasks.tag_protections  # noqa: F401
 import registry.tasks.usage  # noqa: F401
+from registry.db.rows import metadata
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = metadata
 
 
 def _run(connection: Connection) -> None:

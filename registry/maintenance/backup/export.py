@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import zstandard
-from pydantic import BaseModel, ConfigDict, field_validator
 
 from registry.maintenance.backup.copy import BUFFER, temp_beside
 from registry.maintenance.backup.manifest import BackupManifest
@@ -29,22 +28,6 @@ from registry.maintenance.progress import Progress
 
 ZSTD_LEVEL = 3
 _BLOB = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]{64}|[0-9a-f]{128})$")
-
-
-class Params(BaseModel):
-    """Task parameters of `kind: backup_export`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    file: str  # where to write the archive, on the worker's machine
-    backup_id: str | None = None  # None: the latest backup
-
-    @field_validator("file")
-    @classmethod
-    def _absolute(cls, value: str | None) -> str | None:
-        if value is not None and not os.path.isabs(value):
-            raise ValueError("must be an absolute path (on the worker's machine)")
-        return value
 
 
 @dataclass

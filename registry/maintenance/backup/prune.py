@@ -13,18 +13,8 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from registry.maintenance.backup.store import BackupStore, StoreBusy
 from registry.maintenance.progress import Progress
-
-
-class Params(BaseModel):
-    """Task parameters of `kind: backup_prune`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    keep: int | None = Field(default=None, ge=1)  # None: docker_registry.backups.keep
 
 
 @dataclass

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import zstandard
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from registry import layout
+from registry.cluster.leases import TakeLease
 from registry.maintenance.backup.copy import (
     BUFFER,
     DigestMismatch,
@@ -36,7 +36,7 @@ from registry.maintenance.backup.snapshot import MetaFile, read_archive
 from registry.maintenance.backup.space import check_free_space
 from registry.maintenance.backup.store import BackupStore
 from registry.maintenance.backup.swap import exchange_dirs
-from registry.maintenance.backup.take import BackupError, Lease
+from registry.maintenance.backup.take import BackupError
 from registry.maintenance.progress import Progress
 
 WORKERS = 4
@@ -44,29 +44,6 @@ WORKERS = 4
 
 class RestoreError(BackupError):
     """The restore stopped before the swap: the live storage was not changed."""
-
-
-class Params(BaseModel):
-    """Task parameters of `kind: restore`: exactly one of `backup_id` and `file`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    backup_id: str | None = None
-    file: str | None = None  # an exported .tar.zst on the worker's machine
-    keep_previous: bool = False  # keep the replaced tree beside the root instead of deleting it
-
-    @field_validator("file")
-    @classmethod
-    def _absolute(cls, value: str | None) -> str | None:
-        if value is not None and not os.path.isabs(value):
-            raise ValueError("must be an absolute path (on the worker's machine)")
-        return value
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Params:
-        if (self.backup_id is None) == (self.file is None):
-            raise ValueError("give exactly one of backup_id and file")
-        return self
 
 
 @dataclass
@@ -87,14 +64,14 @@ def restore_from_store(
     store: BackupStore,
     backup_id: str,
     root: Path,
-    lease: Lease,
+    take_lease: TakeLease,
     progress: Progress,
     keep_previous: bool = False,
 ) -> RestoreResult:
     with store.shared():
         manifest = store.manifest(backup_id)
         builder = _Builder(root, manifest, progress)
-        with builder.building(lease):
+        with builder.building(take_lease):
             try:
                 with open(store.metadata_path(backup_id), "rb") as handle:
                     builder.write_metadata(read_archive(handle))
@@ -106,14 +83,14 @@ def restore_from_store(
 
 
 def restore_from_archive(
-    path: Path, root: Path, lease: Lease, progress: Progress, keep_previous: bool = False
+    path: Path, root: Path, take_lease: TakeLease, progress: Progress, keep_previous: bool = False
 ) -> RestoreResult:
     if not path.is_file():
         raise RestoreError(f"{path}: no such file")
     try:
         with ArchiveSource(path) as source:
             builder = _Builder(root, source.manifest, progress)
-            with builder.building(lease):
+            with builder.building(take_lease):
                 builder.write_metadata(source.metadata())
                 builder.stream_blobs(source)
                 builder.swap()
@@ -137,7 +114,7 @@ class _Builder:
         self.had_root = False
 
     @contextmanager
-    def building(self, lease: Lease) -> Iterator[None]:
+    def building(self, take_lease: TakeLease) -> Iterator[None]:
         """Check; then, under the `stop` lease, prepare the fresh folder, removed again unless
         the build and the swap succeed."""
         if os.path.ismount(self.root):
@@ -147,7 +124,7 @@ class _Builder:
             )
         files = len(self.manifest.blobs) + self.manifest.metadata.files
         check_free_space(self.root.parent, self.manifest.size, files, "restore", "files")
-        with lease("stop"):
+        with take_lease("stop"):
             _remove(self.fresh)  # left by an interrupted attempt
             self.fresh.mkdir(parents=True)
             if self.root.is_dir():

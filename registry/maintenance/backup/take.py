@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from registry.cluster.leases import TakeLease
 from registry.config import Settings
 from registry.maintenance.backup.blobs import (
     BlobCopy,
@@ -44,17 +41,6 @@ REFUSAL = (
 )
 COPY_WORKERS = 4  # parallel copies: enough to keep a disk busy, few enough for 2 cores
 
-LeaseMode = Literal["shared", "readonly", "stop"]
-Lease = Callable[[LeaseMode], AbstractContextManager[None]]
-"""Take the storage lease in a mode for the duration of a `with` block (DESIGN §5):
-"shared" excludes GC only, "readonly" freezes writes, "stop" stops every instance. Blocks are
-never nested: one holding per phase."""
-
-
-def no_lease(mode: LeaseMode) -> AbstractContextManager[None]:
-    """For callers outside the task platform that coordinate by other means (tests, bench)."""
-    return nullcontext()
-
 
 class BackupError(Exception):
     """The backup or restore cannot run as configured; nothing was changed."""
@@ -62,15 +48,6 @@ class BackupError(Exception):
 
 class BackupUnsupported(BackupError):
     pass
-
-
-class Params(BaseModel):
-    """Task parameters of `kind: backup`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    verify: bool = True  # re-hash every blob of the new backup once it is written
-    prune: bool = True  # then apply docker_registry.backups.keep
 
 
 def storage_root(settings: Settings) -> Path:
@@ -137,14 +114,14 @@ class BackupResult:
 
 
 def create_backup(
-    driver: StorageDriver, options: BackupOptions, lease: Lease, progress: Progress
+    driver: StorageDriver, options: BackupOptions, take_lease: TakeLease, progress: Progress
 ) -> BackupResult:
     """The new backup; BackupCorrupt (the task fails, the backup is kept) when a blob of it
     is corrupt or missing in the store and the registry has no sound copy to repair it."""
     store = options.store
     found: Verification | None = None
     with store.shared():
-        result, copied = _write_backup(driver, options, lease, progress)
+        result, copied = _write_backup(driver, options, take_lease, progress)
         if copied.unrepaired and not options.verify:  # known bad without re-hashing it all
             found = copied.problems(store)
             store.save_verification(result.backup_id, found)
@@ -162,7 +139,7 @@ def create_backup(
 
 
 def _write_backup(
-    driver: StorageDriver, options: BackupOptions, lease: Lease, progress: Progress
+    driver: StorageDriver, options: BackupOptions, take_lease: TakeLease, progress: Progress
 ) -> tuple[BackupResult, Copied]:
     store, clock = options.store, _Clock()
     suspects = suspect_copies(store)
@@ -172,12 +149,12 @@ def _write_backup(
     backup_id = new_backup_id(created)
     folder = store.start(backup_id)
     try:
-        snapshot = _read_metadata(driver, lease, progress, clock)
+        snapshot = _read_metadata(driver, take_lease, progress, clock)
         metadata = write_archive(snapshot, folder / METADATA)
         clock.lap("archive")
         wanted = snapshot.blob_digests()
         job = BlobCopy(driver, options.root, store, suspects, options.workers)
-        with lease("shared"):  # immutable blobs: only GC must stay out while they are read
+        with take_lease("shared"):  # immutable blobs: only GC must stay out while they are read
             blobs, missing, copied = copy_blobs(job, wanted, live, progress)
         copied.report(progress, clock.lap("copy"))
         sync_filesystem(store.directory)  # copies are durable before the manifest is
@@ -219,9 +196,9 @@ def _write_backup(
 
 
 def _read_metadata(
-    driver: StorageDriver, lease: Lease, progress: Progress, clock: _Clock
+    driver: StorageDriver, take_lease: TakeLease, progress: Progress, clock: _Clock
 ) -> Snapshot:
-    with lease("readonly"):
+    with take_lease("readonly"):
         snapshot = capture(driver, progress)
     seconds = clock.lap("metadata")
     complete(driver, snapshot)

@@ -11,8 +11,6 @@ import hashlib
 from contextlib import closing
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from registry import layout
 from registry.maintenance.backup.copy import (
     DigestMismatch,
@@ -26,14 +24,6 @@ from registry.maintenance.progress import Progress
 from registry.tasks.models import utcnow
 
 WORKERS = 2  # hashing is CPU-bound: one thread per core
-
-
-class Params(BaseModel):
-    """Task parameters of `kind: backup_verify`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    backup_id: str | None = None  # None: the latest backup
 
 
 def verify_backup(

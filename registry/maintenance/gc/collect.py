@@ -8,44 +8,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from registry.config import GCSettings
-from registry.durations import Duration, parse_duration
 from registry.maintenance.gc.plan import Planner
 from registry.maintenance.gc.result import GCResult
 from registry.maintenance.gc.run import Fence, GCError, GCOptions, RunContext
 from registry.maintenance.gc.sweep import Sweeper
 from registry.maintenance.gc.workers import ProgressFn, Work
+from registry.maintenance.params import GCParams
 from registry.maintenance.progress import TaskCancelled
 from registry.storage import StorageDriver
 
-__all__ = ["GCError", "GCOptions", "GCResult", "Params", "collect_garbage", "options_from_params"]
+__all__ = ["GCError", "GCOptions", "GCResult", "collect_garbage", "options_from_params"]
 
 
-class Params(BaseModel):
-    """Task parameters of `kind: gc`; unset ones default to docker_registry.gc in hth.json."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dry_run: bool = False
-    delete_untagged: bool | None = None
-    grace_period: Duration | None = None  # "1h", "90s", or seconds: 0, 3600
-    purge_uploads: bool = True
-    remove_layer_links: bool = False
-    # What registry instances refuse meanwhile: nothing (online: writes and the sweep agree
-    # per blob), writes (readonly: pulls go on) or everything (stop).
-    cluster_mode: Literal["online", "readonly", "stop"] | None = None
-
-
-def options_from_params(params: Params, defaults: GCSettings) -> GCOptions:
-    delete_untagged = params.delete_untagged
+def options_from_params(params: GCParams, defaults: GCSettings) -> GCOptions:
+    delete_untagged, grace = params.delete_untagged, params.grace_period
     return GCOptions(
         dry_run=params.dry_run,
         delete_untagged=defaults.delete_untagged if delete_untagged is None else delete_untagged,
-        grace_period=parse_duration(params.grace_period or defaults.grace_period),
+        grace_period=defaults.grace_period if grace is None else grace,  # 0 is a grace period
         purge_uploads=params.purge_uploads,
         remove_layer_links=params.remove_layer_links,
         workers=defaults.workers,

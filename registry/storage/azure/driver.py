@@ -27,7 +27,6 @@ from azure.storage.blob import (
 )
 
 from registry.config.drivers import AzureSettings
-from registry.durations import parse_duration
 from registry.storage import cloud
 from registry.storage.azure.writer import open_writer
 from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
@@ -54,7 +53,7 @@ class AzureDriver(cloud.ObjectStore):
     def __init__(self, settings: AzureSettings) -> None:
         self.settings = settings
         self.keys = cloud.KeySpace.under(settings.rootdirectory)
-        self.expiry = parse_duration(settings.redirect_expiry)
+        self.expiry = settings.redirect_expiry
         self._account_key = settings.accountkey.get_secret_value()
         url = settings.serviceurl or f"https://{settings.accountname}.blob.{settings.realm}"
         self.service = BlobServiceClient(

@@ -21,7 +21,6 @@ from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
 
 from registry.config.drivers import GCSSettings
-from registry.durations import parse_duration
 from registry.storage import cloud
 from registry.storage.driver import PathNotFoundError, StorageError, StorageUnavailableError
 from registry.storage.sessions import EnvironmentOnce
@@ -41,7 +40,7 @@ class GCSBucket(cloud.ObjectStore):
     def __init__(self, settings: GCSSettings) -> None:
         self.settings = settings
         self.keys = cloud.KeySpace.under(settings.rootdirectory)
-        self.expiry = parse_duration(settings.redirect_expiry)
+        self.expiry = settings.redirect_expiry
         self.chunk_size = max(CHUNK_ALIGN, settings.chunksize // CHUNK_ALIGN * CHUNK_ALIGN)
         self.base_url = (settings.endpoint or "https://storage.googleapis.com").rstrip("/")
         self.credentials = _credentials(settings)

@@ -12,7 +12,6 @@ from typing import Any, BinaryIO
 import oss2
 from oss2.exceptions import ServerError
 
-from registry.durations import parse_duration
 from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
 from registry.storage.cloud import directory, nonempty, walk_files
 from registry.storage.driver import (
@@ -144,7 +143,7 @@ class OSSDriver(OSSBucket):
     def redirect_url(self, path: str, method: str = "GET") -> str | None:
         if not self.settings.redirect or method not in ("GET", "HEAD"):
             return None
-        seconds = int(parse_duration(self.settings.redirect_expiry).total_seconds())
+        seconds = int(self.settings.redirect_expiry.total_seconds())
         url: str = self.bucket.sign_url(method, self.key(path), seconds, slash_safe=True)
         return url
 

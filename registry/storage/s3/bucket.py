@@ -15,7 +15,6 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoC
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from registry.config.drivers import S3Settings
-from registry.durations import parse_duration
 from registry.storage import cloud
 from registry.storage.chunked import byte_ranges
 from registry.storage.driver import PathNotFoundError, StorageError, StorageUnavailableError
@@ -46,7 +45,7 @@ class S3Bucket(cloud.ObjectStore):
         self.bucket = settings.bucket
         self.keys = cloud.KeySpace.under(settings.rootdirectory)
         self.part_size = settings.chunksize
-        self.expiry = int(parse_duration(settings.redirect_expiry).total_seconds())
+        self.expiry = int(settings.redirect_expiry.total_seconds())
         self.client = boto3.session.Session().client(
             "s3",
             region_name=settings.region,

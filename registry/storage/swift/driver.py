@@ -13,7 +13,6 @@ from urllib.parse import quote, urlparse
 
 from swiftclient.utils import generate_temp_url
 
-from registry.durations import parse_duration
 from registry.storage.chunked import READ_CHUNK, chunk_reader, empty_reader
 from registry.storage.cloud import DIRECTORY_TIME, directory, nonempty, walk_files
 from registry.storage.driver import (
@@ -147,7 +146,7 @@ class SwiftDriver(SwiftContainer):
         if not self.session.tempurl_key or method not in self.session.tempurl_methods:
             return None
         parsed = urlparse(storage_url)
-        seconds = int(parse_duration(self.settings.redirect_expiry).total_seconds())
+        seconds = int(self.settings.redirect_expiry.total_seconds())
         signed: str = generate_temp_url(
             f"{parsed.path}/{self.container}/{quote(self.object_name(path))}",
             seconds,

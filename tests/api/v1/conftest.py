@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.task_platform import RedisNamespace, TaskPlatform
+from testbed.task_platform import RedisNamespace, TaskPlatform
 
 
 @pytest.fixture(scope="package")

@@ -15,7 +15,7 @@ import pytest
 
 from registry import layout
 from registry.maintenance.gc.collect import GCOptions, collect_garbage
-from tests.support.processes import RegistryProcess
+from testbed.processes import RegistryProcess
 from tests.support.registry_content import (
     error_code,
     filesystem_driver,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.task_platform import RedisNamespace, TaskPlatform, wait_until
+from testbed.task_platform import RedisNamespace, TaskPlatform, wait_until
 
 
 @pytest.fixture(scope="module")

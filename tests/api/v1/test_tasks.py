@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support.task_platform import TaskPlatform
+from testbed.task_platform import TaskPlatform
 
 
 def test_create_answers_202_with_location_and_the_queued_record(api: httpx.Client) -> None:

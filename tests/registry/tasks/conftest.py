@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from registry.config import Settings, parse_settings
 from registry.db.database import Database, open_database
-from tests.support.task_platform import postgres_database
+from testbed.task_platform import postgres_database
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import free_port
+from testbed.processes import free_port
 
 SWIFT_USER = "test:tester"
 SWIFT_KEY = "testing"

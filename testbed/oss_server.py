@@ -2,7 +2,7 @@
 SDK uses for objects, listings and multipart uploads, with OSS V1 signatures checked.
 
 No OSS emulator exists (PyPI, npm, Debian), and oss2 cannot talk to S3 servers. Objects live in
-memory. Run alone with `python -m tests.support.oss_server PORT`.
+memory. Run alone with `python -m testbed.oss_server PORT`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from tests.support.oss_protocol import (
+from testbed.oss_protocol import (
     SUBRESOURCES,
     Blob,
     Bucket,
@@ -50,7 +50,7 @@ from tests.support.oss_protocol import (
     string_to_sign,
     upload_part_copy,
 )
-from tests.support.processes import REPO_ROOT, free_port, wait_http
+from testbed.processes import REPO_ROOT, free_port, wait_http
 
 
 class OSSServer:
@@ -288,7 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0], 16)
                 chunk = self.rfile.read(size + 2)[:size]
@@ -310,14 +310,14 @@ def oss_server() -> Iterator[OSSServer]:
 
 
 class OSSServerProcess:
-    """The server as a child process (`python -m tests.support.oss_server PORT`): its memory is
+    """The server as a child process (`python -m testbed.oss_server PORT`): its memory is
     not this process's, which tests that measure the driver's memory need."""
 
     def __init__(self, workdir: Path) -> None:
         self.spec = OSSServer()  # the child's keys and port; never started here
         log = open(workdir / "oss-server.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.oss_server", str(self.spec.port)],
+            [sys.executable, "-m", "testbed.oss_server", str(self.spec.port)],
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import redis
 
-from tests.support.processes import REPO_ROOT, deep_merge, free_port, wait_http
+from testbed.processes import REPO_ROOT, deep_merge, free_port, wait_http
 
 MACHINE_REDIS = "redis://127.0.0.1:6379/0"
 FINISHED = ("succeeded", "failed", "cancelled")

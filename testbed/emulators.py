@@ -19,7 +19,7 @@ from typing import Any, Self, TypeVar
 
 import pytest
 
-from tests.support.processes import REPO_ROOT, free_port, stop_process, wait_http
+from testbed.processes import REPO_ROOT, free_port, stop_process, wait_http
 
 BIN = Path(sys.executable).parent
 AZURITE_BIN = REPO_ROOT / ".cache" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
@@ -244,7 +244,7 @@ class GCSEmulator(Emulator):
 
         return storage.Client(
             project="hth-test",
-            credentials=AnonymousCredentials(),
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
             client_options={"api_endpoint": settings["endpoint"]},
         )
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from registry.storage import StorageDriver, create_driver
-from tests.support.emulators import (
+from testbed.emulators import (
     AZURITE_ACCOUNT,
     AZURITE_KEY,
     Azurite,
@@ -26,9 +26,9 @@ from tests.support.emulators import (
     MotoS3,
     write_gcs_keyfile,
 )
-from tests.support.oss_server import OSSServer
-from tests.support.processes import RegistryProcess
-from tests.support.swift_node import SwiftNode
+from testbed.oss_server import OSSServer
+from testbed.processes import RegistryProcess
+from testbed.swift_node import SwiftNode
 
 Settings = dict[str, Any]
 E = TypeVar("E", bound=Emulator)

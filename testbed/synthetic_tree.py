@@ -1,5 +1,6 @@
 """A large filesystem registry tree with a lot of garbage, written with plain file calls (tiny
-blobs, correct digests): for the GC benchmark and for watching a running GC in /ui/.
+blobs, correct digests): for the GC benchmark and for watching a running GC in /ui/; and
+`plant_garbage`, aged unreferenced blobs alone, for the GC cluster tests and benchmark.
 
 Every repository gets `manifests` manifests tagged in pairs (the second push of a tag
 overwrites the first), so with `delete_untagged` half of the manifests and blobs are garbage.
@@ -10,10 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from registry import layout
+
 V2 = "docker/registry/v2"
+AGED = time.time() - 3 * 3600  # older than the default 1h grace period
 
 
 def _write(path: str, data: bytes) -> None:
@@ -82,3 +87,17 @@ def build_garbage(root: Path, repos: int, manifests: int, layers: int, threads: 
 
     with ThreadPoolExecutor(threads) as pool:
         return sum(pool.map(one_repository, range(repos)))
+
+
+def plant_garbage(storage: Path, count: int) -> set[str]:
+    """Unreferenced blobs older than the grace period: what GC must free."""
+    digests = set()
+    for _ in range(count):
+        data = os.urandom(64)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        path = storage / layout.blob_data(digest).lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (AGED, AGED))
+        digests.add(digest)
+    return digests

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.processes import free_port, stop_process, wait_http
+from testbed.processes import free_port, stop_process, wait_http
 
 DISTRIBUTION_BINARY = "docker-registry"
 
