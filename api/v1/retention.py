@@ -13,7 +13,6 @@ from api.v1.bodies import RequestBody
 from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
 from api.v1.task_schemas import TaskOut
-from registry.maintenance.params import POLICY_NAME_PATTERN
 from registry.maintenance.retention_policy import (
     InvalidPolicy,
     PolicyPatch,
@@ -21,6 +20,7 @@ from registry.maintenance.retention_policy import (
     patched,
 )
 from registry.tasks import retention
+from registry.tasks.params import POLICY_NAME_PATTERN
 from registry.tasks.retention import RetentionPolicyRow
 from registry.tasks.states import Trigger
 from worker.client import enqueue

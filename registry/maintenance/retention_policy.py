@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from registry.content.repository_globs import InvalidGlob, RepositoryGlob, compile_glob
 from registry.durations import parse_duration
 from registry.errors import RegistryError
-from registry.maintenance.params import PolicyName
 from registry.maintenance.retention import KeepRules
+from registry.tasks.params import PolicyName
 
 KEEP_FIELDS = ("keep_last", "keep_within", "keep_tags")
 

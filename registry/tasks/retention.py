@@ -14,7 +14,6 @@ from registry.audit import AuditRow
 from registry.db.database import Database
 from registry.db.rows import Field, Row, col, select
 from registry.db.session import Session
-from registry.maintenance.kinds import validate_params
 from registry.maintenance.retention_policy import (
     InvalidPolicy,
     PolicyExists,
@@ -24,6 +23,7 @@ from registry.maintenance.retention_policy import (
 )
 from registry.maintenance.retention_run import RepositoryOutcome
 from registry.tasks.errors import InvalidCron
+from registry.tasks.kinds import validate_params
 from registry.tasks.models import ScheduleRow, UTCDateTime, utcnow
 from registry.tasks.schedules import check_cron
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from registry.cluster.leases import LeaseMode
 from registry.maintenance.gc.collect import collect_garbage, options_from_params
-from registry.maintenance.params import GCParams
 from registry.maintenance.progress import TaskCancelled
+from registry.tasks.params import GCParams
 from worker.context import TaskContext
 from worker.gc_online import online_run
 from worker.lease import hold_storage_lease

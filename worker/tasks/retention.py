@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from registry.maintenance.params import RetentionParams
 from registry.maintenance.retention_policy import compile_policy
 from registry.maintenance.retention_run import RepositoryOutcome, Retention
+from registry.tasks.params import RetentionParams
 from registry.tasks.retention import audit_deletions, get_policy
 from registry.tasks.states import Trigger
 from registry.tasks.tag_protections import load_tag_protection
