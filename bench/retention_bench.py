@@ -49,9 +49,10 @@ def run(root: Path, dry_run: bool) -> tuple[float, int, dict[str, object]]:
 
 
 def _in_process(root: Path, dry_run: bool, result_file: Path) -> None:
-    from registry.maintenance.retention_policy import PolicySpec, compile_policy
+    from registry.maintenance.retention_compile import compile_policy
     from registry.maintenance.retention_run import Retention
     from registry.storage import create_driver
+    from registry.tasks.retention_policy import PolicySpec
 
     driver = create_driver("filesystem", {"rootdirectory": str(root)})
     policy = compile_policy(PolicySpec.model_validate(POLICY))

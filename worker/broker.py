@@ -35,7 +35,7 @@ def broker_url(settings: Settings) -> str:
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
-    from registry.maintenance.limits import TIME_LIMITS
+    from registry.tasks.limits import TIME_LIMITS
 
     if settings.queue.broker_url is None:
         folder = queue_folder(settings)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from registry.audit import task_enqueued
 from registry.config import Settings
 from registry.db.database import Database
-from registry.maintenance.kinds import exclusive_kinds, task_kind, validate_params
 from registry.tasks.errors import TaskConflict
+from registry.tasks.kinds import exclusive_kinds, task_kind, validate_params
 from registry.tasks.models import TaskRow
 from registry.tasks.records import NewTask, create_task, unfinished_of_kinds
 from registry.tasks.states import Trigger

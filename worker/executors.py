@@ -1,5 +1,5 @@
 """What runs each task kind: kind -> executor, the worker's half of the kinds' tables
-(registry/maintenance/kinds.py:KINDS; tests/worker/test_kind_tables.py keeps the kinds the
+(registry/tasks/kinds.py:KINDS; tests/worker/test_kind_tables.py keeps the kinds the
 same, mypy the signatures).
 
 An executor reads its params (`XParams.model_validate(ctx.params)`) and the settings from
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from registry.maintenance.noop import noop
-from registry.maintenance.params import NoopParams
+from registry.tasks.params import NoopParams
 from worker.context import TaskContext
 from worker.tasks import backup, gc, purge_uploads, reconfigure, retention, usage, verify_storage
 

@@ -12,9 +12,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from registry.db.database import Database, open_database
-from registry.maintenance.limits import TIME_LIMITS
 from registry.maintenance.outcome import FailedWithResult
 from registry.maintenance.progress import TaskCancelled
+from registry.tasks.limits import TIME_LIMITS
 from registry.tasks.models import TaskRow, utcnow
 from registry.tasks.records import get_task
 from registry.tasks.transitions import claim, fail, finish_cancelled, succeed, to_retrying

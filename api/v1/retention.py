@@ -13,15 +13,11 @@ from api.v1.bodies import RequestBody
 from api.v1.deps import DbDep, SettingsDep
 from api.v1.errors import V1Route, error_responses
 from api.v1.task_schemas import TaskOut
-from registry.maintenance.params import POLICY_NAME_PATTERN
-from registry.maintenance.retention_policy import (
-    InvalidPolicy,
-    PolicyPatch,
-    PolicySpec,
-    patched,
-)
+from registry.maintenance.retention_compile import compile_policy
 from registry.tasks import retention
+from registry.tasks.params import POLICY_NAME_PATTERN
 from registry.tasks.retention import RetentionPolicyRow
+from registry.tasks.retention_policy import InvalidPolicy, PolicyPatch, PolicySpec, patched
 from registry.tasks.states import Trigger
 from worker.client import enqueue
 
@@ -63,6 +59,7 @@ def list_all(db: DbDep) -> PolicyList:
 
 @router.post("", status_code=201, responses=error_responses(400, 409, 422))
 def create(body: PolicySpec, response: Response, db: DbDep, settings: SettingsDep) -> PolicyOut:
+    compile_policy(body)  # 400 when what it selects or keeps cannot work
     row = retention.create_policy(db, body, allow_seconds=settings.scheduler.cron_seconds)
     response.headers["Location"] = f"/api/v1/retention-policies/{row.name}"
     return PolicyOut.of(row)
@@ -78,6 +75,7 @@ def replace(name: NameParam, body: PolicySpec, db: DbDep, settings: SettingsDep)
     """Replace the policy (its schedule follows `cron` and `enabled`)."""
     if body.name != name:
         raise InvalidPolicy(f"name: {body.name!r} differs from the policy's name {name!r}")
+    compile_policy(body)
     row = retention.replace_policy(db, body, allow_seconds=settings.scheduler.cron_seconds)
     return PolicyOut.of(row)
 
@@ -86,6 +84,7 @@ def replace(name: NameParam, body: PolicySpec, db: DbDep, settings: SettingsDep)
 def change(name: NameParam, body: PolicyPatch, db: DbDep, settings: SettingsDep) -> PolicyOut:
     """Change the fields given; null clears an optional field (a keep field, `cron`)."""
     spec = patched(retention.get_policy(db, name).spec, body)
+    compile_policy(spec)
     row = retention.replace_policy(db, spec, allow_seconds=settings.scheduler.cron_seconds)
     return PolicyOut.of(row)
 

@@ -1,4 +1,5 @@
-"""Maintenance algorithms (plain functions over a storage driver) and the tables of task kinds.
+"""Maintenance algorithms: plain functions over a storage driver, run by the task kinds (the
+kinds' tables are a floor below, in registry/tasks/, beside the records they validate).
 
 Adding a task kind `foo` takes these pieces and no other change (the REST API, CLI, beat and
 Flower find it in the tables; mypy checks the rows, tests/worker/test_kind_tables.py that
@@ -6,13 +7,13 @@ the three tables name the same kinds; docs/architecture.md, "How to add a task k
 
 | file | what to write |
 |---|---|
-| `registry/maintenance/params.py` | `FooParams` (pydantic, extra="forbid", fields defaulted |
+| `registry/tasks/params.py` | `FooParams` (pydantic, extra="forbid", fields defaulted |
 | | where they can be): imports pydantic and durations only |
 | `registry/maintenance/foo.py` | the algorithm, e.g. `foo(driver, options, progress) -> dict`: |
 | | no Celery, no database session it did not get, tested alone |
-| `registry/maintenance/kinds.py` | one row of `KINDS`: |
+| `registry/tasks/kinds.py` | one row of `KINDS`: |
 | | `"foo": TaskKind(FooParams, "what it does")` |
-| `registry/maintenance/limits.py` | one row of `TIME_LIMITS`: `"foo": hours(6)` (read by the |
+| `registry/tasks/limits.py` | one row of `TIME_LIMITS`: `"foo": hours(6)` (read by the |
 | | worker's main process, which imports no pydantic) |
 | `worker/executors.py` | one row of `EXECUTORS`: `"foo": run_foo`, a function |
 | | `(ctx: TaskContext) -> dict` that validates `FooParams` from `ctx.params`, reads |

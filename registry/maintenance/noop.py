@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from registry.maintenance.params import NoopParams
 from registry.maintenance.progress import Progress
 from registry.storage import StorageUnavailableError
+from registry.tasks.params import NoopParams
 
 
 def noop(params: NoopParams, attempt: int, progress: Progress) -> dict[str, Any]:

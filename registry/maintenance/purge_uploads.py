@@ -14,9 +14,9 @@ from typing import Any
 
 from registry import layout
 from registry.config import UploadPurgingSettings
-from registry.maintenance.params import PurgeUploadsParams
 from registry.maintenance.progress import Progress
 from registry.storage import PathNotFoundError, StorageDriver, StorageError, StorageUnavailableError
+from registry.tasks.params import PurgeUploadsParams
 
 LISTED_LIMIT = 1000  # paths listed in the result; the counts are always complete
 

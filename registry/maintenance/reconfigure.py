@@ -22,10 +22,10 @@ from registry.config import (
 from registry.db.database import Database
 from registry.durations import duration_text
 from registry.maintenance.migrate import migrate_bulk, migrate_final
-from registry.maintenance.params import ReconfigureParams
 from registry.maintenance.probe import probe_storage
 from registry.maintenance.progress import Progress
 from registry.storage import StorageDriver, create_driver
+from registry.tasks.params import ReconfigureParams
 
 
 class ReconfigureFailed(Exception):

@@ -31,7 +31,7 @@ from registry.maintenance.retention import (
     select_tags,
     untagged_to_delete,
 )
-from registry.maintenance.retention_policy import CompiledPolicy
+from registry.maintenance.retention_compile import CompiledPolicy
 from registry.storage import PathNotFoundError, StorageDriver
 
 ProgressFn = Callable[[str, int, int | None], None]

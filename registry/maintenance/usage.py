@@ -22,9 +22,9 @@ from registry.maintenance.gc.run import RunContext
 from registry.maintenance.gc.scan import RepoScan, stat_or_none
 from registry.maintenance.gc.sweep import Sweeper
 from registry.maintenance.gc.workers import ProgressFn, Work
-from registry.maintenance.params import UsageParams
 from registry.maintenance.usage_sizes import BlobSizes
 from registry.storage import StorageDriver
+from registry.tasks.params import UsageParams
 from registry.tasks.usage_result import NamespaceUsage, RepositoryUsage, UsageResult
 
 

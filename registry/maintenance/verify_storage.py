@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 from registry.cluster.leases import LeaseBusy, TakeLease, no_lease
 from registry.maintenance.outcome import FailedWithResult
-from registry.maintenance.params import VerifyStorageParams
 from registry.maintenance.progress import Progress
 from registry.maintenance.quarantine import REPAIR_COMMAND, quarantine_blob
 from registry.maintenance.throttle import RateLimit
@@ -24,6 +23,7 @@ from registry.maintenance.verify_report import Mismatch, find_users
 from registry.maintenance.verify_result import VerifyResult
 from registry.maintenance.verify_scan import BlobEntry, Hashed, Listing, list_blobs
 from registry.storage import StorageDriver, StorageError, StorageUnavailableError
+from registry.tasks.params import VerifyStorageParams
 
 LEASE_POLL = 2.0  # seconds between attempts at the storage lease while another task holds it
 

@@ -1,6 +1,10 @@
 """Retention policies in the database (migration 0010_retention_policies), each with its
 own schedule: a policy with `cron` owns the schedule `retention-<name>` (kind `retention`),
-written, changed and removed in the same transaction as the policy. Every change is audited."""
+written, changed and removed in the same transaction as the policy. Every change is audited.
+
+What a policy selects and keeps is checked before it gets here, by compiling it
+(registry/maintenance/retention_compile.py, a floor above); its cron is checked here, where
+schedules are."""
 
 from __future__ import annotations
 
@@ -10,21 +14,13 @@ from typing import Any
 from sqlalchemy import JSON, Column
 
 from registry import audit
-from registry.audit import AuditRow
 from registry.db.database import Database
 from registry.db.rows import Field, Row, col, select
 from registry.db.session import Session
-from registry.maintenance.kinds import validate_params
-from registry.maintenance.retention_policy import (
-    InvalidPolicy,
-    PolicyExists,
-    PolicyNotFound,
-    PolicySpec,
-    compile_policy,
-)
-from registry.maintenance.retention_run import RepositoryOutcome
 from registry.tasks.errors import InvalidCron
+from registry.tasks.kinds import validate_params
 from registry.tasks.models import ScheduleRow, UTCDateTime, utcnow
+from registry.tasks.retention_policy import InvalidPolicy, PolicyExists, PolicyNotFound, PolicySpec
 from registry.tasks.schedules import check_cron
 
 
@@ -46,8 +42,8 @@ def schedule_id(name: str) -> str:
 
 
 def checked(spec: PolicySpec, allow_seconds: bool) -> PolicySpec:
-    """The spec as stored (cron normalised); InvalidPolicy (400) when it cannot work."""
-    compile_policy(spec)
+    """The spec as stored (cron normalised); InvalidPolicy (400) when its cron cannot work.
+    The caller compiled it first (compile_policy): what it selects and keeps can work."""
     if spec.cron is None:
         return spec
     try:
@@ -131,22 +127,3 @@ def _sync_schedule(session: Session, spec: PolicySpec) -> None:
     row.params, row.cron, row.enabled = params, spec.cron, spec.enabled
     row.next_run_at, row.updated_at = None, now  # beat recomputes the next run
     session.add(row)
-
-
-def audit_deletions(db: Database, task_id: str, policy: str, outcome: RepositoryOutcome) -> None:
-    """One audit event per tag and manifest a run deleted in a repository, in one transaction
-    (a run may delete thousands): actor `retention:<policy>`, with the task id."""
-    now, actor, repository = utcnow(), f"retention:{policy}", outcome.repository
-    rows = [
-        AuditRow(at=now, actor=actor, action="retention.tag_delete", target=f"{repository}:{tag}",
-                 params={"policy": policy, "digest": outcome.digests[tag]}, task_id=task_id)
-        for tag in outcome.tags
-    ] + [
-        AuditRow(at=now, actor=actor, action="retention.manifest_delete",
-                 target=f"{repository}@{digest}", params={"policy": policy}, task_id=task_id)
-        for digest in outcome.manifests
-    ]  # fmt: skip
-    if rows:
-        with Session(db.engine) as session:
-            session.add_all(rows)
-            session.commit()

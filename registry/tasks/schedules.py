@@ -15,9 +15,9 @@ from sqlalchemy import ColumnElement, update
 from registry.db.database import Database
 from registry.db.rows import col, select
 from registry.db.session import Session
-from registry.maintenance.kinds import validate_params
 from registry.tasks.errors import IllegalTransition, InvalidCron, InvalidCursor, ScheduleNotFound
 from registry.tasks.ids import new_id
+from registry.tasks.kinds import validate_params
 from registry.tasks.models import ScheduleRow, utcnow
 
 

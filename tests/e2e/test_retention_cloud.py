@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from registry.maintenance.gc.collect import GCOptions, collect_garbage
-from registry.maintenance.retention_policy import PolicySpec, compile_policy
+from registry.maintenance.retention_compile import compile_policy
 from registry.maintenance.retention_run import Retention
+from registry.tasks.retention_policy import PolicySpec
 from testbed.cloud_registry import CLOUD_STORAGE, CloudStorage
 from testbed.processes import RegistryProcess
 from tests.support.clients import Skopeo

@@ -17,7 +17,7 @@ from registry.maintenance.gc.collect import (
     collect_garbage,
     options_from_params,
 )
-from registry.maintenance.params import GCParams
+from registry.tasks.params import GCParams
 from tests.maintenance.trees import NO_GRACE, Tree, garbage_tree
 from tests.maintenance.trees import collect as gc
 

@@ -20,13 +20,8 @@ from registry.maintenance.retention import (
     select_tags,
     untagged_to_delete,
 )
-from registry.maintenance.retention_policy import (
-    InvalidPolicy,
-    PolicyPatch,
-    PolicySpec,
-    compile_policy,
-    patched,
-)
+from registry.maintenance.retention_compile import compile_policy
+from registry.tasks.retention_policy import InvalidPolicy, PolicyPatch, PolicySpec, patched
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -13,8 +13,9 @@ import pytest
 from registry import layout
 from registry.content.referrers import referrer_digests
 from registry.maintenance.progress import TaskCancelled
-from registry.maintenance.retention_policy import PolicySpec, compile_policy
+from registry.maintenance.retention_compile import compile_policy
 from registry.maintenance.retention_run import Retention
+from registry.tasks.retention_policy import PolicySpec
 from tests.maintenance.trees import Tree
 
 

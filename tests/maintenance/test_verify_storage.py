@@ -17,7 +17,6 @@ from registry.cluster.leases import LeaseBusy, LeaseMode
 from registry.maintenance import verify_storage as scrub
 from registry.maintenance.backup.snapshot import capture
 from registry.maintenance.migrate import MigrationStats, copy_metadata
-from registry.maintenance.params import VerifyStorageParams
 from registry.maintenance.progress import TaskCancelled
 from registry.maintenance.quarantine import list_quarantine
 from registry.maintenance.verify_result import VerifyResult
@@ -28,6 +27,7 @@ from registry.maintenance.verify_storage import (
 )
 from registry.storage import StorageDriver, StorageError
 from registry.storage.base import CheckedDriver
+from registry.tasks.params import VerifyStorageParams
 from tests.maintenance.backup_support import LeaseLog, Recorder
 from tests.maintenance.trees import Tree
 from tests.maintenance.trees import collect as gc

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ValidationError
 
 from api.v1.tokens import TokenIn
 from registry.durations import Duration, duration_text, parse_duration
-from registry.maintenance.kinds import validate_params
 from registry.tasks.errors import InvalidParams
+from registry.tasks.kinds import validate_params
 
 
 class Holder(BaseModel):
@@ -91,7 +91,7 @@ def test_a_zero_duration_in_task_params_is_zero_not_the_default() -> None:
     from registry.config.docker_registry import GCSettings, UploadPurgingSettings
     from registry.maintenance import purge_uploads, usage
     from registry.maintenance.gc import collect as gc
-    from registry.maintenance.params import GCParams, PurgeUploadsParams, UsageParams
+    from registry.tasks.params import GCParams, PurgeUploadsParams, UsageParams
 
     defaults = GCSettings(grace_period=timedelta(hours=1))
     zero, unset = {"grace_period": "0s"}, {}

@@ -10,10 +10,10 @@ import pytest
 
 from registry import layout
 from registry.config import UploadPurgingSettings
-from registry.maintenance.params import PurgeUploadsParams
 from registry.maintenance.progress import Progress, ProgressState, TaskCancelled
 from registry.maintenance.purge_uploads import PurgeOptions, PurgeReport, purge_uploads
 from registry.storage import PathNotFoundError, StorageDriver, create_driver
+from registry.tasks.params import PurgeUploadsParams
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 WEEK_AGO = NOW - timedelta(hours=168)

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.app import create_app
 from registry.config import parse_settings
-from registry.maintenance.kinds import KINDS, TaskKind
-from registry.maintenance.limits import TIME_LIMITS, TimeLimits
 from registry.maintenance.progress import Progress
+from registry.tasks.kinds import KINDS, TaskKind
+from registry.tasks.limits import TIME_LIMITS, TimeLimits
 from testbed.task_platform import FINISHED, wait_until
 from worker.celery_app import create_celery
 from worker.context import TaskContext
@@ -31,7 +31,7 @@ with warnings.catch_warnings():
 
 
 class EchoParams(BaseModel):
-    """Step 1: the params model (in registry/maintenance/params.py for a real kind)."""
+    """Step 1: the params model (in registry/tasks/params.py for a real kind)."""
 
     model_config = ConfigDict(extra="forbid")
 

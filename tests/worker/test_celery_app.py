@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from registry.config import parse_settings
-from registry.maintenance.limits import TIME_LIMITS
+from registry.tasks.limits import TIME_LIMITS
 from worker.celery_app import create_celery
 from worker.tasks import register_tasks
 

@@ -11,8 +11,8 @@ import sys
 
 from pydantic import BaseModel
 
-from registry.maintenance.kinds import KINDS
-from registry.maintenance.limits import TIME_LIMITS
+from registry.tasks.kinds import KINDS
+from registry.tasks.limits import TIME_LIMITS
 from worker.executors import EXECUTORS
 
 
@@ -32,13 +32,13 @@ def test_each_kind_has_a_closed_params_model_and_sane_limits() -> None:
 
 VALIDATE_EVERY_KIND = """
 import json, sys
-from registry.maintenance.kinds import KINDS, validate_params
-from registry.maintenance.limits import TIME_LIMITS
+from registry.tasks.kinds import KINDS, validate_params
+from registry.tasks.limits import TIME_LIMITS
 needed = {"restore": {"backup_id": "x"}, "backup_export": {"file": "/x"}}
 needed["retention"] = {"policy": "p"}
 for kind in KINDS:
     validate_params(kind, needed.get(kind, {}))
-ours = ("registry.maintenance", "worker")
+ours = ("registry.maintenance", "registry.tasks", "worker")
 print(json.dumps(sorted(m for m in sys.modules if m.startswith(ours))))
 """
 
@@ -49,8 +49,9 @@ def test_validating_params_of_every_kind_loads_no_algorithm() -> None:
     )
     loaded = json.loads(found.stdout.splitlines()[-1])
     assert loaded == [
-        "registry.maintenance",
-        "registry.maintenance.kinds",
-        "registry.maintenance.limits",
-        "registry.maintenance.params",
+        "registry.tasks",
+        "registry.tasks.errors",
+        "registry.tasks.kinds",
+        "registry.tasks.limits",
+        "registry.tasks.params",
     ]

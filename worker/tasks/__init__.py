@@ -1,5 +1,5 @@
 """One Celery task per task kind, named `hth.<kind>`, with the kind's time limits
-(registry/maintenance/limits.py: the worker's main process reads no other table of the kinds).
+(registry/tasks/limits.py: the worker's main process reads no other table of the kinds).
 
 Claiming, heartbeats, retries, time limits and cancellation are the same for every kind
 (worker/runner.py), which a pool process imports with its first task, and with it the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from celery import Task
 
-from registry.maintenance.limits import TIME_LIMITS, TimeLimits
+from registry.tasks.limits import TIME_LIMITS, TimeLimits
 from worker.celery_app import HthCelery, task_name
 
 

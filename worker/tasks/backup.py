@@ -18,7 +18,7 @@ from registry.maintenance.backup.take import (
     storage_root,
     store_of,
 )
-from registry.maintenance.params import (
+from registry.tasks.params import (
     BackupExportParams,
     BackupParams,
     BackupPruneParams,

@@ -17,8 +17,8 @@ from registry.maintenance.gc.collect import (
     collect_garbage,
     options_from_params,
 )
-from registry.maintenance.params import GCParams
 from registry.maintenance.progress import TaskCancelled
+from registry.tasks.params import GCParams
 from worker.context import TaskContext
 from worker.gc_online import OnlineRun, online_run
 from worker.lease import hold_storage_lease

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from registry.cluster.upload_locks import forget_sessions_before
-from registry.maintenance.params import PurgeUploadsParams
 from registry.maintenance.purge_uploads import PurgeOptions, purge_uploads
 from registry.tasks.models import utcnow
+from registry.tasks.params import PurgeUploadsParams
 from worker.context import TaskContext
 
 

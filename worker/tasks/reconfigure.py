@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.maintenance.params import ReconfigureParams
 from registry.maintenance.reconfigure import Cluster, reconfigure
+from registry.tasks.params import ReconfigureParams
 from worker.context import TaskContext
 from worker.lease import lease_taker
 

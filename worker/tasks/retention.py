@@ -1,5 +1,5 @@
-"""Executor of kind `retention`: run a stored policy, audit each deletion, then, with
-`gc_after`, enqueue a GC (docs/retention.md)."""
+"""Executor of kind `retention`: run a stored policy, audit each deletion (one transaction per
+repository), then, with `gc_after`, enqueue a GC (docs/retention.md)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from registry.maintenance.params import RetentionParams
-from registry.maintenance.retention_policy import compile_policy
+from registry.audit import AuditRow
+from registry.db.database import Database
+from registry.db.session import Session
+from registry.maintenance.retention_compile import compile_policy
 from registry.maintenance.retention_run import RepositoryOutcome, Retention
-from registry.tasks.retention import audit_deletions, get_policy
+from registry.tasks.models import utcnow
+from registry.tasks.params import RetentionParams
+from registry.tasks.retention import get_policy
 from registry.tasks.states import Trigger
 from registry.tasks.tag_protections import load_tag_protection
 from worker.client import enqueue
@@ -53,3 +57,22 @@ def execute(ctx: TaskContext) -> dict[str, Any]:
         ctx.log(f"gc_after: enqueued gc task {gc.id}")
         result["gc_task"] = gc.id
     return result
+
+
+def audit_deletions(db: Database, task_id: str, policy: str, outcome: RepositoryOutcome) -> None:
+    """One audit event per tag and manifest a run deleted in a repository, in one transaction
+    (a run may delete thousands): actor `retention:<policy>`, with the task id."""
+    now, actor, repository = utcnow(), f"retention:{policy}", outcome.repository
+    rows = [
+        AuditRow(at=now, actor=actor, action="retention.tag_delete", target=f"{repository}:{tag}",
+                 params={"policy": policy, "digest": outcome.digests[tag]}, task_id=task_id)
+        for tag in outcome.tags
+    ] + [
+        AuditRow(at=now, actor=actor, action="retention.manifest_delete",
+                 target=f"{repository}@{digest}", params={"policy": policy}, task_id=task_id)
+        for digest in outcome.manifests
+    ]  # fmt: skip
+    if rows:
+        with Session(db.engine) as session:
+            session.add_all(rows)
+            session.commit()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.maintenance.params import UsageParams
 from registry.maintenance.usage import compute_usage, options_from_params
+from registry.tasks.params import UsageParams
 from registry.tasks.usage import save_usage
 from worker.context import TaskContext
 from worker.lease import hold_storage_lease

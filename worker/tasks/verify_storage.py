@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.maintenance.params import VerifyStorageParams
 from registry.maintenance.verify_storage import raise_if_corrupt, verify_storage
+from registry.tasks.params import VerifyStorageParams
 from worker.context import TaskContext
 from worker.lease import lease_taker
 

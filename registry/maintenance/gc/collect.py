@@ -15,9 +15,9 @@ from registry.maintenance.gc.result import GCResult
 from registry.maintenance.gc.run import Fence, GCError, GCOptions, RunContext
 from registry.maintenance.gc.sweep import Sweeper
 from registry.maintenance.gc.workers import ProgressFn, Work
-from registry.maintenance.params import GCParams
 from registry.maintenance.progress import TaskCancelled
 from registry.storage import StorageDriver
+from registry.tasks.params import GCParams
 
 __all__ = ["GCError", "GCOptions", "GCResult", "collect_garbage", "options_from_params"]
 

@@ -1,5 +1,5 @@
 """The parameters of every task kind: what `POST /api/v1/tasks`, `hth-ctl` and beat validate
-(registry/maintenance/kinds.py holds each kind's model) and what its algorithm reads.
+(registry/tasks/kinds.py holds each kind's model) and what its algorithm reads.
 
 Light on purpose: pydantic and the duration type only, no algorithm, so that validating a
 task's params does not load the code that runs it (docs/benchmarks.md, "Footprint"). Each

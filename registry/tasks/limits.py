@@ -2,7 +2,7 @@
 process reads (worker/tasks/__init__.py declares a task per row): plain data, so an idle
 worker imports neither pydantic nor any algorithm (docs/benchmarks.md, "Footprint").
 
-Everything else about a kind is in registry/maintenance/kinds.py:KINDS (its params model,
+Everything else about a kind is in registry/tasks/kinds.py:KINDS (its params model,
 what it does) and worker/executors.py:EXECUTORS (what runs it); a test keeps the three
 tables' kinds the same (tests/worker/test_kind_tables.py).
 """

@@ -2,8 +2,8 @@
 storage wholesale), and the checks every enqueue path runs with it (the REST API, the CLI and
 beat, through worker/client.py and registry/tasks/schedules.py).
 
-Importing it loads the params models (registry/maintenance/params.py), not the algorithms.
-The kind's time limits are in registry/maintenance/limits.py, what runs it in
+Importing it loads the params models (registry/tasks/params.py), not the algorithms.
+The kind's time limits are in registry/tasks/limits.py, what runs it in
 worker/executors.py (docs/architecture.md, "How to add a task kind").
 """
 
@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from registry.maintenance.params import (
+from registry.tasks.errors import InvalidParams, UnknownTaskKind
+from registry.tasks.params import (
     BackupExportParams,
     BackupParams,
     BackupPruneParams,
@@ -28,7 +29,6 @@ from registry.maintenance.params import (
     UsageParams,
     VerifyStorageParams,
 )
-from registry.tasks.errors import InvalidParams, UnknownTaskKind
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,14 @@
-"""A retention policy: the JSON contract (`PolicySpec`), its checks, and the `retention`
-task's params. A policy that cannot work is refused with 400 (`InvalidPolicy`)."""
+"""A retention policy's document: the JSON contract (`PolicySpec`, `PolicyPatch`) the API
+serves and registry/tasks/retention.py stores, and its errors. A policy that cannot work is
+refused with 400 (`InvalidPolicy`): registry/maintenance/retention_compile.py checks what
+it selects and keeps before it is stored; the records check its cron."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import timedelta
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.content.repository_globs import InvalidGlob, RepositoryGlob, compile_glob
-from registry.durations import parse_duration
 from registry.errors import RegistryError
-from registry.maintenance.params import PolicyName
-from registry.maintenance.retention import KeepRules
+from registry.tasks.params import PolicyName
 
 KEEP_FIELDS = ("keep_last", "keep_within", "keep_tags")
 
@@ -63,52 +58,6 @@ class PolicyPatch(BaseModel):
     gc_after: bool | None = None
     enabled: bool | None = None
     confirm_delete_all: bool | None = None
-
-
-@dataclass(frozen=True)
-class CompiledPolicy:
-    spec: PolicySpec
-    glob: RepositoryGlob
-    rules: KeepRules
-
-
-def compile_policy(spec: PolicySpec) -> CompiledPolicy:
-    """The policy ready to run; InvalidPolicy naming the field otherwise. The cron field is
-    checked where schedules are (registry/tasks/retention.py)."""
-    try:
-        glob = compile_glob(spec.repositories)
-    except InvalidGlob as exc:
-        raise InvalidPolicy(f"repositories: {exc}") from None
-    if spec.keep_last is not None and spec.keep_last < 1:
-        raise InvalidPolicy(f"keep_last: must be at least 1, got {spec.keep_last}")
-    rules = KeepRules(spec.keep_last, _within(spec.keep_within), _pattern(spec.keep_tags))
-    if rules.empty and not spec.confirm_delete_all:
-        raise InvalidPolicy(
-            "no keep field (keep_last, keep_within, keep_tags): the policy would delete every "
-            'tag of the repositories it selects; set "confirm_delete_all": true if that is meant'
-        )
-    return CompiledPolicy(spec, glob, rules)
-
-
-def _within(value: str | float | None) -> timedelta | None:
-    if value is None:
-        return None
-    try:
-        within = parse_duration(value)
-    except (ValueError, OverflowError) as exc:  # overflow: more days than timedelta holds
-        raise InvalidPolicy(f"keep_within: {exc}") from None
-    if not within:
-        raise InvalidPolicy("keep_within: must be longer than 0 (it would keep nothing)")
-    return within
-
-
-def _pattern(text: str | None) -> re.Pattern[str] | None:
-    if text is None:
-        return None
-    try:
-        return re.compile(text)
-    except (re.error, OverflowError, RecursionError) as exc:
-        raise InvalidPolicy(f"keep_tags: not a valid regular expression: {exc}") from None
 
 
 def patched(spec: PolicySpec, patch: PolicyPatch) -> PolicySpec:
