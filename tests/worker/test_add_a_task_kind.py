@@ -6,7 +6,9 @@ but the kind itself."""
 
 from __future__ import annotations
 
+import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +65,18 @@ def _finished(http: TestClient, task_id: str) -> dict[str, Any] | None:
     return task if task["state"] in FINISHED else None
 
 
-@pytest.mark.usefixtures("echo_kind")
+@pytest.fixture
+def root_logger_kept() -> Iterator[None]:
+    """Celery's test worker sets the root logger's level (ERROR) and handlers: later tests
+    that read WARNING records with caplog would find none. Put them back."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+
+
+@pytest.mark.usefixtures("echo_kind", "root_logger_kept")
 def test_a_kind_added_by_the_recipe_is_validated_queued_and_run(tmp_path: Path) -> None:
     settings = parse_settings({"data_dir": str(tmp_path / "var")})
     worker = create_celery(settings)
