@@ -41,13 +41,14 @@ class GCActor:
         self.events: list[str] = []
 
     def run_twice(self, kill_at: int | None) -> None:
-        """A first run (killed at step `kill_at`, or stopped by its fence), then one that must
-        finish."""
+        """A first run (killed at step `kill_at`, stopped by its fence, or losing its short
+        lease when a slow backend makes its marking outlast it, as a stalled worker would),
+        then one that must finish."""
         self._kill_at = kill_at
         try:
             self._run(FIRST_TTL)
-        except (Killed, FenceExpired):
-            pass
+        except (Killed, FenceExpired, leases.LeaseLost) as exc:
+            self.events.append(f"first run ended: {type(exc).__name__}")
         self._kill_at, self._killed = None, False
         self._run(SECOND_TTL)
         self.completed = True
