@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +30,17 @@ from registry.durations import Duration, as_duration
 UtcTime = Annotated[
     datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
 ]
+
+
+def _absolute(path: str) -> str:
+    if not os.path.isabs(path):
+        raise ValueError("must be an absolute path (on the worker's machine)")
+    return path
+
+
+# A file on the worker's machine, named absolutely (the worker's working folder is not the
+# caller's).
+WorkerPath = Annotated[str, AfterValidator(_absolute)]
 
 
 class PurgeUploadsParams(BaseModel):
@@ -81,15 +93,8 @@ class RestoreParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backup_id: str | None = None
-    file: str | None = None  # an exported .tar.zst on the worker's machine
+    file: WorkerPath | None = None  # an exported .tar.zst on the worker's machine
     keep_previous: bool = False  # keep the replaced tree beside the root instead of deleting it
-
-    @field_validator("file")
-    @classmethod
-    def _absolute(cls, value: str | None) -> str | None:
-        if value is not None and not os.path.isabs(value):
-            raise ValueError("must be an absolute path (on the worker's machine)")
-        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> RestoreParams:
@@ -111,15 +116,8 @@ class BackupExportParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    file: str  # where to write the archive, on the worker's machine
+    file: WorkerPath  # where to write the archive, on the worker's machine
     backup_id: str | None = None  # None: the latest backup
-
-    @field_validator("file")
-    @classmethod
-    def _absolute(cls, value: str | None) -> str | None:
-        if value is not None and not os.path.isabs(value):
-            raise ValueError("must be an absolute path (on the worker's machine)")
-        return value
 
 
 class ReconfigureParams(BaseModel):
