@@ -1,9 +1,6 @@
-"""${message}
-
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
-Create Date: ${create_date}
-"""
+## revision and down_revision say where a script stands (the docstring need not repeat them);
+## Alembic takes no branch_labels and no depends_on for None.
+"""${message}"""
 
 from __future__ import annotations
 
@@ -12,8 +9,12 @@ from alembic import op
 ${imports if imports else ""}
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
+% if branch_labels:
 branch_labels = ${repr(branch_labels)}
+% endif
+% if depends_on:
 depends_on = ${repr(depends_on)}
+% endif
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""Tasks, schedules and named locks.
-
-Revision ID: 0001
-Revises:
-Create Date: 2025-01-01
-"""
+"""Tasks, schedules and named locks."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def _when(name: str, nullable: bool = True) -> sa.Column[object]:

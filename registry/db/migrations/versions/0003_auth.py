@@ -1,9 +1,4 @@
-"""Auth (users, tokens, namespace permissions, signing keys) and the audit log.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-28
-"""
+"""Auth (users, tokens, namespace permissions, signing keys) and the audit log."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def _when(name: str, nullable: bool = True) -> sa.Column[object]:

@@ -1,9 +1,4 @@
-"""Upload sessions: who writes each chunked upload now, and how many bytes it has committed.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-07
-"""
+"""Upload sessions: who writes each chunked upload now, and how many bytes it has committed."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

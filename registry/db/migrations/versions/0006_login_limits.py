@@ -1,9 +1,4 @@
-"""Failed logins shared by every process and instance, and the client of a refresh token.
-
-Revision ID: 0006_login_limits
-Revises: 0005
-Create Date: 2026-12-07
-"""
+"""Failed logins shared by every process and instance, and the client of a refresh token."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0006_login_limits"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

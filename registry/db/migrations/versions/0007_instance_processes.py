@@ -1,9 +1,4 @@
-"""The HTTP worker processes of each registry instance (one instance per server).
-
-Revision ID: 0007_instance_processes
-Revises: 0006_login_limits
-Create Date: 2026-12-07
-"""
+"""The HTTP worker processes of each registry instance (one instance per server)."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0007_instance_processes"
 down_revision = "0006_login_limits"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

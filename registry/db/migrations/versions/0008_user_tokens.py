@@ -1,10 +1,5 @@
 """Personal access tokens users make for themselves may be limited to some namespaces and
-actions: the limits a token carries.
-
-Revision ID: 0008_user_tokens
-Revises: 0007_instance_processes
-Create Date: 2026-12-07
-"""
+actions: the limits a token carries."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from alembic import op
 
 revision = "0008_user_tokens"
 down_revision = "0007_instance_processes"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""The newest `usage` run: its totals, a row per repository and one per namespace.
-
-Revision ID: 0009_usage
-Revises: 0008_user_tokens
-Create Date: 2026-12-07
-"""
+"""The newest `usage` run: its totals, a row per repository and one per namespace."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0009_usage"
 down_revision = "0008_user_tokens"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""Retention policies: one row per policy, its JSON document as the API serves it.
-
-Revision ID: 0010_retention_policies
-Revises: 0009_usage
-Create Date: 2026-12-07
-"""
+"""Retention policies: one row per policy, its JSON document as the API serves it."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0010_retention_policies"
 down_revision = "0009_usage"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,10 +1,5 @@
 """Immutable tags: the protection rules, and a row per protected tag that pushes of that
-tag lock while they check and link it.
-
-Revision ID: 0011_tag_protection
-Revises: 0009_usage
-Create Date: 2026-12-07
-"""
+tag lock while they check and link it."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from alembic import op
 
 revision = "0011_tag_protection"
 down_revision = "0010_retention_policies"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""Online garbage collection: GC runs, the keys writes touched, the keys being deleted.
-
-Revision ID: 0012_gc_online
-Revises: 0011_tag_protection
-Create Date: 2026-12-07
-"""
+"""Online garbage collection: GC runs, the keys writes touched, the keys being deleted."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0012_gc_online"
 down_revision = "0011_tag_protection"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
