@@ -1,5 +1,6 @@
 ## revision and down_revision say where a script stands (the docstring need not repeat them);
-## Alembic takes no branch_labels and no depends_on for None.
+## Alembic takes no branch_labels and no depends_on for None. New tables read best as
+## `with table(...)` blocks of registry/db/migrations/schema.py.
 """${message}"""
 
 from __future__ import annotations

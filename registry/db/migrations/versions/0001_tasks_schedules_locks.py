@@ -3,72 +3,47 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from registry.db.migrations.schema import drop_indexes, drop_tables, table, when
 
 revision = "0001"
 down_revision = None
 
 
-def _when(name: str, nullable: bool = True) -> sa.Column[object]:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
-
-
 def upgrade() -> None:
-    op.create_table(
-        "tasks",
-        sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("kind", sa.String(64), nullable=False),
-        sa.Column("params", sa.JSON(), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("trigger", sa.String(16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("max_attempts", sa.Integer(), nullable=False),
-        sa.Column("progress", sa.JSON(), nullable=True),
-        sa.Column("result", sa.JSON(), nullable=True),
-        sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("log", sa.Text(), nullable=False),
-        sa.Column("celery_id", sa.String(64), nullable=False),
-        sa.Column("worker", sa.String(255), nullable=True),
-        sa.Column("schedule_id", sa.String(36), nullable=True),
-        sa.Column("retry_of", sa.String(36), nullable=True),
-        _when("created_at", nullable=False),
-        _when("updated_at", nullable=False),
-        _when("sent_at"),
-        _when("started_at"),
-        _when("finished_at"),
-        _when("heartbeat_at"),
-        _when("retry_at"),
-        _when("scheduled_for"),
-    )
-    op.create_index("ix_tasks_kind", "tasks", ["kind"])
-    op.create_index("ix_tasks_state", "tasks", ["state"])
-    op.create_index("ix_tasks_schedule_id", "tasks", ["schedule_id"])
-    op.create_table(
-        "schedules",
-        sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("kind", sa.String(64), nullable=False),
-        sa.Column("params", sa.JSON(), nullable=False),
-        sa.Column("cron", sa.String(128), nullable=False),
-        sa.Column("enabled", sa.Boolean(), nullable=False),
-        _when("created_at", nullable=False),
-        _when("updated_at", nullable=False),
-        _when("next_run_at"),
-        _when("last_run_at"),
-        sa.Column("last_task_id", sa.String(36), nullable=True),
-    )
-    op.create_table(
-        "locks",
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("holder", sa.String(255), nullable=False),
-        sa.Column("token", sa.Integer(), nullable=False),
-        _when("expires_at", nullable=False),
-    )
+    with table("tasks") as t:
+        t.key("id", sa.String(36))
+        t.required(sa.String(64), "kind")
+        t.required(sa.JSON(), "params")
+        t.required(sa.String(16), "state", "trigger")
+        t.required(sa.Integer(), "attempts", "max_attempts")
+        t.optional(sa.JSON(), "progress", "result")
+        t.optional(sa.Text(), "error")
+        t.required(sa.Text(), "log")
+        t.required(sa.String(64), "celery_id")
+        t.optional(sa.String(255), "worker")
+        t.optional(sa.String(36), "schedule_id", "retry_of")
+        t.required(when(), "created_at", "updated_at")
+        t.optional(when(), "sent_at", "started_at", "finished_at", "heartbeat_at", "retry_at")
+        t.optional(when(), "scheduled_for")
+        t.indexes("kind", "state", "schedule_id")
+    with table("schedules") as t:
+        t.key("id", sa.String(64))
+        t.required(sa.String(64), "kind")
+        t.required(sa.JSON(), "params")
+        t.required(sa.String(128), "cron")
+        t.required(sa.Boolean(), "enabled")
+        t.required(when(), "created_at", "updated_at")
+        t.optional(when(), "next_run_at", "last_run_at")
+        t.optional(sa.String(36), "last_task_id")
+    with table("locks") as t:
+        t.key("name", sa.String(64))
+        t.required(sa.String(255), "holder")
+        t.required(sa.Integer(), "token")
+        t.required(when(), "expires_at")
 
 
 def downgrade() -> None:
-    op.drop_table("locks")
-    op.drop_table("schedules")
-    op.drop_index("ix_tasks_schedule_id", table_name="tasks")
-    op.drop_index("ix_tasks_state", table_name="tasks")
-    op.drop_index("ix_tasks_kind", table_name="tasks")
-    op.drop_table("tasks")
+    drop_tables("locks", "schedules")
+    drop_indexes("tasks", "schedule_id", "state", "kind")
+    drop_tables("tasks")

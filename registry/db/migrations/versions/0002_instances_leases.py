@@ -3,37 +3,28 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from registry.db.migrations.schema import drop_tables, table, when
 
 revision = "0002"
 down_revision = "0001"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "instances",
-        sa.Column("id", sa.String(255), primary_key=True),
-        sa.Column("address", sa.String(255), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("admin_state", sa.String(16), nullable=False),
-        sa.Column("inflight_writes", sa.Integer(), nullable=False),
-        sa.Column("lease_token", sa.Integer(), nullable=False),
-        sa.Column("config_generation", sa.Integer(), nullable=False),
-        sa.Column("detail", sa.String(1024), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_table(
-        "leases",
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("holder", sa.String(255), nullable=True),
-        sa.Column("mode", sa.String(16), nullable=False),
-        sa.Column("token", sa.Integer(), nullable=False),
-        sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    with table("instances") as t:
+        t.key("id", sa.String(255))
+        t.required(sa.String(255), "address")
+        t.required(sa.String(16), "state", "admin_state")
+        t.required(sa.Integer(), "inflight_writes", "lease_token", "config_generation")
+        t.required(sa.String(1024), "detail")
+        t.required(when(), "started_at", "heartbeat_at")
+    with table("leases") as t:
+        t.key("name", sa.String(64))
+        t.optional(sa.String(255), "holder")
+        t.required(sa.String(16), "mode")
+        t.required(sa.Integer(), "token")
+        t.required(when(), "acquired_at", "expires_at")
 
 
 def downgrade() -> None:
-    op.drop_table("leases")
-    op.drop_table("instances")
+    drop_tables("leases", "instances")

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from registry.db.migrations.schema import drop_tables, table, when
 
 revision = "0004"
 down_revision = "0003"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "config_generations",
-        sa.Column("number", sa.Integer(), primary_key=True, autoincrement=False),
-        sa.Column("document", sa.Text(), nullable=False),
-        sa.Column("source", sa.String(1024), nullable=False),
-        sa.Column("task_id", sa.String(36), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    with table("config_generations") as t:
+        t.key("number", sa.Integer(), autoincrement=False)
+        t.required(sa.Text(), "document")
+        t.required(sa.String(1024), "source")
+        t.optional(sa.String(36), "task_id")
+        t.required(when(), "created_at")
 
 
 def downgrade() -> None:
-    op.drop_table("config_generations")
+    drop_tables("config_generations")

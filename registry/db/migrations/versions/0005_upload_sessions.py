@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from registry.db.migrations.schema import drop_indexes, drop_tables, table, when
 
 revision = "0005"
 down_revision = "0004"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "upload_sessions",
-        sa.Column("upload_id", sa.String(36), primary_key=True),
-        sa.Column("repository", sa.String(255), nullable=False),
-        sa.Column("holder", sa.String(255), nullable=True),
-        sa.Column("token", sa.Integer(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("size", sa.BigInteger(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_index("ix_upload_sessions_holder", "upload_sessions", ["holder"])
+    with table("upload_sessions") as t:
+        t.key("upload_id", sa.String(36))
+        t.required(sa.String(255), "repository")
+        t.optional(sa.String(255), "holder")
+        t.required(sa.Integer(), "token")
+        t.optional(when(), "expires_at")
+        t.optional(sa.BigInteger(), "size")
+        t.required(when(), "created_at")
+        t.indexes("holder")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_upload_sessions_holder", table_name="upload_sessions")
-    op.drop_table("upload_sessions")
+    drop_indexes("upload_sessions", "holder")
+    drop_tables("upload_sessions")

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from registry.db.migrations.schema import drop_tables, table, when
 
 revision = "0010_retention_policies"
 down_revision = "0009_usage"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "retention_policies",
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("document", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    with table("retention_policies") as t:
+        t.key("name", sa.String(64))
+        t.required(sa.JSON(), "document")
+        t.required(when(), "created_at", "updated_at")
 
 
 def downgrade() -> None:
-    op.drop_table("retention_policies")
+    drop_tables("retention_policies")

@@ -4,30 +4,26 @@ tag lock while they check and link it."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from registry.db.migrations.schema import drop_tables, table, when
 
 revision = "0011_tag_protection"
 down_revision = "0010_retention_policies"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "tag_protection_rules",
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("repositories", sa.String(255), nullable=False),
-        sa.Column("tags", sa.String(1024), nullable=False),
-        sa.Column("created_by", sa.String(128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_table(
-        "tag_protection_claims",
-        sa.Column("repository", sa.String(255), primary_key=True),
-        sa.Column("tag", sa.String(128), primary_key=True),
-        sa.Column("digest", sa.String(255), nullable=False),
-        sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    with table("tag_protection_rules") as t:
+        t.key("name", sa.String(64))
+        t.required(sa.String(255), "repositories")
+        t.required(sa.String(1024), "tags")
+        t.required(sa.String(128), "created_by")
+        t.required(when(), "created_at")
+    with table("tag_protection_claims") as t:
+        t.key("repository", sa.String(255))
+        t.key("tag", sa.String(128))
+        t.required(sa.String(255), "digest")
+        t.required(when(), "linked_at")
 
 
 def downgrade() -> None:
-    op.drop_table("tag_protection_claims")
-    op.drop_table("tag_protection_rules")
+    drop_tables("tag_protection_claims", "tag_protection_rules")

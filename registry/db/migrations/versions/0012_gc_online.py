@@ -3,38 +3,29 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from registry.db.migrations.schema import drop_tables, table, when
 
 revision = "0012_gc_online"
 down_revision = "0011_tag_protection"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "gc_runs",
-        sa.Column("run", sa.Integer(), primary_key=True, autoincrement=False),
-        sa.Column("task_id", sa.String(64), nullable=False),
-        sa.Column("phase", sa.String(64), nullable=False),
-        sa.Column("kept_by_writes", sa.Integer(), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-    )
-    op.create_table(
-        "gc_touches",
-        sa.Column("run", sa.Integer(), primary_key=True, autoincrement=False),
-        sa.Column("key", sa.String(320), primary_key=True),
-        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-    )
-    op.create_table(
-        "gc_deleting",
-        sa.Column("key", sa.String(320), primary_key=True),
-        sa.Column("run", sa.Integer(), primary_key=True, autoincrement=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    with table("gc_runs") as t:
+        t.key("run", sa.Integer(), autoincrement=False)
+        t.required(sa.String(64), "task_id", "phase")
+        t.required(sa.Integer(), "kept_by_writes")
+        t.required(when(), "started_at", "updated_at")
+        t.optional(when(), "finished_at")
+    with table("gc_touches") as t:
+        t.key("run", sa.Integer(), autoincrement=False)
+        t.key("key", sa.String(320))
+        t.optional(when(), "used_at")
+    with table("gc_deleting") as t:
+        t.key("key", sa.String(320))
+        t.key("run", sa.Integer(), autoincrement=False)
+        t.required(when(), "expires_at")
 
 
 def downgrade() -> None:
-    op.drop_table("gc_deleting")
-    op.drop_table("gc_touches")
-    op.drop_table("gc_runs")
+    drop_tables("gc_deleting", "gc_touches", "gc_runs")
