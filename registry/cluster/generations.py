@@ -29,7 +29,7 @@ from registry.config import Settings, parse_settings
 from registry.db.database import Database
 from registry.db.rows import Field, Row, col, select
 from registry.db.session import Session
-from registry.tasks.models import UTCDateTime, utcnow
+from registry.tasks.models import utc_time, utcnow
 
 log = logging.getLogger("hth.cluster")
 
@@ -44,7 +44,7 @@ class ConfigGenerationRow(Row, table=True):
     document: str = Field(sa_column=Column(Text(), nullable=False))  # the validated hth.json
     source: str = Field(default="", max_length=1024)  # file it came from, or "rollback of N"
     task_id: str | None = Field(default=None, max_length=36)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
 
 
 class GenerationConflict(Exception):

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column
 
 from registry.db.rows import Field, Row
-from registry.tasks.models import UTCDateTime
+from registry.tasks.models import utc_time, utc_time_or_none
 
 
 class InstanceRow(Row, table=True):
@@ -35,8 +35,8 @@ class InstanceRow(Row, table=True):
     lease_token: int = 0
     config_generation: int = 0
     detail: str = Field(default="", max_length=1024)
-    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    heartbeat_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    started_at: datetime = utc_time()
+    heartbeat_at: datetime = utc_time()
 
 
 class InstanceProcessRow(Row, table=True):
@@ -53,8 +53,8 @@ class InstanceProcessRow(Row, table=True):
     lease_token: int = 0
     config_generation: int = 0
     detail: str = Field(default="", max_length=1024)
-    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    heartbeat_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    started_at: datetime = utc_time()
+    heartbeat_at: datetime = utc_time()
 
 
 class LeaseRow(Row, table=True):
@@ -66,8 +66,8 @@ class LeaseRow(Row, table=True):
     mode: str = Field(default="readonly", max_length=16)
     # Grows with every acquisition: instances acknowledge a token, not a holder.
     token: int = 0
-    acquired_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    acquired_at: datetime = utc_time()
+    expires_at: datetime = utc_time()
 
 
 class UploadSessionRow(Row, table=True):
@@ -81,11 +81,11 @@ class UploadSessionRow(Row, table=True):
     holder: str | None = Field(default=None, max_length=255, index=True)
     # Grows with every acquisition: a request commits only under the token it took.
     token: int = 0
-    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    expires_at: datetime | None = utc_time_or_none()
     # Bytes of the upload that successful requests have written and hashed; None: unknown
     # (an upload this registry did not start), taken from the storage when next resumed.
     size: int | None = Field(default=None, sa_column=Column(BigInteger()))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
 
 
 class GCRunRow(Row, table=True):
@@ -99,9 +99,9 @@ class GCRunRow(Row, table=True):
     phase: str = Field(default="waiting for registry instances", max_length=64)
     # Keys the sweep left in place because a write touched them during the run.
     kept_by_writes: int = 0
-    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    started_at: datetime = utc_time()
+    updated_at: datetime = utc_time()
+    finished_at: datetime | None = utc_time_or_none()
 
 
 class GCTouchRow(Row, table=True):
@@ -115,7 +115,7 @@ class GCTouchRow(Row, table=True):
     key: str = Field(primary_key=True, max_length=320)
     # None: used during the run, or by a request still in flight when its instance learnt
     # of the run (always kept); else when it was used before (kept within the window).
-    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    used_at: datetime | None = utc_time_or_none()
 
 
 class GCDeletingRow(Row, table=True):
@@ -126,4 +126,4 @@ class GCDeletingRow(Row, table=True):
 
     key: str = Field(primary_key=True, max_length=320)
     run: int = Field(primary_key=True)
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = utc_time()

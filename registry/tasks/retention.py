@@ -19,7 +19,7 @@ from registry.db.rows import Field, Row, col, select
 from registry.db.session import Session
 from registry.tasks.errors import InvalidCron
 from registry.tasks.kinds import validate_params
-from registry.tasks.models import ScheduleRow, UTCDateTime, utcnow
+from registry.tasks.models import ScheduleRow, utc_time, utcnow
 from registry.tasks.retention_policy import InvalidPolicy, PolicyExists, PolicyNotFound, PolicySpec
 from registry.tasks.schedules import check_cron
 
@@ -29,8 +29,8 @@ class RetentionPolicyRow(Row, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # the PolicySpec
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
+    updated_at: datetime = utc_time()
 
     @property
     def spec(self) -> PolicySpec:

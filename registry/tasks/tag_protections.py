@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column
 from sqlalchemy.exc import IntegrityError
 
 from registry.content.tag_protection import InvalidRule, TagProtection, compile_rule
@@ -18,7 +17,7 @@ from registry.db.database import Database
 from registry.db.rows import Field, Row, col, select
 from registry.db.session import Session
 from registry.errors import RegistryError
-from registry.tasks.models import UTCDateTime, utcnow
+from registry.tasks.models import utc_time, utcnow
 
 
 class TagProtectionRow(Row, table=True):
@@ -28,7 +27,7 @@ class TagProtectionRow(Row, table=True):
     repositories: str = Field(max_length=255)
     tags: str = Field(max_length=1024)
     created_by: str = Field(max_length=128)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
 
 
 class TagClaimRow(Row, table=True):
@@ -37,7 +36,7 @@ class TagClaimRow(Row, table=True):
     repository: str = Field(primary_key=True, max_length=255)
     tag: str = Field(primary_key=True, max_length=128)
     digest: str = Field(max_length=255)
-    linked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    linked_at: datetime = utc_time()
 
 
 class RuleNotFound(RegistryError):
