@@ -14,7 +14,7 @@ from registry.auth.models import TokenRow, UserRow
 from registry.auth.passwords import hash_password
 from registry.db.database import Database
 from registry.db.rows import col, select
-from registry.db.session import Session
+from registry.db.session import Session, find_row
 from registry.tasks.models import utcnow
 
 ROBOT_PREFIX = "robot$"
@@ -93,8 +93,7 @@ def find_user(db: Database, username: str) -> UserRow | None:
 
 
 def user_by_id(db: Database, user_id: str) -> UserRow | None:
-    with Session(db.engine) as session:
-        return session.get(UserRow, user_id)
+    return find_row(db, UserRow, user_id)
 
 
 def get_user(db: Database, username: str) -> UserRow:

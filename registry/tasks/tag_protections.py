@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from registry.content.tag_protection import InvalidRule, TagProtection, compile_rule
 from registry.db.database import Database
 from registry.db.rows import Field, Row, col, select
-from registry.db.session import Session
+from registry.db.session import Session, get_row
 from registry.errors import RegistryError
 from registry.tasks.models import utc_time, utcnow
 
@@ -41,6 +41,10 @@ class TagClaimRow(Row, table=True):
 
 class RuleNotFound(RegistryError):
     code, status, default_message = "NOT_FOUND", 404, "tag protection rule not found"
+
+
+def _not_found(name: str) -> RuleNotFound:
+    return RuleNotFound(f"tag protection rule {name!r} not found")
 
 
 class RuleExists(RegistryError):
@@ -82,19 +86,13 @@ def list_rules(db: Database) -> list[TagProtectionRow]:
 
 
 def get_rule(db: Database, name: str) -> TagProtectionRow:
-    with Session(db.engine, expire_on_commit=False) as session:
-        row = session.get(TagProtectionRow, name)
-    if row is None:
-        raise RuleNotFound(f"tag protection rule {name!r} not found")
-    return row
+    return get_row(db, TagProtectionRow, name, _not_found(name))
 
 
 def delete_rule(db: Database, name: str) -> TagProtectionRow:
     """Remove the rule; its tags are ordinary tags again (once caches expire)."""
     with Session(db.engine, expire_on_commit=False) as session:
-        row = session.get(TagProtectionRow, name)
-        if row is None:
-            raise RuleNotFound(f"tag protection rule {name!r} not found")
+        row = session.require(TagProtectionRow, name, _not_found(name))
         session.delete(row)
         session.commit()
     return row
