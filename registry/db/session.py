@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy import Connection, Engine, Select, Table, delete, insert, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement, Executable
 
 from registry.db.database import Database
@@ -212,3 +213,16 @@ def get_row(db: Database, cls: type[_R], key: Any, missing: Exception) -> _R:
     """`find_row`, raising `missing` when there is no such row."""
     with Session(db.engine) as session:
         return session.require(cls, key, missing)
+
+
+def insert_row(db: Database, row: _R, taken: Exception) -> _R:
+    """Write `row`, a new one, and read it back; `taken` is raised instead when its key (or
+    a unique value) is already in the table."""
+    with Session(db.engine) as session:
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            raise taken from None
+        session.refresh(row)
+    return row

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
-
 from registry.content.tag_protection import InvalidRule, TagProtection, compile_rule
 from registry.db.database import Database
 from registry.db.rows import Field, Row, col, select
-from registry.db.session import Session, get_row
+from registry.db.session import Session, get_row, insert_row
 from registry.errors import RegistryError
 from registry.tasks.models import utc_time, utcnow
 
@@ -70,13 +68,7 @@ def create_rule(
         created_by=created_by[:128],
         created_at=utcnow(),
     )
-    with Session(db.engine, expire_on_commit=False) as session:
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:
-            raise RuleExists(f"tag protection rule {name!r} exists") from None
-    return row
+    return insert_row(db, row, RuleExists(f"tag protection rule {name!r} exists"))
 
 
 def list_rules(db: Database) -> list[TagProtectionRow]:
