@@ -14,47 +14,43 @@ from registry.db.rows import Field, Row
 from registry.tasks.models import utc_time, utc_time_or_none
 
 
-class InstanceRow(Row, table=True):
+class Heartbeat(Row):
+    """What a heartbeat reports: the fields an instance row and a process row share."""
+
+    # What the process (or instance) does now: serving | readonly | stopped.
+    state: str = Field(max_length=16)
+    inflight_writes: int = 0
+    # The storage lease token whose mode it has applied and drained its own writes for.
+    lease_token: int = 0
+    config_generation: int = 0
+    detail: str = Field(default="", max_length=1024)
+    started_at: datetime = utc_time()
+    heartbeat_at: datetime = utc_time()
+
+
+class InstanceRow(Heartbeat, table=True):
     """One registry server (`hth-ctl run registry`, a container): what an operator counts.
 
-    state .. config_generation summarize its live processes as of the newest beat; readers
-    summarize `instance_processes` themselves (fresher). A row without process rows was
-    written by a registry older than revision 0007: it is that single process's own values.
+    Its Heartbeat fields summarize its live processes as of the newest beat; readers summarize
+    `instance_processes` themselves (fresher). A row without process rows was written by a
+    registry older than revision 0007: it is that single process's own values.
     """
 
     __tablename__ = "instances"
 
     id: str = Field(primary_key=True, max_length=255)  # "<host>:<port>/<server pid>"
     address: str = Field(max_length=255)
-    # What the instance does now: serving | readonly | stopped.
-    state: str = Field(max_length=16)
     # What an operator asked for with `hth-ctl stop|start docker_registry`: every process obeys.
     admin_state: str = Field(default="serving", max_length=16)
-    inflight_writes: int = 0
-    # The storage lease token whose mode this instance has applied and drained for.
-    lease_token: int = 0
-    config_generation: int = 0
-    detail: str = Field(default="", max_length=1024)
-    started_at: datetime = utc_time()
-    heartbeat_at: datetime = utc_time()
 
 
-class InstanceProcessRow(Row, table=True):
+class InstanceProcessRow(Heartbeat, table=True):
     """One HTTP worker process of an instance; written by its own heartbeat only."""
 
     __tablename__ = "instance_processes"
 
     instance_id: str = Field(primary_key=True, max_length=255)
     pid: int = Field(primary_key=True)
-    # What this process does now: serving | readonly | stopped.
-    state: str = Field(max_length=16)
-    inflight_writes: int = 0
-    # The storage lease token this process has applied and drained its own writes for.
-    lease_token: int = 0
-    config_generation: int = 0
-    detail: str = Field(default="", max_length=1024)
-    started_at: datetime = utc_time()
-    heartbeat_at: datetime = utc_time()
 
 
 class LeaseRow(Row, table=True):
