@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import health, metrics
@@ -36,6 +36,25 @@ from api.v2.dispatch import dispatch
 from registry.config import Settings, load_settings
 
 V2_METHODS = ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"]
+# Included after /v2 in this order: routes are tried, and the OpenAPI paths listed, so.
+ROUTERS: list[APIRouter] = [
+    health.router,
+    metrics.router,
+    v1_tasks.router,
+    v1_schedules.router,
+    v1_repositories.router,
+    v1_backups.router,
+    v1_instances.router,
+    v1_status.router,
+    ui_router,
+    v1_users.router,
+    v1_tokens.router,
+    v1_me.router,
+    v1_audit.router,
+    v1_usage.router,
+    v1_tag_protections.router,
+    v1_retention.router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,22 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # First: pulls and pushes are most of the traffic, and routes are tried in order.
     app.router.add_route("/v2", dispatch, methods=V2_METHODS, include_in_schema=False)
     app.router.add_route("/v2/{path:path}", dispatch, methods=V2_METHODS, include_in_schema=False)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    app.include_router(v1_tasks.router)
-    app.include_router(v1_schedules.router)
-    app.include_router(v1_repositories.router)
-    app.include_router(v1_backups.router)
-    app.include_router(v1_instances.router)
-    app.include_router(v1_status.router)
-    app.include_router(ui_router)
-    app.include_router(v1_users.router)
-    app.include_router(v1_tokens.router)
-    app.include_router(v1_me.router)
-    app.include_router(v1_audit.router)
-    app.include_router(v1_usage.router)
-    app.include_router(v1_tag_protections.router)
-    app.include_router(v1_retention.router)
+    for router in ROUTERS:
+        app.include_router(router)
     install_auth(app, settings)  # after the routers: it documents their errors
     check_guarded(app)  # fail closed: every /api/v1 route is admin-guarded
     # Around auth's body limits: a request they refuse (413, 408) has its log line too.

@@ -65,9 +65,7 @@ def task_metrics(snap: PlatformSnapshot) -> Iterator[Metric]:
     for (kind, state), count in sorted(snap.tasks.items()):
         tasks.add_metric([kind, state], count)
     yield tasks
-    depth = GaugeMetricFamily("hth_task_queue_depth", "Tasks waiting for a worker")
-    depth.add_metric([], snap.queue_depth)
-    yield depth
+    yield GaugeMetricFamily("hth_task_queue_depth", "Tasks waiting for a worker", snap.queue_depth)
     durations = HistogramMetricFamily(
         "hth_task_duration_seconds", "Run time of finished tasks (start to end)", labels=["kind"]
     )
@@ -92,12 +90,12 @@ def gc_metrics(snap: PlatformSnapshot) -> Iterator[Metric]:
     for state in (State.SUCCEEDED, State.FAILED, State.CANCELLED):
         runs.add_metric([state.value], snap.gc.runs.get(state.value, 0))
     yield runs
-    blobs = GaugeMetricFamily("hth_gc_blobs_deleted", "Blobs deleted by successful GC runs")
-    blobs.add_metric([], snap.gc.blobs_deleted)
-    yield blobs
-    freed = GaugeMetricFamily("hth_gc_bytes_freed", "Blob bytes freed by successful GC runs")
-    freed.add_metric([], snap.gc.bytes_freed)
-    yield freed
+    yield GaugeMetricFamily(
+        "hth_gc_blobs_deleted", "Blobs deleted by successful GC runs", snap.gc.blobs_deleted
+    )
+    yield GaugeMetricFamily(
+        "hth_gc_bytes_freed", "Blob bytes freed by successful GC runs", snap.gc.bytes_freed
+    )
 
 
 def cluster_metrics(snap: PlatformSnapshot) -> Iterator[Metric]:
@@ -109,9 +107,8 @@ def cluster_metrics(snap: PlatformSnapshot) -> Iterator[Metric]:
     for mode in LEASE_MODES:
         held.add_metric([mode], 1 if snap.lease and snap.lease.mode == mode else 0)
     yield held
-    token = GaugeMetricFamily("hth_storage_lease_token", "Fencing token of the live lease")
-    token.add_metric([], snap.lease.token if snap.lease else 0)
-    yield token
+    token = snap.lease.token if snap.lease else 0
+    yield GaugeMetricFamily("hth_storage_lease_token", "Fencing token of the live lease", token)
     live = GaugeMetricFamily(
         "hth_instances",
         "Registry instances (servers) with a live heartbeat, by state",
@@ -120,11 +117,11 @@ def cluster_metrics(snap: PlatformSnapshot) -> Iterator[Metric]:
     for state in sorted({*INSTANCE_STATES, *snap.instances}):
         live.add_metric([state], snap.instances.get(state, 0))
     yield live
-    dead = GaugeMetricFamily("hth_instances_dead", "Registry instances whose heartbeat stopped")
-    dead.add_metric([], snap.instances_dead)
-    yield dead
-    processes = GaugeMetricFamily(
-        "hth_instance_processes", "HTTP worker processes of the live registry instances"
+    yield GaugeMetricFamily(
+        "hth_instances_dead", "Registry instances whose heartbeat stopped", snap.instances_dead
     )
-    processes.add_metric([], snap.instance_processes)
-    yield processes
+    yield GaugeMetricFamily(
+        "hth_instance_processes",
+        "HTTP worker processes of the live registry instances",
+        snap.instance_processes,
+    )

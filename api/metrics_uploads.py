@@ -86,25 +86,23 @@ class UploadSessionsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         sessions = self.sessions
-        ok = GaugeMetricFamily(
-            "hth_upload_sessions_count_ok", "1 when the last count of upload sessions worked"
+        yield GaugeMetricFamily(
+            "hth_upload_sessions_count_ok",
+            "1 when the last count of upload sessions worked",
+            1 if sessions.ok else 0,
         )
-        ok.add_metric([], 1 if sessions.ok else 0)
-        yield ok
         if sessions.count is None:
             return
-        count = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             "hth_upload_sessions_open",
             "Upload sessions in storage (started, not yet finished, cancelled or purged)",
+            sessions.count,
         )
-        count.add_metric([], sessions.count)
-        yield count
-        when = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             "hth_upload_sessions_counted_timestamp_seconds",
             "When hth_upload_sessions_open was counted (Unix time)",
+            sessions.counted_at,
         )
-        when.add_metric([], sessions.counted_at)
-        yield when
 
 
 def uploads_exposition(sessions: UploadSessions) -> bytes:

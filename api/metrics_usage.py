@@ -38,24 +38,23 @@ def bucketed(found: list[NamespaceUsage], top: int = TOP_NAMESPACES) -> list[Nam
 
 def usage_metrics(db: Database, per_namespace: bool = True) -> Iterator[Metric]:
     run = latest_run(db)
-    computed = GaugeMetricFamily(
+    yield GaugeMetricFamily(
         "hth_usage_computed_timestamp_seconds",
         "When the newest usage run measured the storage (Unix time; 0: never)",
+        run.computed_at.timestamp() if run else 0.0,
     )
-    computed.add_metric([], run.computed_at.timestamp() if run else 0.0)
-    yield computed
     if run is None:
         return
     if per_namespace:
         yield from _namespace_metrics(db, run)
-    total = GaugeMetricFamily("hth_usage_total_bytes", "Blob bytes referenced, each blob once")
-    total.add_metric([], run.total_bytes)
-    yield total
-    free = GaugeMetricFamily(
-        "hth_usage_gc_would_free_bytes", "Bytes a garbage collection would free now"
+    yield GaugeMetricFamily(
+        "hth_usage_total_bytes", "Blob bytes referenced, each blob once", run.total_bytes
     )
-    free.add_metric([], run.gc_would_free_bytes)
-    yield free
+    yield GaugeMetricFamily(
+        "hth_usage_gc_would_free_bytes",
+        "Bytes a garbage collection would free now",
+        run.gc_would_free_bytes,
+    )
 
 
 def _namespace_metrics(db: Database, run: UsageRunRow) -> Iterator[Metric]:

@@ -3,12 +3,13 @@ tasks enqueued through the REST API and followed with a progress bar until they 
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
+from cli.output import echo_answer, short_time
 from cli.tasks import api_client, run_task
 from registry.maintenance.backup.prune import kept_text
 from registry.maintenance.backup.space import human
@@ -57,21 +58,21 @@ def create(no_verify: bool, no_prune: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON page.")
 def list_backups(as_json: bool) -> None:
     """Backups, newest first, with their size, new bytes and verification state."""
-    page = api_client().get("/api/v1/backups")
-    if as_json:
-        click.echo(json.dumps(page, indent=2))
-        return
+    echo_answer(api_client().get("/api/v1/backups"), as_json, _backup_lines)
+
+
+def _backup_lines(page: dict[str, Any]) -> Iterator[str]:
     header = f"{'ID':23}  {'CREATED':19}  {'REPOS':>5}  {'BLOBS':>7}  {'SIZE':>10}  {'NEW':>10}"
-    click.echo(f"{header}  VERIFIED")
+    yield f"{header}  VERIFIED"
     for item in page["items"]:
-        created = item["created_at"][:19].replace("T", " ")
         verification = item["verification"]
         state = verification["state"]
         if verification["problem_count"]:
             state += f" ({verification['problem_count']} problems)"
-        click.echo(
-            f"{item['id']:23}  {created:19}  {item['repositories']:>5}  {item['blobs']:>7}  "
-            f"{human(item['size']):>10}  {human(item['new_bytes']):>10}  {state}"
+        yield (
+            f"{item['id']:23}  {short_time(item['created_at']):19}  {item['repositories']:>5}  "
+            f"{item['blobs']:>7}  {human(item['size']):>10}  {human(item['new_bytes']):>10}  "
+            f"{state}"
         )
 
 

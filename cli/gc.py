@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import click
 
 from cli.durations import DurationArg
+from cli.output import echo_answer
 from cli.tasks import api_client, run_task
 from registry.maintenance.gc.kept import kept_lines
 from registry.words import plural
@@ -48,12 +50,13 @@ def garbage_collect(
     if mode:
         params["cluster_mode"] = mode
     result = run_task("gc", params)
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-        return
+    echo_answer(result, as_json, partial(_gc_lines, dry_run=dry_run))
+
+
+def _gc_lines(result: dict[str, Any], dry_run: bool) -> Iterator[str]:
     verb = "would free" if dry_run else "freed"
     freed = result["bytes_freed"] + result["upload_bytes_freed"]
-    click.echo(
+    yield (
         f"{plural(result['blobs_deleted'], 'blob')}, "
         f"{plural(result['manifests_deleted'], 'manifest')}, "
         f"{plural(len(result['repositories_deleted']), 'repository', 'repositories')}, "
@@ -61,8 +64,7 @@ def garbage_collect(
         f"in {result['seconds']:.1f}s"
     )
     if "kept" in result:  # a worker older than the CLI does not say
-        for line in kept_lines(result["kept"], result["grace_period_seconds"], dry_run):
-            click.echo(line)
+        yield from kept_lines(result["kept"], result["grace_period_seconds"], dry_run)
 
 
 @click.group()

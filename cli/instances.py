@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import click
 
+from cli.output import echo_answer
 from cli.tasks import api_client
 
 SERVICES = click.Choice(["docker_registry"])
@@ -44,29 +46,26 @@ def _change(action: str, instance_id: str | None) -> None:
 )
 def list_instances(as_json: bool, with_processes: bool) -> None:
     """Registry instances (servers), their state and the storage lease."""
-    cluster = api_client().get("/api/v1/instances")
-    if as_json:
-        click.echo(json.dumps(cluster, indent=2))
-        return
-    click.echo(
-        f"{'ID':40}  {'LIVE':5}  {'STATE':9}  {'ASKED':9}  {'PROCS':5}  {'WRITES':6}  ADDRESS"
-    )
+    lines = partial(_instance_lines, with_processes=with_processes)
+    echo_answer(api_client().get("/api/v1/instances"), as_json, lines)
+
+
+def _instance_lines(cluster: dict[str, Any], with_processes: bool) -> Iterator[str]:
+    yield f"{'ID':40}  {'LIVE':5}  {'STATE':9}  {'ASKED':9}  {'PROCS':5}  {'WRITES':6}  ADDRESS"
     for row in cluster["instances"]:
-        click.echo(
+        yield (
             f"{row['id']:40}  {'yes' if row['live'] else 'no':5}  {row['state']:9}  "
             f"{row['admin_state']:9}  {row.get('processes', 1):5}  {row['inflight_writes']:6}  "
             f"{row['address']}"
         )
         if with_processes:
             for process in row.get("process_detail", []):
-                click.echo(f"  {_process_line(process)}")
+                yield f"  {_process_line(process)}"
     lease = cluster["storage_lease"]
     if lease:
-        click.echo(
-            f"storage lease: {lease['mode']} by {lease['holder']} until {lease['expires_at']}"
-        )
+        yield f"storage lease: {lease['mode']} by {lease['holder']} until {lease['expires_at']}"
     else:
-        click.echo("storage lease: free")
+        yield "storage lease: free"
 
 
 def _process_line(process: dict[str, Any]) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 import traceback
 from typing import Any
 
 import click
 
+from cli.output import echo_json
 from registry.config import ConfigError, load_settings, read_settings_file, redacted
 
 # Command name -> "module:attribute", imported only when that command runs (or --help lists
@@ -102,7 +102,7 @@ def show_config(obj: Context, check_file: str | None) -> None:
         return
     settings = load_settings(obj.config)
     document: dict[str, Any] = redacted(settings)
-    click.echo(json.dumps(document, indent=2))
+    echo_json(document)
 
 
 def main() -> None:

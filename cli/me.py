@@ -3,13 +3,16 @@ any user's own personal access tokens, through /api/v1/me."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
 from cli.durations import DurationArg
+from cli.output import echo_answer
 from cli.tasks import api_client
-from cli.tokens import format_grants, print_tokens, show_created, token_body
+from cli.tokens import print_tokens, show_created, token_body
+from cli.users import format_grants
 
 
 @click.group(invoke_without_command=True)
@@ -19,18 +22,18 @@ def me(ctx: click.Context, as_json: bool) -> None:
     """Who you are (the CLI's token) and your own tokens: `hth-ctl me tokens --help`."""
     if ctx.invoked_subcommand is not None:
         return
-    who = api_client().get("/api/v1/me")
-    if as_json:
-        click.echo(json.dumps(who, indent=2))
-        return
+    echo_answer(api_client().get("/api/v1/me"), as_json, _who_lines)
+
+
+def _who_lines(who: dict[str, Any]) -> Iterator[str]:
     role = "admin" if who["admin"] else who["kind"]
-    click.echo(f"{who['username']} ({role})")
-    click.echo(f"grants: {format_grants(who['permissions']) or '-'}")
-    click.echo(f"public: {format_grants(who['public']) or '-'}")
+    yield f"{who['username']} ({role})"
+    yield f"grants: {format_grants(who['permissions']) or '-'}"
+    yield f"public: {format_grants(who['public']) or '-'}"
     token = who.get("token")
     if token:
         limits = format_grants(token["permissions"]) or "all your rights"
-        click.echo(f"token:  {token['id']} {token['name']!r}, limited to {limits}")
+        yield f"token:  {token['id']} {token['name']!r}, limited to {limits}"
 
 
 @me.group("tokens")

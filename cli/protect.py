@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
+from cli.output import echo_answer, short_time, table
 from cli.tasks import api_client
 
 PATH = "/api/v1/tag-protections"
@@ -21,17 +21,15 @@ def protect() -> None:
 @protect.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document.")
 def list_rules(as_json: bool) -> None:
-    page: dict[str, Any] = api_client().get(PATH)
-    if as_json:
-        click.echo(json.dumps(page, indent=2))
-        return
+    echo_answer(api_client().get(PATH), as_json, _rule_lines)
+
+
+def _rule_lines(page: dict[str, Any]) -> list[str]:
     rows = [("NAME", "REPOSITORIES", "TAGS", "CREATED BY", "CREATED")]
     for item in page["items"]:
-        created = item["created_at"][:19].replace("T", " ")
+        created = short_time(item["created_at"])
         rows.append((item["name"], item["repositories"], item["tags"], item["created_by"], created))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return table(rows)
 
 
 @protect.command()

@@ -3,11 +3,11 @@ runs of them (`run NAME [--dry-run]` follows the task and prints what it deleted
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
+from cli.output import echo_answer, table
 from cli.tasks import api_client, wait_for
 from registry.words import plural
 
@@ -61,10 +61,10 @@ def _fields(options: dict[str, Any]) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON list.")
 def list_policies(as_json: bool) -> None:
     """Every policy: what it selects and keeps, its schedule."""
-    items = api_client().get(PATH)["items"]
-    if as_json:
-        click.echo(json.dumps(items, indent=2))
-        return
+    echo_answer(api_client().get(PATH)["items"], as_json, _policy_table)
+
+
+def _policy_table(items: list[dict[str, Any]]) -> list[str]:
     rows: list[tuple[str, ...]] = [
         ("NAME", "REPOSITORIES", "KEEPS", "UNTAGGED", "CRON", "GC AFTER")
     ]
@@ -73,7 +73,7 @@ def list_policies(as_json: bool) -> None:
         untagged = "delete" if item["delete_untagged"] else "keep"
         gc_after = "yes" if item["gc_after"] else "no"
         rows.append((item["name"], item["repositories"], keeps(item), untagged, cron, gc_after))
-    click.echo(table(rows))
+    return table(rows)
 
 
 @retention.command()
@@ -132,10 +132,10 @@ def run(name: str, dry_run: bool, no_wait: bool, as_json: bool) -> None:
         reason = f": {done['error']}" if done.get("error") else ""
         raise click.ClickException(f"task {done['id']} {done['state']}{reason}")
     result: dict[str, Any] = done["result"] or {}
-    click.echo(json.dumps(result, indent=2) if as_json else report(result))
+    echo_answer(result, as_json, report)
 
 
-def report(result: dict[str, Any]) -> str:
+def report(result: dict[str, Any]) -> list[str]:
     """A run's result as lines: totals, then each repository's deletions."""
     verb = "would delete" if result["dry_run"] else "deleted"
     lines = [
@@ -155,7 +155,7 @@ def report(result: dict[str, Any]) -> str:
         lines += [f"  {repository}: {reason}" for reason in reasons]
     if result.get("gc_task"):
         lines.append(f"gc task {result['gc_task']} enqueued")
-    return "\n".join(lines)
+    return lines
 
 
 def keeps(policy: dict[str, Any]) -> str:
@@ -169,24 +169,16 @@ def keeps(policy: dict[str, Any]) -> str:
     return " or ".join(parts) or "nothing (deletes all)"
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
 def _print_policy(policy: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(policy, indent=2))
-        return
+    echo_answer(policy, as_json, _policy_lines)
+
+
+def _policy_lines(policy: dict[str, Any]) -> list[str]:
     cron = policy["cron"] or "none (run by hand)"
-    lines = [
+    return [
         f"{policy['name']}: repositories {policy['repositories']}",
         f"  keeps: {keeps(policy)} (a tag stays if any rule keeps it)",
         f"  untagged manifests: {'deleted' if policy['delete_untagged'] else 'kept'}",
         f"  schedule: {cron}{'' if policy['enabled'] else ' (disabled)'}",
         f"  gc after a run: {'yes' if policy['gc_after'] else 'no'}",
     ]
-    click.echo("\n".join(lines))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
+from cli.output import echo_answer, echo_json, short_time
 from cli.tasks import api_client, parse_params
 
 
@@ -18,23 +19,21 @@ def schedules() -> None:
 @schedules.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON page.")
 def list_schedules(as_json: bool) -> None:
-    page = api_client().get("/api/v1/schedules", limit=500)
-    if as_json:
-        click.echo(json.dumps(page, indent=2))
-        return
-    click.echo(f"{'ID':36}  {'KIND':14}  {'CRON':16}  {'ENABLED':7}  NEXT RUN")
+    echo_answer(api_client().get("/api/v1/schedules", limit=500), as_json, _schedule_lines)
+
+
+def _schedule_lines(page: dict[str, Any]) -> Iterator[str]:
+    yield f"{'ID':36}  {'KIND':14}  {'CRON':16}  {'ENABLED':7}  NEXT RUN"
     for item in page["items"]:
-        next_run = (item["next_run_at"] or "-")[:19].replace("T", " ")
+        next_run = short_time(item["next_run_at"] or "-")
         enabled = "yes" if item["enabled"] else "no"
-        click.echo(
-            f"{item['id']:36}  {item['kind']:14}  {item['cron']:16}  {enabled:7}  {next_run}"
-        )
+        yield f"{item['id']:36}  {item['kind']:14}  {item['cron']:16}  {enabled:7}  {next_run}"
 
 
 @schedules.command()
 @click.argument("schedule_id")
 def show(schedule_id: str) -> None:
-    click.echo(json.dumps(api_client().get(f"/api/v1/schedules/{schedule_id}"), indent=2))
+    echo_json(api_client().get(f"/api/v1/schedules/{schedule_id}"))
 
 
 @schedules.command()

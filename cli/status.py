@@ -3,11 +3,11 @@ backup, as the REST API's /api/v1/status reports them."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
+from cli.output import echo_answer, short_time
 from cli.tasks import _progress_text, api_client
 from registry.words import plural
 
@@ -16,12 +16,7 @@ from registry.words import plural
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON answer.")
 def status(as_json: bool) -> None:
     """The platform at a glance."""
-    answer = api_client().get("/api/v1/status")
-    if as_json:
-        click.echo(json.dumps(answer, indent=2))
-        return
-    for line in render(answer):
-        click.echo(line)
+    echo_answer(api_client().get("/api/v1/status"), as_json, render)
 
 
 def render(answer: dict[str, Any]) -> list[str]:
@@ -51,14 +46,14 @@ def render(answer: dict[str, Any]) -> list[str]:
     for kind, last in answer["last"].items():
         task = last["task"]
         newest = f"{task['state']} at {_when(task)}" if task else "never run"
-        success = _short(last["last_success_at"]) if last["last_success_at"] else "never"
+        success = short_time(last["last_success_at"]) if last["last_success_at"] else "never"
         lines.append(f"LAST {kind.upper():7} {newest}; last success {success}")
     return lines
 
 
 def _gc_run_line(run: dict[str, Any]) -> str:
     """The newest online GC: its phase, and how many keys writes kept during it."""
-    state = f"ended {_short(run['finished_at'])}" if run["finished_at"] else "running"
+    state = f"ended {short_time(run['finished_at'])}" if run["finished_at"] else "running"
     return (
         f"online GC run {run['run']} (task {run['task_id']}): {state}, phase {run['phase']}, "
         f"{plural(run['kept_by_writes'], 'item')} kept because writes used them"
@@ -70,8 +65,4 @@ def _task_line(task: dict[str, Any]) -> str:
 
 
 def _when(task: dict[str, Any]) -> str:
-    return _short(task["finished_at"] or task["started_at"] or task["created_at"])
-
-
-def _short(timestamp: str) -> str:
-    return timestamp[:19].replace("T", " ")
+    return short_time(task["finished_at"] or task["started_at"] or task["created_at"])

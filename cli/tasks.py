@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 from tqdm import tqdm
 
 from cli.client import ApiClient
+from cli.output import echo_answer, echo_json, short_time
 from registry.config import load_settings
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -69,15 +70,15 @@ def list_tasks(
 ) -> None:
     """The newest tasks first."""
     query = {"kind": kind, "state": state, "schedule": schedule, "limit": limit}
-    page = api_client().get("/api/v1/tasks", **query)
-    if as_json:
-        click.echo(json.dumps(page, indent=2))
-        return
-    click.echo(f"{'ID':36}  {'KIND':14}  {'STATE':10}  {'TRY':5}  {'CREATED':20}  PROGRESS")
+    echo_answer(api_client().get("/api/v1/tasks", **query), as_json, _task_lines)
+
+
+def _task_lines(page: dict[str, Any]) -> Iterator[str]:
+    yield f"{'ID':36}  {'KIND':14}  {'STATE':10}  {'TRY':5}  {'CREATED':20}  PROGRESS"
     for task in page["items"]:
         attempts = f"{task['attempts']}/{task['max_attempts']}"
-        created = task["created_at"][:19].replace("T", " ")
-        click.echo(
+        created = short_time(task["created_at"])
+        yield (
             f"{task['id']:36}  {task['kind']:14}  {task['state']:10}  {attempts:5}  "
             f"{created:20}  {_progress_text(task)}"
         )
@@ -87,7 +88,7 @@ def list_tasks(
 @click.argument("task_id")
 def show(task_id: str) -> None:
     """The task record as JSON."""
-    click.echo(json.dumps(api_client().get(f"/api/v1/tasks/{task_id}"), indent=2))
+    echo_json(api_client().get(f"/api/v1/tasks/{task_id}"))
 
 
 @tasks.command()

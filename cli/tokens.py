@@ -3,8 +3,8 @@ which trades a user's password for a token of theirs kept in the 0600 token file
 
 from __future__ import annotations
 
-import json
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -12,8 +12,9 @@ import click
 from cli.client import ApiClient, base_url
 from cli.credentials import save_token
 from cli.durations import DurationArg
+from cli.output import echo_answer, short_time
 from cli.tasks import api_client
-from cli.users import parse_grant, read_password
+from cli.users import format_grants, parse_grant, read_password
 from registry.config import load_settings
 
 
@@ -34,24 +35,19 @@ def list_tokens(user: str | None, include_revoked: bool, as_json: bool) -> None:
 
 def print_tokens(page: dict[str, Any], as_json: bool) -> None:
     """A token page as a table (or its JSON): never a secret, the API sends none."""
-    if as_json:
-        click.echo(json.dumps(page, indent=2))
-        return
-    click.echo(
-        f"{'ID':16}  {'USER':24}  {'KIND':8}  {'EXPIRES':20}  {'LIVE':4}  {'LIMITS':20}  NAME"
-    )
+    echo_answer(page, as_json, _token_lines)
+
+
+def _token_lines(page: dict[str, Any]) -> Iterator[str]:
+    yield f"{'ID':16}  {'USER':24}  {'KIND':8}  {'EXPIRES':20}  {'LIVE':4}  {'LIMITS':20}  NAME"
     for token in page["items"]:
-        expires = (token["expires_at"] or "never")[:19].replace("T", " ")
+        expires = short_time(token["expires_at"] or "never")
         live = "yes" if token["live"] else "no"
         limits = format_grants(token.get("permissions")) or "-"
-        click.echo(
+        yield (
             f"{token['id']:16}  {token['user']:24}  {token['kind']:8}  {expires:20}  "
             f"{live:4}  {limits:20}  {token['name']}"
         )
-
-
-def format_grants(grants: list[dict[str, Any]] | None) -> str:
-    return " ".join(f"{g['namespace']}={','.join(g['actions'])}" for g in grants or [])
 
 
 def token_body(name: str, expires_in: str | None, grants: tuple[str, ...]) -> dict[str, Any]:

@@ -3,13 +3,14 @@ the newest `usage` run measured it (`--refresh` runs one first, with a progress 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import click
 
+from cli.output import echo_answer, table
 from cli.tasks import api_client, run_task
 from registry.maintenance.backup.space import human
 
@@ -36,10 +37,8 @@ def usage(
         page = api_client().get("/api/v1/usage/namespaces", limit=top)
     else:
         page = api_client().get("/api/v1/usage", limit=top, namespace=namespace)
-    if as_json:
-        click.echo(json.dumps(page, indent=2))
-        return
-    click.echo(_report(page, _namespace_rows if by_namespace else _repository_rows))
+    rows = _namespace_rows if by_namespace else _repository_rows
+    echo_answer(page, as_json, partial(_report, rows=rows))
 
 
 Rows = list[tuple[str, ...]]
@@ -70,20 +69,17 @@ def _namespace_rows(items: list[dict[str, Any]]) -> Rows:
     return rows
 
 
-def _report(page: dict[str, Any], table: Callable[[list[dict[str, Any]]], Rows]) -> str:
+def _report(page: dict[str, Any], rows: Callable[[list[dict[str, Any]]], Rows]) -> list[str]:
     computed = datetime.fromisoformat(page["computed_at"])
     lines = [
         f"computed {computed:%Y-%m-%d %H:%M:%S} UTC ({age(computed)} ago): "
         f"{human(page['total_bytes'])} referenced, "
         f"a garbage collection would free {human(page['gc_would_free_bytes'])}",
     ]
-    rows = table(page["items"])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-              for row in rows]  # fmt: skip
+    lines += table(rows(page["items"]))
     if page["next_cursor"]:
         lines.append("(more: --top N shows more, the API's next_cursor pages through all)")
-    return "\n".join(lines)
+    return lines
 
 
 def age(when: datetime, now: datetime | None = None) -> str:

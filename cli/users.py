@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
+from cli.output import echo_answer
 from cli.tasks import api_client
 from registry.config import load_settings
 
@@ -34,6 +35,11 @@ def parse_grant(text: str) -> dict[str, Any]:
     return {"namespace": namespace, "actions": wanted}
 
 
+def format_grants(grants: list[dict[str, Any]] | None) -> str:
+    """Grants as `--grant` takes them (parse_grant), space-separated."""
+    return " ".join(f"{g['namespace']}={','.join(g['actions'])}" for g in grants or [])
+
+
 @click.group()
 def users() -> None:
     """Users, robot accounts and their namespace permissions (admins only)."""
@@ -42,16 +48,16 @@ def users() -> None:
 @users.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON answer.")
 def list_users(as_json: bool) -> None:
-    page = api_client().get("/api/v1/users")
-    if as_json:
-        click.echo(json.dumps(page, indent=2))
-        return
-    click.echo(f"{'USERNAME':32}  {'KIND':6}  {'ADMIN':5}  {'STATE':8}  PERMISSIONS")
+    echo_answer(api_client().get("/api/v1/users"), as_json, _user_lines)
+
+
+def _user_lines(page: dict[str, Any]) -> Iterator[str]:
+    yield f"{'USERNAME':32}  {'KIND':6}  {'ADMIN':5}  {'STATE':8}  PERMISSIONS"
     for user in page["items"]:
-        grants = " ".join(f"{g['namespace']}={','.join(g['actions'])}" for g in user["permissions"])
+        grants = format_grants(user["permissions"])
         state = "disabled" if user["disabled"] else "active"
         admin = "yes" if user["admin"] else "no"
-        click.echo(f"{user['username']:32}  {user['kind']:6}  {admin:5}  {state:8}  {grants}")
+        yield f"{user['username']:32}  {user['kind']:6}  {admin:5}  {state:8}  {grants}"
 
 
 @users.command("create")

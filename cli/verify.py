@@ -3,11 +3,11 @@ exit code is 1 while corrupt data is left in place."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
+from cli.output import echo_answer
 from cli.tasks import api_client, wait_for
 from registry.maintenance.backup.space import human
 
@@ -46,13 +46,13 @@ def verify_storage(
     done = wait_for(client, task["id"], timeout=None)
     result: dict[str, Any] | None = done.get("result")
     if result is not None:
-        click.echo(json.dumps(result, indent=2) if as_json else _report(result))
+        echo_answer(result, as_json, _report)
     if done["state"] != "succeeded":
         reason = f": {done['error']}" if done.get("error") else ""
         raise click.ClickException(f"task {done['id']} {done['state']}{reason}")
 
 
-def _report(result: dict[str, Any]) -> str:
+def _report(result: dict[str, Any]) -> list[str]:
     lines = []
     for bad in result["mismatches"]:
         used = ", ".join(bad["repositories"]) or "no repository"
@@ -63,4 +63,4 @@ def _report(result: dict[str, Any]) -> str:
         f"{human(result['bytes_read'])} read in {result['seconds']:.1f}s; {result['bad']} bad, "
         f"{result['quarantined']} quarantined, {result['corrupt_left']} left in place"
     )
-    return "\n".join(lines)
+    return lines

@@ -17,7 +17,7 @@ from registry.auth.models import SigningKeyRow
 from registry.auth.scopes import Scope, parse_claim
 from registry.db.database import Database
 from registry.db.rows import col, select
-from registry.db.session import Session
+from registry.db.session import Session, get_row
 from registry.tasks.models import utcnow
 
 if TYPE_CHECKING:
@@ -107,11 +107,8 @@ def _key_by_id(db: Database, kid: str, pem: str | None = None) -> ec.EllipticCur
     if key is not None:
         return key
     if pem is None:
-        with Session(db.engine) as session:
-            row = session.get(SigningKeyRow, kid)
-        if row is None:
-            raise TokenInvalid("token signed with an unknown key")
-        pem = row.private_pem
+        missing = TokenInvalid("token signed with an unknown key")
+        pem = get_row(db, SigningKeyRow, kid, missing).private_pem
     key = _load(pem)
     with _lock:
         _keys[cache_key] = key

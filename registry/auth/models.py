@@ -13,11 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Float, Index, Text
 
 from registry.db.rows import Field, Row
-from registry.tasks.models import UTCDateTime
-
-
-def _when() -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+from registry.tasks.models import utc_time, utc_time_or_none
 
 
 class UserRow(Row, table=True):
@@ -31,8 +27,8 @@ class UserRow(Row, table=True):
     admin: bool = False
     disabled: bool = False
     description: str = Field(default="", max_length=1024)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
+    updated_at: datetime = utc_time()
 
 
 class TokenRow(Row, table=True):
@@ -44,9 +40,9 @@ class TokenRow(Row, table=True):
     kind: str = Field(max_length=16)  # personal | robot | refresh
     # SHA-256 of the secret part: tokens are long random strings, a slow hash adds nothing.
     secret_hash: str = Field(max_length=64)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    expires_at: datetime | None = _when()
-    revoked_at: datetime | None = _when()
+    created_at: datetime = utc_time()
+    expires_at: datetime | None = utc_time_or_none()
+    revoked_at: datetime | None = utc_time_or_none()
     # Refresh tokens: the OAuth2 client_id that asked for it (at most N live per client).
     client_id: str | None = Field(default=None, max_length=128)
     # A personal token's limits, [{namespace, actions}]: it may do at most this, and at most
@@ -61,7 +57,7 @@ class PermissionRow(Row, table=True):
     principal: str = Field(primary_key=True, max_length=128)
     namespace: str = Field(primary_key=True, max_length=255)  # "*" for every repository
     actions: str = Field(max_length=64)  # comma-separated: pull,push,delete
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = utc_time()
 
 
 class SigningKeyRow(Row, table=True):
@@ -70,7 +66,7 @@ class SigningKeyRow(Row, table=True):
     kid: str = Field(primary_key=True, max_length=32)
     # In the database so that every instance of a cluster verifies what any one issued.
     private_pem: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
 
 
 class LoginFailureRow(Row, table=True):

@@ -16,7 +16,7 @@ from registry.auth.models import TokenRow, UserRow
 from registry.auth.rights import Grants, to_json
 from registry.db.database import Database
 from registry.db.rows import col, select
-from registry.db.session import Session
+from registry.db.session import Session, get_row
 from registry.tasks.models import utcnow
 
 PREFIX = "hth_"
@@ -136,19 +136,13 @@ def count_live(db: Database, user_id: str, kind: str) -> int:
 
 
 def get_token(db: Database, token_id: str) -> TokenRow:
-    with Session(db.engine) as session:
-        row = session.get(TokenRow, token_id)
-    if row is None:
-        raise TokenNotFound(f"no token {token_id!r}")
-    return row
+    return get_row(db, TokenRow, token_id, TokenNotFound(f"no token {token_id!r}"))
 
 
 def revoke_token(db: Database, token_id: str) -> TokenRow:
     """Revoked at once: every JWT issued from it is refused from the next request on."""
     with Session(db.engine) as session:
-        row = session.get(TokenRow, token_id)
-        if row is None:
-            raise TokenNotFound(f"no token {token_id!r}")
+        row = session.require(TokenRow, token_id, TokenNotFound(f"no token {token_id!r}"))
         if row.revoked_at is None:
             row.revoked_at = utcnow()
             session.add(row)

@@ -7,14 +7,13 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 
 from registry.auth import permissions
 from registry.auth.models import TokenRow, UserRow
 from registry.auth.passwords import hash_password
 from registry.db.database import Database
 from registry.db.rows import col, select
-from registry.db.session import Session
+from registry.db.session import Session, find_row, insert_row
 from registry.tasks.models import utcnow
 
 ROBOT_PREFIX = "robot$"
@@ -77,14 +76,7 @@ def create_user(db: Database, new: NewUser) -> UserRow:
         created_at=now,
         updated_at=now,
     )
-    with Session(db.engine) as session:
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:
-            raise UserExists(f"user {username!r} already exists") from None
-        session.refresh(row)
-    return row
+    return insert_row(db, row, UserExists(f"user {username!r} already exists"))
 
 
 def find_user(db: Database, username: str) -> UserRow | None:
@@ -93,8 +85,7 @@ def find_user(db: Database, username: str) -> UserRow | None:
 
 
 def user_by_id(db: Database, user_id: str) -> UserRow | None:
-    with Session(db.engine) as session:
-        return session.get(UserRow, user_id)
+    return find_row(db, UserRow, user_id)
 
 
 def get_user(db: Database, username: str) -> UserRow:

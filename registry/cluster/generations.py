@@ -16,7 +16,6 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Column, Text, update
-from sqlalchemy.exc import IntegrityError
 
 from registry.cluster.secrets import (
     Keyring,
@@ -28,8 +27,8 @@ from registry.cluster.secrets import (
 from registry.config import Settings, parse_settings
 from registry.db.database import Database
 from registry.db.rows import Field, Row, col, select
-from registry.db.session import Session
-from registry.tasks.models import UTCDateTime, utcnow
+from registry.db.session import Session, insert_row
+from registry.tasks.models import utc_time, utcnow
 
 log = logging.getLogger("hth.cluster")
 
@@ -44,7 +43,7 @@ class ConfigGenerationRow(Row, table=True):
     document: str = Field(sa_column=Column(Text(), nullable=False))  # the validated hth.json
     source: str = Field(default="", max_length=1024)  # file it came from, or "rollback of N"
     task_id: str | None = Field(default=None, max_length=36)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
 
 
 class GenerationConflict(Exception):
@@ -117,14 +116,8 @@ def record(
         task_id=task_id,
         created_at=utcnow(),
     )
-    with Session(db.engine) as session:
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:
-            raise GenerationConflict(f"config generation {number} already exists") from None
-        session.refresh(row)
-        recorded = _to_generation(row, keyring)
+    conflict = GenerationConflict(f"config generation {number} already exists")
+    recorded = _to_generation(insert_row(db, row, conflict), keyring)
     if keyring is not None:  # the first write also seals rows written before encryption
         reseal(db, keyring)
     return recorded

@@ -11,50 +11,46 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column
 
 from registry.db.rows import Field, Row
-from registry.tasks.models import UTCDateTime
+from registry.tasks.models import utc_time, utc_time_or_none
 
 
-class InstanceRow(Row, table=True):
+class Heartbeat(Row):
+    """What a heartbeat reports: the fields an instance row and a process row share."""
+
+    # What the process (or instance) does now: serving | readonly | stopped.
+    state: str = Field(max_length=16)
+    inflight_writes: int = 0
+    # The storage lease token whose mode it has applied and drained its own writes for.
+    lease_token: int = 0
+    config_generation: int = 0
+    detail: str = Field(default="", max_length=1024)
+    started_at: datetime = utc_time()
+    heartbeat_at: datetime = utc_time()
+
+
+class InstanceRow(Heartbeat, table=True):
     """One registry server (`hth-ctl run registry`, a container): what an operator counts.
 
-    state .. config_generation summarize its live processes as of the newest beat; readers
-    summarize `instance_processes` themselves (fresher). A row without process rows was
-    written by a registry older than revision 0007: it is that single process's own values.
+    Its Heartbeat fields summarize its live processes as of the newest beat; readers summarize
+    `instance_processes` themselves (fresher). A row without process rows was written by a
+    registry older than revision 0007: it is that single process's own values.
     """
 
     __tablename__ = "instances"
 
     id: str = Field(primary_key=True, max_length=255)  # "<host>:<port>/<server pid>"
     address: str = Field(max_length=255)
-    # What the instance does now: serving | readonly | stopped.
-    state: str = Field(max_length=16)
     # What an operator asked for with `hth-ctl stop|start docker_registry`: every process obeys.
     admin_state: str = Field(default="serving", max_length=16)
-    inflight_writes: int = 0
-    # The storage lease token whose mode this instance has applied and drained for.
-    lease_token: int = 0
-    config_generation: int = 0
-    detail: str = Field(default="", max_length=1024)
-    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    heartbeat_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class InstanceProcessRow(Row, table=True):
+class InstanceProcessRow(Heartbeat, table=True):
     """One HTTP worker process of an instance; written by its own heartbeat only."""
 
     __tablename__ = "instance_processes"
 
     instance_id: str = Field(primary_key=True, max_length=255)
     pid: int = Field(primary_key=True)
-    # What this process does now: serving | readonly | stopped.
-    state: str = Field(max_length=16)
-    inflight_writes: int = 0
-    # The storage lease token this process has applied and drained its own writes for.
-    lease_token: int = 0
-    config_generation: int = 0
-    detail: str = Field(default="", max_length=1024)
-    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    heartbeat_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class LeaseRow(Row, table=True):
@@ -66,8 +62,8 @@ class LeaseRow(Row, table=True):
     mode: str = Field(default="readonly", max_length=16)
     # Grows with every acquisition: instances acknowledge a token, not a holder.
     token: int = 0
-    acquired_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    acquired_at: datetime = utc_time()
+    expires_at: datetime = utc_time()
 
 
 class UploadSessionRow(Row, table=True):
@@ -81,11 +77,11 @@ class UploadSessionRow(Row, table=True):
     holder: str | None = Field(default=None, max_length=255, index=True)
     # Grows with every acquisition: a request commits only under the token it took.
     token: int = 0
-    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    expires_at: datetime | None = utc_time_or_none()
     # Bytes of the upload that successful requests have written and hashed; None: unknown
     # (an upload this registry did not start), taken from the storage when next resumed.
     size: int | None = Field(default=None, sa_column=Column(BigInteger()))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
 
 
 class GCRunRow(Row, table=True):
@@ -99,9 +95,9 @@ class GCRunRow(Row, table=True):
     phase: str = Field(default="waiting for registry instances", max_length=64)
     # Keys the sweep left in place because a write touched them during the run.
     kept_by_writes: int = 0
-    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    started_at: datetime = utc_time()
+    updated_at: datetime = utc_time()
+    finished_at: datetime | None = utc_time_or_none()
 
 
 class GCTouchRow(Row, table=True):
@@ -115,7 +111,7 @@ class GCTouchRow(Row, table=True):
     key: str = Field(primary_key=True, max_length=320)
     # None: used during the run, or by a request still in flight when its instance learnt
     # of the run (always kept); else when it was used before (kept within the window).
-    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    used_at: datetime | None = utc_time_or_none()
 
 
 class GCDeletingRow(Row, table=True):
@@ -126,4 +122,4 @@ class GCDeletingRow(Row, table=True):
 
     key: str = Field(primary_key=True, max_length=320)
     run: int = Field(primary_key=True)
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = utc_time()

@@ -91,6 +91,8 @@ class _RowType(type):
 def _column(name: str, hint: Any, info: FieldInfo) -> Column[Any]:
     if info.sa_column is not None:
         column = info.sa_column
+        if column.table is not None:  # a field set's column, taken by an earlier table
+            column = column._copy()
         column.name = column.key = name
         return column
     args = typing.get_args(hint)
@@ -104,7 +106,8 @@ def _column(name: str, hint: Any, info: FieldInfo) -> Column[Any]:
 
 class Row(metaclass=_RowType):
     """A row of one table: keyword arguments in, attributes out; `table=True` on a subclass
-    declares its table from the annotated fields."""
+    declares its table from the annotated fields, its own and those of any field set (a
+    subclass without `table=True`) it also derives from."""
 
     __table__: ClassVar[Table]
     __defaults__: ClassVar[dict[str, FieldInfo]]
@@ -115,8 +118,7 @@ class Row(metaclass=_RowType):
             return
         hints = typing.get_type_hints(cls)
         columns, defaults = [], {}
-        for name in cls.__annotations__:
-            value = cls.__dict__.get(name, _MISSING)
+        for name, value in _fields(cls).items():
             info = value if isinstance(value, FieldInfo) else FieldInfo(default=value)
             columns.append(_column(name, hints[name], info))
             defaults[name] = info
@@ -153,6 +155,18 @@ class Row(metaclass=_RowType):
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.model_dump().items())
         return f"{type(self).__name__}({fields})"
+
+
+def _fields(cls: type[Row]) -> dict[str, Any]:
+    """A table's annotated fields: its own, then those of the field sets it derives from
+    (Row subclasses without a table of their own)."""
+    found: dict[str, Any] = {}
+    for owner in cls.__mro__:
+        if owner is Row or not issubclass(owner, Row) or "__table__" in owner.__dict__:
+            continue
+        for name in owner.__dict__.get("__annotations__", {}):
+            found.setdefault(name, owner.__dict__.get(name, _MISSING))
+    return found
 
 
 def _same(row: Row, other: Row) -> bool:

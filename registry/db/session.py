@@ -13,8 +13,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
 from sqlalchemy import Connection, Engine, Select, Table, delete, insert, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement, Executable
 
+from registry.db.database import Database
 from registry.db.rows import ROW_CLASSES, Row, select
 
 _T = TypeVar("_T")
@@ -152,6 +154,13 @@ class Session:
         found = self.connection.execute(select(cls.__table__).where(*where)).mappings().first()
         return None if found is None else self._load(cls, found)
 
+    def require(self, cls: type[_R], key: Any, missing: Exception) -> _R:
+        """`get`, raising `missing` (the caller's not-found error) when there is no row."""
+        row = self.get(cls, key)
+        if row is None:
+            raise missing
+        return row
+
     def refresh(self, row: Row) -> None:
         self.flush()
         query = select(row.__table__).where(*_by_key(row))
@@ -192,3 +201,28 @@ class Session:
         if self._connection is not None:
             self._connection.rollback()
         self._rows.clear()
+
+
+def find_row(db: Database, cls: type[_R], key: Any) -> _R | None:
+    """The row of `cls` under primary key `key`, read in a session of its own."""
+    with Session(db.engine) as session:
+        return session.get(cls, key)
+
+
+def get_row(db: Database, cls: type[_R], key: Any, missing: Exception) -> _R:
+    """`find_row`, raising `missing` when there is no such row."""
+    with Session(db.engine) as session:
+        return session.require(cls, key, missing)
+
+
+def insert_row(db: Database, row: _R, taken: Exception) -> _R:
+    """Write `row`, a new one, and read it back; `taken` is raised instead when its key (or
+    a unique value) is already in the table."""
+    with Session(db.engine) as session:
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            raise taken from None
+        session.refresh(row)
+    return row

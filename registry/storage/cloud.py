@@ -47,6 +47,14 @@ class KeySpace:
         relative = key[len(self.root) :] if self.root else f"/{key}"
         return relative.rstrip("/") or "/"
 
+    def listed(self, directory_path: str, keys: Iterable[str]) -> list[str]:
+        """The sorted paths of what a delimited listing of `directory_path` returned (keys and
+        common prefixes); nothing there is PathNotFoundError unless it is the root."""
+        paths = {self.path(key) for key in keys}
+        if not paths and directory_path != "/":
+            raise PathNotFoundError(directory_path)
+        return sorted(paths)
+
 
 def directory(path: str) -> FileInfo:
     return FileInfo(path, 0, DIRECTORY_TIME, True)

@@ -40,8 +40,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _when(nullable: bool = True) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+def utc_time() -> Any:
+    """The field of a UTC time every row has (a column of its own for each table)."""
+    return Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def utc_time_or_none() -> Any:
+    """The field of a UTC time a row may lack: None until set."""
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class TaskRow(Row, table=True):
@@ -63,14 +69,15 @@ class TaskRow(Row, table=True):
     worker: str | None = Field(default=None, max_length=255)
     schedule_id: str | None = Field(default=None, index=True, max_length=36)
     retry_of: str | None = Field(default=None, max_length=36)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    sent_at: datetime | None = _when()  # None: the message has not reached the broker yet
-    started_at: datetime | None = _when()
-    finished_at: datetime | None = _when()
-    heartbeat_at: datetime | None = _when()
-    retry_at: datetime | None = _when()
-    scheduled_for: datetime | None = _when()
+    created_at: datetime = utc_time()
+    updated_at: datetime = utc_time()
+    # None: the message has not reached the broker yet.
+    sent_at: datetime | None = utc_time_or_none()
+    started_at: datetime | None = utc_time_or_none()
+    finished_at: datetime | None = utc_time_or_none()
+    heartbeat_at: datetime | None = utc_time_or_none()
+    retry_at: datetime | None = utc_time_or_none()
+    scheduled_for: datetime | None = utc_time_or_none()
 
 
 class ScheduleRow(Row, table=True):
@@ -81,11 +88,11 @@ class ScheduleRow(Row, table=True):
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     cron: str = Field(max_length=128)
     enabled: bool = True
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
+    updated_at: datetime = utc_time()
     # Computed by beat; reset to None by an edit so that beat recomputes it.
-    next_run_at: datetime | None = _when()
-    last_run_at: datetime | None = _when()
+    next_run_at: datetime | None = utc_time_or_none()
+    last_run_at: datetime | None = utc_time_or_none()
     last_task_id: str | None = Field(default=None, max_length=36)
 
 
@@ -96,4 +103,4 @@ class LockRow(Row, table=True):
     holder: str = Field(max_length=255)
     # Grows with every change of holder: a fencing token for whoever holds the lock.
     token: int = 0
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = utc_time()

@@ -16,10 +16,10 @@ from sqlalchemy import JSON, Column
 from registry import audit
 from registry.db.database import Database
 from registry.db.rows import Field, Row, col, select
-from registry.db.session import Session
+from registry.db.session import Session, get_row
 from registry.tasks.errors import InvalidCron
 from registry.tasks.kinds import validate_params
-from registry.tasks.models import ScheduleRow, UTCDateTime, utcnow
+from registry.tasks.models import ScheduleRow, utc_time, utcnow
 from registry.tasks.retention_policy import InvalidPolicy, PolicyExists, PolicyNotFound, PolicySpec
 from registry.tasks.schedules import check_cron
 
@@ -29,8 +29,8 @@ class RetentionPolicyRow(Row, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # the PolicySpec
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
+    updated_at: datetime = utc_time()
 
     @property
     def spec(self) -> PolicySpec:
@@ -60,11 +60,7 @@ def list_policies(db: Database) -> list[RetentionPolicyRow]:
 
 
 def get_policy(db: Database, name: str) -> RetentionPolicyRow:
-    with Session(db.engine, expire_on_commit=False) as session:
-        row = session.get(RetentionPolicyRow, name)
-    if row is None:
-        raise PolicyNotFound(f"retention policy {name!r} not found")
-    return row
+    return get_row(db, RetentionPolicyRow, name, _not_found(name))
 
 
 def create_policy(db: Database, spec: PolicySpec, *, allow_seconds: bool) -> RetentionPolicyRow:
@@ -86,9 +82,7 @@ def create_policy(db: Database, spec: PolicySpec, *, allow_seconds: bool) -> Ret
 def replace_policy(db: Database, spec: PolicySpec, *, allow_seconds: bool) -> RetentionPolicyRow:
     spec = checked(spec, allow_seconds)
     with Session(db.engine, expire_on_commit=False) as session:
-        row = session.get(RetentionPolicyRow, spec.name)
-        if row is None:
-            raise PolicyNotFound(f"retention policy {spec.name!r} not found")
+        row = session.require(RetentionPolicyRow, spec.name, _not_found(spec.name))
         row.document, row.updated_at = spec.model_dump(mode="json"), utcnow()
         session.add(row)
         _sync_schedule(session, spec)
@@ -99,9 +93,7 @@ def replace_policy(db: Database, spec: PolicySpec, *, allow_seconds: bool) -> Re
 
 def delete_policy(db: Database, name: str) -> None:
     with Session(db.engine) as session:
-        row = session.get(RetentionPolicyRow, name)
-        if row is None:
-            raise PolicyNotFound(f"retention policy {name!r} not found")
+        row = session.require(RetentionPolicyRow, name, _not_found(name))
         schedule = session.get(ScheduleRow, schedule_id(name))
         if schedule is not None:
             session.delete(schedule)
@@ -127,3 +119,7 @@ def _sync_schedule(session: Session, spec: PolicySpec) -> None:
     row.params, row.cron, row.enabled = params, spec.cron, spec.enabled
     row.next_run_at, row.updated_at = None, now  # beat recomputes the next run
     session.add(row)
+
+
+def _not_found(name: str) -> PolicyNotFound:
+    return PolicyNotFound(f"retention policy {name!r} not found")

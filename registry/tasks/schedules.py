@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, update
 
 from registry.db.database import Database
 from registry.db.rows import col, select
-from registry.db.session import Session
+from registry.db.session import Session, find_row, get_row
 from registry.tasks.errors import IllegalTransition, InvalidCron, InvalidCursor, ScheduleNotFound
 from registry.tasks.ids import new_id
 from registry.tasks.kinds import validate_params
@@ -81,15 +81,11 @@ def create_schedule(
 
 
 def find_schedule(db: Database, schedule_id: str) -> ScheduleRow | None:
-    with Session(db.engine, expire_on_commit=False) as session:
-        return session.get(ScheduleRow, schedule_id)
+    return find_row(db, ScheduleRow, schedule_id)
 
 
 def get_schedule(db: Database, schedule_id: str) -> ScheduleRow:
-    row = find_schedule(db, schedule_id)
-    if row is None:
-        raise ScheduleNotFound(f"schedule {schedule_id} not found")
-    return row
+    return get_row(db, ScheduleRow, schedule_id, _not_found(schedule_id))
 
 
 def list_schedules(
@@ -124,15 +120,13 @@ def update_schedule(
     stmt = update(ScheduleRow).where(col(ScheduleRow.id) == schedule_id).values(**values)
     with db.engine.begin() as connection:
         if connection.execute(stmt).rowcount != 1:
-            raise ScheduleNotFound(f"schedule {schedule_id} not found")
+            raise _not_found(schedule_id)
     return get_schedule(db, schedule_id)
 
 
 def delete_schedule(db: Database, schedule_id: str) -> None:
     with Session(db.engine) as session:
-        row = session.get(ScheduleRow, schedule_id)
-        if row is None:
-            raise ScheduleNotFound(f"schedule {schedule_id} not found")
+        row = session.require(ScheduleRow, schedule_id, _not_found(schedule_id))
         session.delete(row)
         session.commit()
 
@@ -167,3 +161,7 @@ def record_task(db: Database, schedule_id: str, task_id: str) -> None:
     )
     with db.engine.begin() as connection:
         connection.execute(stmt)
+
+
+def _not_found(schedule_id: str) -> ScheduleNotFound:
+    return ScheduleNotFound(f"schedule {schedule_id} not found")

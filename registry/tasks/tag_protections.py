@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column
-from sqlalchemy.exc import IntegrityError
-
 from registry.content.tag_protection import InvalidRule, TagProtection, compile_rule
 from registry.db.database import Database
 from registry.db.rows import Field, Row, col, select
-from registry.db.session import Session
+from registry.db.session import Session, get_row, insert_row
 from registry.errors import RegistryError
-from registry.tasks.models import UTCDateTime, utcnow
+from registry.tasks.models import utc_time, utcnow
 
 
 class TagProtectionRow(Row, table=True):
@@ -28,7 +25,7 @@ class TagProtectionRow(Row, table=True):
     repositories: str = Field(max_length=255)
     tags: str = Field(max_length=1024)
     created_by: str = Field(max_length=128)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = utc_time()
 
 
 class TagClaimRow(Row, table=True):
@@ -37,11 +34,15 @@ class TagClaimRow(Row, table=True):
     repository: str = Field(primary_key=True, max_length=255)
     tag: str = Field(primary_key=True, max_length=128)
     digest: str = Field(max_length=255)
-    linked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    linked_at: datetime = utc_time()
 
 
 class RuleNotFound(RegistryError):
     code, status, default_message = "NOT_FOUND", 404, "tag protection rule not found"
+
+
+def _not_found(name: str) -> RuleNotFound:
+    return RuleNotFound(f"tag protection rule {name!r} not found")
 
 
 class RuleExists(RegistryError):
@@ -67,13 +68,7 @@ def create_rule(
         created_by=created_by[:128],
         created_at=utcnow(),
     )
-    with Session(db.engine, expire_on_commit=False) as session:
-        session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:
-            raise RuleExists(f"tag protection rule {name!r} exists") from None
-    return row
+    return insert_row(db, row, RuleExists(f"tag protection rule {name!r} exists"))
 
 
 def list_rules(db: Database) -> list[TagProtectionRow]:
@@ -83,19 +78,13 @@ def list_rules(db: Database) -> list[TagProtectionRow]:
 
 
 def get_rule(db: Database, name: str) -> TagProtectionRow:
-    with Session(db.engine, expire_on_commit=False) as session:
-        row = session.get(TagProtectionRow, name)
-    if row is None:
-        raise RuleNotFound(f"tag protection rule {name!r} not found")
-    return row
+    return get_row(db, TagProtectionRow, name, _not_found(name))
 
 
 def delete_rule(db: Database, name: str) -> TagProtectionRow:
     """Remove the rule; its tags are ordinary tags again (once caches expire)."""
     with Session(db.engine, expire_on_commit=False) as session:
-        row = session.get(TagProtectionRow, name)
-        if row is None:
-            raise RuleNotFound(f"tag protection rule {name!r} not found")
+        row = session.require(TagProtectionRow, name, _not_found(name))
         session.delete(row)
         session.commit()
     return row

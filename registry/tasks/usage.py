@@ -19,7 +19,7 @@ from registry.db.rows import Field, Row, col, select
 from registry.db.session import Session
 from registry.errors import RegistryError
 from registry.tasks.errors import InvalidCursor
-from registry.tasks.models import UTCDateTime
+from registry.tasks.models import utc_time, utc_time_or_none
 from registry.tasks.usage_result import NamespaceUsage, UsageResult
 
 
@@ -31,7 +31,7 @@ class UsageRunRow(Row, table=True):
     __tablename__ = "usage_runs"
 
     task_id: str = Field(primary_key=True, max_length=36)
-    computed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    computed_at: datetime = utc_time()
     total_bytes: int = _bytes()
     gc_would_free_bytes: int = _bytes()
     blobs: int = _bytes()
@@ -54,7 +54,7 @@ class UsageRepositoryRow(Row, table=True):
     unique_bytes: int = _bytes()
     manifests: int = 0
     tags: int = 0
-    last_push_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_push_at: datetime | None = utc_time_or_none()
 
 
 class UsageNamespaceRow(Row, table=True):

@@ -86,9 +86,7 @@ class OSSDriver(OSSBucket):
         for page in self.pages(self.keys.prefix(path), "/"):
             names.update(page.prefix_list)
             names.update(obj.key for obj in page.object_list)
-        if not names and path != "/":
-            raise PathNotFoundError(path)
-        return sorted({self.keys.path(name) for name in names})
+        return self.keys.listed(path, names)
 
     def walk(self, path: str) -> Iterator[FileInfo]:
         yield from walk_files(path, nonempty(self._files(path), path, self.name))

@@ -10,16 +10,16 @@ import json
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
 
 from swiftclient.client import Connection
 from swiftclient.utils import LengthWrapper
 
 from registry.config.drivers import SwiftSettings
-from registry.storage.cloud import CONNECT_TIMEOUT, READ_TIMEOUT, RETRY_ATTEMPTS, KeySpace
+from registry.storage.cloud import KeySpace
 from registry.storage.driver import PathNotFoundError, StorageDriver, StorageUnavailableError
-from registry.storage.swift.session import SwiftSession, translated
+from registry.storage.swift.session import SessionOptions, SwiftSession, translated
 
 CONTENT_TYPE = "application/octet-stream"
 MANIFEST = "x-object-manifest"
@@ -38,17 +38,11 @@ class SwiftContainer(StorageDriver):
     consistency_wait = 15.0
     page_size = PAGE
 
-    def __init__(
-        self,
-        settings: SwiftSettings,
-        *,
-        timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
-        retries: int = RETRY_ATTEMPTS - 1,
-    ) -> None:
+    def __init__(self, settings: SwiftSettings, **session: Unpack[SessionOptions]) -> None:
         self.settings = settings
         self.container = settings.container
         self.chunksize = settings.chunksize
-        self.session = SwiftSession(settings, timeout=timeout, retries=retries)
+        self.session = SwiftSession(settings, **session)
         prefix = settings.prefix.strip("/")
         self.keys = KeySpace.under(f"{prefix}/files")
         self.segments_root = f"{prefix}/segments".lstrip("/")

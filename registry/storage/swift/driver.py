@@ -82,10 +82,8 @@ class SwiftDriver(SwiftContainer):
         return FileInfo(path, size, _timestamp(headers), False)
 
     def list(self, path: str) -> list[str]:
-        names = [e.get("subdir") or e["name"] for e in self.entries(self.keys.prefix(path), "/")]
-        if not names and path != "/":
-            raise PathNotFoundError(path)
-        return sorted({self.keys.path(name) for name in names})
+        entries = self.entries(self.keys.prefix(path), "/")
+        return self.keys.listed(path, [e.get("subdir") or e["name"] for e in entries])
 
     def walk(self, path: str) -> Iterator[FileInfo]:
         yield from walk_files(path, nonempty(self._files(path), path, self.name))

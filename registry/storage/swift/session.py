@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 from requests import RequestException
 from swiftclient.client import Connection
@@ -20,6 +20,13 @@ from registry.storage.driver import PathNotFoundError, StorageError, StorageUnav
 log = logging.getLogger("hth.storage.swift")
 
 _TRANSIENT = (408, 429, 498, 499)
+
+
+class SessionOptions(TypedDict, total=False):
+    """How patient a SwiftSession is: (connect, read) timeouts and retries of each call."""
+
+    timeout: tuple[float, float]
+    retries: int
 
 
 @contextmanager
