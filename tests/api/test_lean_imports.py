@@ -1,5 +1,6 @@
-"""api/lean_imports.py: what an HTTP worker goes without, and that it changes nothing it
-uses. Each check runs in a fresh interpreter (imports are process-wide)."""
+"""api/lean_imports.py and the parser-on-demand import of api/protocol: what an HTTP worker
+goes without, and that it changes nothing it uses. Each check runs in a fresh interpreter
+(imports are process-wide)."""
 
 from __future__ import annotations
 
@@ -62,5 +63,20 @@ except ModuleNotFoundError as exc:
     assert exc.name == "yaml"
 else:
     raise AssertionError("not refused")
+"""
+    )
+
+
+def test_only_the_parser_picked_is_imported() -> None:
+    run(
+        """
+import sys
+from api.protocol.guard import HeadLimits
+from api.protocol.implementations import protocol_factory
+factory = protocol_factory("httptools", HeadLimits(5.0))
+assert factory.args[0].__name__ == "GuardedHttpTools"
+assert "h11" not in sys.modules and "uvicorn.protocols.http.h11_impl" not in sys.modules
+factory = protocol_factory("h11", HeadLimits(5.0))
+assert factory.args[0].__name__ == "GuardedH11"
 """
     )
