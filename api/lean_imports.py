@@ -1,6 +1,7 @@
-"""What an HTTP worker process (cli/http_worker.py) skips importing: uvicorn's command line
-and the pydantic v1 compatibility layer, ~3 MiB of RSS it never uses (docs/benchmarks.md,
-"Footprint"). Call `install()` first thing, before anything imports uvicorn or FastAPI.
+"""What an HTTP worker process (cli/http_worker.py) skips importing: uvicorn's command line,
+the pydantic v1 compatibility layer, and two optional modules Kombu pulls in when the worker
+first enqueues a task, ~4 MiB of RSS it never uses (docs/benchmarks.md, "Footprint"). Call
+`install()` first thing, before anything imports uvicorn, FastAPI or Kombu.
 
 - uvicorn's package `__init__` imports `uvicorn.main`: its CLI (click), the reloader
   (watchfiles) and the multiprocess supervisor (multiprocessing). A worker needs only
@@ -9,17 +10,33 @@ and the pydantic v1 compatibility layer, ~3 MiB of RSS it never uses (docs/bench
   from it (`from uvicorn import Config`).
 - FastAPI asks, for every response model, whether it is a pydantic v1 model, importing
   `pydantic.v1` (1.5 MiB) to find out; none is: marked absent, the check answers no.
+- Kombu (worker/publish.py) registers a YAML serializer when PyYAML imports (0.7 MiB), and
+  takes its after-fork hook from billiard (with cffi: 0.5 MiB), which
+  re-exports multiprocessing's, Kombu's fallback. A worker sends JSON only (Celery's
+  `accept_content` too): those two module bodies run with PyYAML and billiard refused
+  (`_WITHOUT`), the same hook results; both stay importable by anything else.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 import types
+from collections.abc import Sequence
+from importlib.abc import Loader, MetaPathFinder
+from importlib.machinery import ModuleSpec, PathFinder
+
+# module -> optional imports its body tries, which an HTTP worker goes without
+_WITHOUT: dict[str, tuple[str, ...]] = {
+    "kombu.serialization": ("yaml",),
+    "kombu.utils.compat": ("billiard",),
+}
 
 
 def install() -> None:
-    """Register the bare uvicorn package and the absent pydantic.v1, unless already imported."""
+    """Register the bare uvicorn package, the absent pydantic.v1 and the finder of
+    `_WITHOUT`'s modules, unless already imported."""
     if "uvicorn" not in sys.modules:
         spec = importlib.util.find_spec("uvicorn")
         if spec is not None and spec.submodule_search_locations is not None:
@@ -33,3 +50,50 @@ def install() -> None:
             package.Config = Config  # type: ignore[attr-defined]
             package.Server = Server  # type: ignore[attr-defined]
     sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
+    if not any(isinstance(finder, _Without) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _Without())
+
+
+class _Without(MetaPathFinder):
+    """Finds `_WITHOUT`'s modules (not yet imported) as the path finder does, with a loader
+    that runs their body with their optional imports refused, in that thread only: any
+    other thread imports them as usual meanwhile."""
+
+    def __init__(self) -> None:
+        self.refused: dict[int, tuple[str, ...]] = {}  # thread -> what it may not import
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        if fullname in self.refused.get(threading.get_ident(), ()):
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        absent = _WITHOUT.get(fullname)
+        if absent is None:
+            return None
+        spec = PathFinder.find_spec(fullname, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _LoaderWithout(spec.loader, absent, self)
+        return spec
+
+
+class _LoaderWithout(Loader):
+    def __init__(self, loader: Loader, absent: tuple[str, ...], finder: _Without) -> None:
+        self.loader, self.absent, self.finder = loader, absent, finder
+
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        thread, refused = threading.get_ident(), self.finder.refused
+        outer = refused.get(thread, ())  # one such body may import the other
+        refused[thread] = outer + self.absent
+        try:
+            self.loader.exec_module(module)
+        finally:
+            if outer:
+                refused[thread] = outer
+            else:
+                del refused[thread]

@@ -1,8 +1,9 @@
 """Each process imports only what it uses (docs/benchmarks.md, "Footprint"): the `up`
 supervisor nothing of the platform, a registry serving requests neither Celery nor Alembic
-nor the token libraries nor SQLAlchemy's ORM, one enqueueing a task no Celery, an idle Celery
-worker and Flower no pydantic or SQLAlchemy, an idle beat no broker client. One interpreter
-per check, all started at once."""
+nor the token libraries nor SQLAlchemy's ORM, one enqueueing a task or answering the status
+page no Celery (nor PyYAML or billiard through Kombu), an idle Celery worker and Flower no
+pydantic or SQLAlchemy, an idle beat no broker client. One interpreter per check, all
+started at once."""
 
 from __future__ import annotations
 
@@ -45,6 +46,14 @@ with TestClient(create_app_from_env()) as client:
     assert client.post("/api/v1/tasks", json=task).status_code == 202
 """
 
+STATUS = """
+import cli.http_worker
+from fastapi.testclient import TestClient
+from api.app import create_app_from_env
+with TestClient(create_app_from_env()) as client:
+    assert client.get("/api/v1/status").json()["workers"] == {"names": [], "error": None}
+"""
+
 # process -> (code it runs, top-level packages it must not have imported)
 CHECKS: dict[str, tuple[str, set[str]]] = {
     "up supervisor": (
@@ -61,11 +70,15 @@ CHECKS: dict[str, tuple[str, set[str]]] = {
         | {"argon2", "croniter"}  # auth is off here; no schedule was read
         | {"uvicorn.main", "watchfiles", "multiprocessing", "pydantic.v1"},  # (httpx: click)
     ),
-    # The message goes out with Kombu alone (worker/publish.py).
+    # The message goes out with Kombu alone (worker/publish.py), without the YAML serializer
+    # nor billiard Kombu's import would add (api/lean_imports.py).
     "registry enqueueing a task": (
         ENQUEUE,
-        {"celery", "alembic", "sqlmodel", "sqlalchemy.orm", "uvicorn.main", "pydantic.v1"},
+        {"celery", "alembic", "sqlmodel", "sqlalchemy.orm", "uvicorn.main", "pydantic.v1"}
+        | {"yaml", "billiard"},
     ),
+    # The workers are pinged with Kombu alone (worker/control.py).
+    "registry answering the status page": (STATUS, {"celery", "alembic", "yaml", "billiard"}),
     # `hth-ctl run worker|flower` exec worker/boot.py: the Celery worker's main process (its
     # pool processes fork from it) and Flower load no settings; a task loads what it needs.
     "worker (main and idle pool processes)": (

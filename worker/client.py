@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from registry.audit import task_enqueued
 from registry.config import Settings
@@ -21,28 +19,7 @@ from registry.tasks.records import NewTask, create_task, unfinished_of_kinds
 from registry.tasks.states import Trigger
 from registry.tasks.transitions import mark_sent
 
-if TYPE_CHECKING:
-    from worker.celery_app import HthCelery
-
 log = logging.getLogger("hth.tasks")
-
-_lock = threading.Lock()
-_apps: dict[tuple[int, int], tuple[Settings, HthCelery]] = {}
-
-
-def celery_for(settings: Settings) -> HthCelery:
-    """This process's Celery app for these settings (to ask the workers, as the status page
-    does). Sending a task needs no Celery: worker/publish.py."""
-    # Imported here: the registry's HTTP workers load Celery (~15 MiB) only to ask the
-    # workers, not to serve pulls and pushes nor to enqueue (docs/benchmarks.md).
-    from worker.celery_app import create_celery
-
-    key = (os.getpid(), id(settings))
-    with _lock:
-        entry = _apps.get(key)
-        if entry is None:
-            entry = _apps[key] = (settings, create_celery(settings))
-    return entry[1]
 
 
 def enqueue(
@@ -114,3 +91,11 @@ def broker_problem(settings: Settings) -> str | None:
     from worker.publish import broker_problem as problem
 
     return problem(settings)
+
+
+def ping(settings: Settings, timeout: float) -> list[dict[str, Any]]:
+    """The Celery workers' answers to a ping, as Celery's `control.ping` returns them
+    (worker/control.py: Kombu, imported with the first ping)."""
+    from worker.control import ping as ping_with_kombu
+
+    return ping_with_kombu(settings, timeout)

@@ -44,7 +44,7 @@ def connection(settings: Settings) -> Connection:
     return Connection(url, transport_options=options, connect_timeout=2)  # type: ignore[no-untyped-call]
 
 
-def _producers(settings: Settings) -> Any:
+def producers(settings: Settings) -> Any:
     """This process's pool of producers on the broker, as Celery's app keeps one: a message
     goes out on a connection already open, its queue declared once per connection."""
     key = (os.getpid(), broker_url(settings), repr(transport_options(settings)))
@@ -127,7 +127,7 @@ def publish_task(
     (after Celery's publish retry policy)."""
     eta = datetime.now(UTC) + timedelta(seconds=countdown) if countdown is not None else None
     body, headers = task_message(name, args, task_id, eta, kwargsrepr)
-    with _producers(settings).acquire(block=True) as producer:
+    with producers(settings).acquire(block=True) as producer:
         producer.publish(
             body,
             exchange="",

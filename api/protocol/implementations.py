@@ -2,7 +2,9 @@
 
 `protocol_factory()` picks one the way uvicorn's "auto" does (httptools when installed)
 unless the configuration names it, and binds the limits so that worker processes can
-unpickle it.
+unpickle it. Only the parser picked is imported (api/protocol/httptools_guarded.py or
+h11_guarded.py): h11 and uvicorn's h11 protocol are 0.4 MiB an HTTP worker on httptools
+never uses (docs/benchmarks.md, "Footprint").
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from functools import partial
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from uvicorn.config import Config
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from api.protocol.guard import HeadGuard, HeadLimits
+
+if TYPE_CHECKING:
+    from api.protocol.h11_guarded import GuardedH11
+    from api.protocol.httptools_guarded import GuardedHttpTools
 
 Parser = Literal["auto", "httptools", "h11"]
 
@@ -42,14 +46,6 @@ class _Guarded(asyncio.Protocol):
         super().data_received(data)
 
 
-class GuardedHttpTools(_Guarded, HttpToolsProtocol):
-    pass
-
-
-class GuardedH11(_Guarded, H11Protocol):
-    pass
-
-
 def _guarded(
     cls: type[GuardedHttpTools | GuardedH11],
     limits: HeadLimits,
@@ -72,6 +68,10 @@ def resolve_parser(parser: Parser) -> Literal["httptools", "h11"]:
 
 def protocol_factory(parser: Parser, limits: HeadLimits) -> type[asyncio.Protocol]:
     """What uvicorn's `http=` takes: a factory of guarded connections with `limits` bound."""
-    cls = GuardedHttpTools if resolve_parser(parser) == "httptools" else GuardedH11
+    cls: type[GuardedHttpTools | GuardedH11]
+    if resolve_parser(parser) == "httptools":
+        from api.protocol.httptools_guarded import GuardedHttpTools as cls
+    else:
+        from api.protocol.h11_guarded import GuardedH11 as cls
     # uvicorn calls it like a class; a partial of module-level names pickles for workers.
     return cast(type[asyncio.Protocol], partial(_guarded, cls, limits))

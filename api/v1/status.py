@@ -24,7 +24,7 @@ from registry.platform_snapshot import WATCHED_KINDS, snapshot
 from registry.tasks.records import list_tasks
 from registry.tasks.states import ACTIVE
 from registry.tasks.usage import latest_run
-from worker.client import celery_for
+from worker.client import ping
 
 router = APIRouter(prefix="/api/v1/status", tags=["status"], route_class=V1Route)
 
@@ -117,7 +117,7 @@ def ping_workers(settings: Settings) -> WorkersOut:
         if cached and time.monotonic() - cached[0] < PING_CACHE:
             return cached[1]
         try:
-            replies = celery_for(settings).control.ping(timeout=PING_TIMEOUT) or []
+            replies = ping(settings, PING_TIMEOUT)  # with Kombu, as Celery's control.ping
             answer = WorkersOut(names=sorted(name for reply in replies for name in reply))
         except Exception as exc:  # noqa: BLE001 - reported in the answer, not raised
             answer = WorkersOut(names=[], error=str(exc) or type(exc).__name__)
