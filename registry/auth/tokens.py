@@ -17,6 +17,7 @@ from registry.auth.rights import Grants, to_json
 from registry.db.database import Database
 from registry.db.rows import col, select
 from registry.db.session import Session, get_row
+from registry.errors import RegistryError
 from registry.tasks.models import utcnow
 
 PREFIX = "hth_"
@@ -25,22 +26,24 @@ _TOKEN = re.compile(r"hth_([0-9a-f]{16})_([A-Za-z0-9_-]{20,128})")
 _NAME = re.compile(r"[\w .@:/+-]{1,128}")
 
 
-class TokenError(ValueError):
-    status = 400
+class TokenError(RegistryError, ValueError):
+    """A request about personal access tokens that cannot be honoured."""
+
+    code, status, default_message = "BAD_REQUEST", 400, "invalid token request"
 
 
 class TokenNotFound(TokenError):
-    status = 404
+    code, status, default_message = "NOT_FOUND", 404, "no such token"
 
 
 class TokenForbidden(TokenError):
     """A token asking for more than its user (or the credential asking for it) holds."""
 
-    status = 403
+    code, status, default_message = "FORBIDDEN", 403, "more than the user holds"
 
 
 class TooManyTokens(TokenError):
-    status = 409
+    code, status, default_message = "CONFLICT", 409, "too many tokens"
 
 
 @dataclass(frozen=True)

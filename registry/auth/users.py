@@ -14,6 +14,7 @@ from registry.auth.passwords import hash_password
 from registry.db.database import Database
 from registry.db.rows import col, select
 from registry.db.session import Session, find_row, insert_row
+from registry.errors import RegistryError
 from registry.tasks.models import utcnow
 
 ROBOT_PREFIX = "robot$"
@@ -21,18 +22,18 @@ _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 RESERVED = {permissions.ANONYMOUS, "admin-api", "token"}
 
 
-class UserError(ValueError):
+class UserError(RegistryError, ValueError):
     """A request about users that cannot be honoured; `status` is its HTTP status."""
 
-    status = 400
+    code, status, default_message = "BAD_REQUEST", 400, "invalid user request"
 
 
 class UserNotFound(UserError):
-    status = 404
+    code, status, default_message = "NOT_FOUND", 404, "no such user"
 
 
 class UserExists(UserError):
-    status = 409
+    code, status, default_message = "CONFLICT", 409, "the user exists"
 
 
 def validate_username(username: str, robot: bool = False) -> str:

@@ -18,6 +18,7 @@ from registry.cluster.models import InstanceProcessRow, InstanceRow
 from registry.db.database import Database
 from registry.db.rows import col, select
 from registry.db.session import Session
+from registry.errors import RegistryError
 from registry.tasks.models import utcnow
 
 ADMIN_STATES = ("serving", "readonly", "stopped")
@@ -25,8 +26,8 @@ ADMIN_STATES = ("serving", "readonly", "stopped")
 _RANK = {"serving": 0, "readonly": 1, "stopped": 2}
 
 
-class UnknownInstance(LookupError):
-    pass
+class UnknownInstance(RegistryError, LookupError):
+    code, status, default_message = "NOT_FOUND", 404, "no such registry instance"
 
 
 class AckTimeout(TimeoutError):
