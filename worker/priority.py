@@ -6,6 +6,12 @@ starts (the GC's pool) runs at that priority too. The thread ends with the work,
 process goes back to its other tasks at its own priority (raising a niceness back would need
 privilege), and the task's heartbeat and lease renewals, on other threads, keep theirs.
 Elsewhere the work runs on the calling thread, at its priority.
+
+A thread's niceness only orders it against threads of its own scheduling group, though: with
+autogroup (Linux's default outside cgroups) every session is one group, and the registry,
+started in sessions of its own, gets an even share against the worker's whole session
+whatever its threads' niceness. `lowered_group` lowers that group's weight too while the work
+runs (docs/gc.md, "CPU priority").
 """
 
 from __future__ import annotations
@@ -14,11 +20,15 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 R = TypeVar("R")
 log = logging.getLogger("hth.tasks")
+AUTOGROUP = Path("/proc/self/autogroup")  # "/autogroup-42 nice 0"; absent without autogroup
 
 
 def lower_this_thread(nice: int) -> int:
@@ -63,3 +73,45 @@ def run_niced(work: Callable[[], R], nice: int, interrupt: Callable[[], None]) -
     if failure:
         raise failure[0]
     return outcome[0]
+
+
+def _set_group_nice(nice: int) -> None:
+    for attempt in range(3):  # the kernel takes one change per 100 ms machine-wide (EAGAIN)
+        try:
+            AUTOGROUP.write_text(str(nice))
+            return
+        except BlockingIOError:
+            time.sleep(0.11 * (attempt + 1))
+    AUTOGROUP.write_text(str(nice))
+
+
+def _group_nice() -> int | None:
+    """The niceness of this process's autogroup; None without one."""
+    try:
+        return int(AUTOGROUP.read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextmanager
+def lowered_group(nice: int) -> Iterator[None]:
+    """While the block runs, this process's autogroup (its session: the worker's processes)
+    weighs as a niceness `nice` steps lower; its niceness is put back afterwards (raising it
+    back to what it was needs no privilege unless that was below 0). Where there is no
+    autogroup (cgroups, other systems) the cgroup's CPU weight is the operator's."""
+    before = _group_nice()
+    lowered = False
+    if before is not None and min(19, before + nice) > before:
+        try:
+            _set_group_nice(min(19, before + nice))
+            lowered = True
+        except OSError as exc:
+            log.warning("cannot lower the CPU weight of the worker's session: %s", exc)
+    try:
+        yield
+    finally:
+        if lowered and before is not None:
+            try:
+                _set_group_nice(before)
+            except OSError as exc:
+                log.warning("cannot put back the CPU weight of the worker's session: %s", exc)

@@ -79,8 +79,9 @@ class GCSettings(Section):
     grace_period: Duration = timedelta(hours=1)
     # online: instances keep taking writes, the sweep agrees with them per blob (docs/gc.md)
     cluster_mode: Literal["online", "readonly", "stop"] = "online"
-    # Niceness added to the GC's threads in the worker (0-19; 0: the worker's own priority),
-    # so that a GC yields the CPU to the registry's clients on shared machines.
+    # Niceness added to the GC's threads in the worker and, while it runs, to the worker's
+    # session (autogroup) (0-19; 0: the worker's own priority), so that a GC yields the CPU
+    # to the registry's clients on shared machines (docs/gc.md, "CPU priority").
     cpu_nice: int = Field(default=10, ge=0, le=19)
     # Threads for the sweep's deletes (reads use at most the driver's read_concurrency).
     workers: int = Field(default=32, ge=1, le=256)

@@ -1,15 +1,18 @@
 """The GC's work runs on a thread of lower CPU priority (worker/priority.py): its own and its
-pool's threads are niced, the caller's is not, and results, errors and interruptions pass."""
+pool's threads are niced, the caller's is not, and results, errors and interruptions pass;
+the worker's session (autogroup) is lowered while it runs and put back."""
 
 from __future__ import annotations
 
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from worker.priority import run_niced
+from worker import priority
+from worker.priority import lowered_group, run_niced
 
 
 def _nice() -> int:
@@ -59,3 +62,37 @@ def test_an_interrupted_caller_stops_the_work_and_waits_for_it(
     with pytest.raises(TimeoutError):
         run_niced(work, 3, stop.set)
     assert finished.is_set(), "the work was still running when the caller went on"
+
+
+def test_the_session_group_is_lowered_while_the_work_runs_and_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = tmp_path / "autogroup"
+    group.write_text("/autogroup-42 nice 2\n")
+    monkeypatch.setattr(priority, "AUTOGROUP", group)
+    with lowered_group(10):
+        assert group.read_text() == "12"  # the kernel reads the bare number
+        group.write_text("/autogroup-42 nice 12\n")
+    assert group.read_text() == "2"
+    with lowered_group(30):
+        assert group.read_text() == "19"  # at most 19
+    with lowered_group(0):
+        assert group.read_text() == "2"  # 0: untouched
+
+
+def test_without_an_autogroup_the_work_runs_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(priority, "AUTOGROUP", tmp_path / "absent")
+    with lowered_group(10):
+        pass
+    assert not (tmp_path / "absent").exists()
+
+
+@pytest.mark.skipif(not priority.AUTOGROUP.exists(), reason="no autogroup on this kernel")
+def test_the_kernel_takes_the_session_niceness_and_gives_it_back() -> None:
+    before = priority._group_nice()
+    assert before is not None
+    with lowered_group(3):
+        assert priority._group_nice() == min(19, before + 3)
+    assert priority._group_nice() == before

@@ -2,7 +2,8 @@
 
 In `online` mode instances keep taking writes and the sweep agrees with them per key
 (worker/gc_online.py); in `readonly` or `stop` mode they refuse writes (or everything). The
-collection runs `docker_registry.gc.cpu_nice` steps lower in CPU priority (worker/priority.py).
+collection runs `docker_registry.gc.cpu_nice` steps lower in CPU priority, its threads and
+the worker's session alike (worker/priority.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from registry.tasks.params import GCParams
 from worker.context import TaskContext
 from worker.gc_online import OnlineRun, online_run
 from worker.lease import hold_storage_lease
-from worker.priority import run_niced
+from worker.priority import lowered_group, run_niced
 
 
 def execute(ctx: TaskContext) -> dict[str, Any]:
@@ -66,4 +67,5 @@ def _collect(
             fence=fence,
         )
 
-    return run_niced(work, nice, stop.set)
+    with lowered_group(nice):  # the thread's niceness alone orders it within the session only
+        return run_niced(work, nice, stop.set)
