@@ -37,17 +37,8 @@ def upload_tree(moto: MotoS3, root: Path, bucket: str) -> int:
 
 
 def distribution_config(moto: MotoS3, bucket: str, workdir: Path) -> Path:
-    """Distribution's s3 driver on moto: its endpoint (path-style addressing follows from
-    `regionendpoint` in 2.8), plain HTTP, v4 signatures."""
-    s3 = {
-        "accesskey": moto.access_key,
-        "secretkey": moto.secret_key,
-        "region": "us-east-1",
-        "regionendpoint": moto.endpoint,
-        "bucket": bucket,
-        "secure": False,
-        "v4auth": True,
-    }
+    """Distribution's configuration with its s3 driver on moto's `bucket`."""
+    s3 = moto.distribution_settings(bucket)
     config = {"version": 0.1, "log": {"level": "error"}, "storage": {"s3": s3}}
     path = workdir / "distribution-s3.yml"
     path.write_text(yaml.safe_dump(config))

@@ -148,16 +148,7 @@ def s3_backend(stack: ExitStack, workdir: Path) -> Backend:
     bucket = moto.new_bucket()
     # Both sides with Distribution's default part size (10 MiB).
     ours = moto.settings(bucket, rootdirectory="/ours", chunksize=10 * MiB)
-    theirs = {
-        "accesskey": moto.access_key,
-        "secretkey": moto.secret_key,
-        "region": "us-east-1",
-        "regionendpoint": moto.endpoint,
-        "bucket": bucket,
-        "secure": False,
-        "v4auth": True,
-        "rootdirectory": "/distribution",
-    }
+    theirs = moto.distribution_settings(bucket, rootdirectory="/distribution")
     forget = blob_forgetter("s3", {**ours, "rootdirectory": "/distribution"})
     return Backend(CloudStorage("s3", ours, moto.endpoint), {"s3": theirs}, forget)
 

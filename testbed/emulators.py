@@ -150,6 +150,20 @@ class MotoS3(Emulator):
             **extra,
         }
 
+    def distribution_settings(self, bucket: str, **extra: Any) -> dict[str, Any]:
+        """Distribution 2.8's s3 driver on this server: its endpoint (path-style addressing
+        follows from `regionendpoint` in 2.8), plain HTTP, v4 signatures."""
+        return {
+            "accesskey": self.access_key,
+            "secretkey": self.secret_key,
+            "region": "us-east-1",
+            "regionendpoint": self.endpoint,
+            "bucket": bucket,
+            "secure": False,
+            "v4auth": True,
+            **extra,
+        }
+
 
 class RcloneS3(MotoS3):
     """`rclone serve s3` over a local folder: checks SigV4 signatures, like real S3."""
