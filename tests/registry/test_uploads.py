@@ -332,14 +332,16 @@ def test_a_hold_that_was_not_renewed_expires_and_its_commit_is_refused(
 
 
 def test_a_renewed_hold_outlives_its_ttl(tmp_path: Path, database_settings: Settings) -> None:
-    sessions = new_sessions(database_settings, ttl=0.6)
+    # Renewals run every TTL/3 and a hold stays valid TTL/2 after one: a TTL of 2.4 s leaves
+    # a renewal 0.4 s to commit (0.6 s left 0.1 s, which a loaded SQLite missed in CI).
+    sessions = new_sessions(database_settings, ttl=2.4)
     driver = create_driver("filesystem", {"rootdirectory": str(tmp_path / "storage")})
     upload_id = upload_chunks(driver, sessions, b"")
     hold = sessions.acquire(NAME, upload_id)
     upload = Upload.resume(driver, NAME, upload_id, hold)
-    for _ in range(10):  # 2 s: three TTLs of a slow but live writer
+    for _ in range(15):  # 7.5 s: three TTLs of a slow but live writer
         upload.write(b"x")
-        time.sleep(0.2)
+        time.sleep(0.5)
     upload.save()
     hold.release()
-    assert sessions.committed(NAME, upload_id) == 10
+    assert sessions.committed(NAME, upload_id) == 15
