@@ -28,7 +28,8 @@ from typing import TypeVar
 
 R = TypeVar("R")
 log = logging.getLogger("hth.tasks")
-AUTOGROUP = Path("/proc/self/autogroup")  # "/autogroup-42 nice 0"; absent without autogroup
+# "/autogroup-42 nice 0"; absent without autogroup, empty for a process in a CPU cgroup of its own
+AUTOGROUP = Path("/proc/self/autogroup")
 
 
 def lower_this_thread(nice: int) -> int:
@@ -86,7 +87,8 @@ def _set_group_nice(nice: int) -> None:
 
 
 def _group_nice() -> int | None:
-    """The niceness of this process's autogroup; None without one."""
+    """The niceness of this process's autogroup; None without one (no autogroup in the kernel,
+    or the process is in a CPU cgroup other than the root, where the file is empty)."""
     try:
         return int(AUTOGROUP.read_text().split()[-1])
     except (OSError, ValueError, IndexError):
