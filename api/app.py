@@ -14,23 +14,11 @@ from api import health, metrics
 from api.auth.install import install_auth
 from api.cluster import InstanceAgent
 from api.forwarded import ForwardedMiddleware
+from api.lazy_routers import install_lazy_routers
 from api.logs import configure_logging
 from api.observability import ObservabilityMiddleware
 from api.state import AppState
 from api.ui import router as ui_router
-from api.v1 import audit as v1_audit
-from api.v1 import backups as v1_backups
-from api.v1 import instances as v1_instances
-from api.v1 import me as v1_me
-from api.v1 import repositories as v1_repositories
-from api.v1 import retention as v1_retention
-from api.v1 import schedules as v1_schedules
-from api.v1 import status as v1_status
-from api.v1 import tag_protections as v1_tag_protections
-from api.v1 import tasks as v1_tasks
-from api.v1 import tokens as v1_tokens
-from api.v1 import usage as v1_usage
-from api.v1 import users as v1_users
 from api.v1.guard_check import check_guarded
 from api.v2.dispatch import dispatch
 from registry.config import Settings, load_settings
@@ -40,20 +28,7 @@ V2_METHODS = ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"]
 ROUTERS: list[APIRouter] = [
     health.router,
     metrics.router,
-    v1_tasks.router,
-    v1_schedules.router,
-    v1_repositories.router,
-    v1_backups.router,
-    v1_instances.router,
-    v1_status.router,
     ui_router,
-    v1_users.router,
-    v1_tokens.router,
-    v1_me.router,
-    v1_audit.router,
-    v1_usage.router,
-    v1_tag_protections.router,
-    v1_retention.router,
 ]
 
 
@@ -74,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.add_route("/v2/{path:path}", dispatch, methods=V2_METHODS, include_in_schema=False)
     for router in ROUTERS:
         app.include_router(router)
+    install_lazy_routers(app)  # /api/v1, each router with its first request
     install_auth(app, settings)  # after the routers: it documents their errors
     check_guarded(app)  # fail closed: every /api/v1 route is admin-guarded
     # Around auth's body limits: a request they refuse (413, 408) has its log line too.

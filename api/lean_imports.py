@@ -15,6 +15,11 @@ first enqueues a task, ~4 MiB of RSS it never uses (docs/benchmarks.md, "Footpri
   re-exports multiprocessing's, Kombu's fallback. A worker sends JSON only (Celery's
   `accept_content` too): those two module bodies run with PyYAML and billiard refused
   (`_WITHOUT`), the same hook results; both stay importable by anything else.
+- FastAPI defines the OpenAPI document's pydantic models (fastapi.openapi.models, 1.3 MiB
+  built) when it is imported; a worker validates with them only when it writes that
+  document. FastAPI is imported with pydantic's `defer_build` default on: each model is
+  built on its first use instead (pydantic's own mechanism; the three FastAPI rebuilds
+  explicitly are built at once as before).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import importlib.util
 import sys
 import threading
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec, PathFinder
 
@@ -35,8 +41,8 @@ _WITHOUT: dict[str, tuple[str, ...]] = {
 
 
 def install() -> None:
-    """Register the bare uvicorn package, the absent pydantic.v1 and the finder of
-    `_WITHOUT`'s modules, unless already imported."""
+    """Register the bare uvicorn package, the absent pydantic.v1, FastAPI with its models
+    built on first use and the finder of `_WITHOUT`'s modules, unless already imported."""
     if "uvicorn" not in sys.modules:
         spec = importlib.util.find_spec("uvicorn")
         if spec is not None and spec.submodule_search_locations is not None:
@@ -50,8 +56,29 @@ def install() -> None:
             package.Config = Config  # type: ignore[attr-defined]
             package.Server = Server  # type: ignore[attr-defined]
     sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
+    if "fastapi" not in sys.modules:
+        with _models_built_on_first_use():
+            importlib.import_module("fastapi")
     if not any(isinstance(finder, _Without) for finder in sys.meta_path):
         sys.meta_path.insert(0, _Without())
+
+
+@contextmanager
+def _models_built_on_first_use() -> Iterator[None]:
+    """pydantic's `defer_build` default on while the block runs (for models of any module
+    imported meanwhile, which is start-up: no other thread defines models yet); where this
+    pydantic keeps its defaults otherwise, models are built as they come."""
+    from pydantic._internal import _config
+
+    defaults = getattr(_config, "config_defaults", None)
+    if not isinstance(defaults, dict) or defaults.get("defer_build") is not False:
+        yield
+        return
+    defaults["defer_build"] = True
+    try:
+        yield
+    finally:
+        defaults["defer_build"] = False
 
 
 class _Without(MetaPathFinder):

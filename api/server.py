@@ -102,6 +102,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # Both parsers sit behind the same head limits (api/protocol/guard.py).
         "http": protocol_factory(http.parser, HeadLimits(http.header_timeout.total_seconds())),
         "ws": "none",  # no WebSocket route exists: no upgrade path to guard
+        "loop": http.loop,
         "timeout_keep_alive": math.ceil(http.keepalive_timeout.total_seconds()),
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
     }

@@ -130,16 +130,16 @@ def parse_status(data: bytes) -> int:
 def rss_kib(pid: int) -> int:
     """Resident memory of process `pid` and every descendant (uvicorn workers), in KiB."""
     total = 0
-    for each in [pid, *_descendants(pid)]:
+    for each in [pid, *descendants(pid)]:
         status = Path(f"/proc/{each}/status").read_text()
         found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
         total += int(found.group(1)) if found else 0
     return total
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in map(int, (task / "children").read_text().split()):
-            found += [child, *_descendants(child)]
+            found += [child, *descendants(child)]
     return found

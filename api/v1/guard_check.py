@@ -1,13 +1,13 @@
 """Fail closed at start: every /api/v1 route uses V1Route (admins only when auth is on), and
 V1UserRoute (any authenticated user) guards /api/v1/me and nothing else. create_app calls
-`check_guarded` once every router is in."""
+`check_guarded` on its routes, api/lazy_routers.py on each /api/v1 router before adding it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from starlette.routing import BaseRoute
 
 from api.v1.errors import V1Route, V1UserRoute
@@ -27,10 +27,10 @@ def flat_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple
             yield prefix + getattr(route, "path", ""), route
 
 
-def check_guarded(app: FastAPI) -> None:
-    """RuntimeError naming the first /api/v1 route that bypasses the admin check, or a route
-    outside /api/v1/me that admits any user."""
-    for path, route in flat_routes(app.routes):
+def check_guarded(routes: FastAPI | APIRouter) -> None:
+    """RuntimeError naming the first /api/v1 route (of an app, or of a router before it is
+    added) that bypasses the admin check, or a route outside /api/v1/me that admits any user."""
+    for path, route in flat_routes(routes.routes):
         if not isinstance(route, APIRoute) or not path.startswith("/api/v1/"):
             continue
         if not isinstance(route, V1Route):

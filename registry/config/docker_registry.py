@@ -61,6 +61,9 @@ class HTTPSettings(Section):
     keepalive_timeout: Duration = timedelta(seconds=30)
     # uvicorn's HTTP/1.1 parser; "auto" is httptools when installed, else h11.
     parser: Literal["auto", "httptools", "h11"] = "auto"
+    # Each HTTP worker's event loop: asyncio's own, or uvloop (2 MiB more per worker, the
+    # same registry throughput in bench/registry_bench.py: docs/benchmarks.md, "Footprint").
+    loop: Literal["asyncio", "uvloop"] = "asyncio"
 
     _timeouts = field_validator("header_timeout", "keepalive_timeout")(_check_positive_duration)
 

@@ -11,11 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(code: str) -> None:
+def run(code: str) -> str:
+    """What `code` prints, run in a fresh interpreter; it must succeed."""
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
 
 
 def test_kombu_sends_json_without_yaml_nor_billiard() -> None:
@@ -80,3 +82,34 @@ factory = protocol_factory("h11", HeadLimits(5.0))
 assert factory.args[0].__name__ == "GuardedH11"
 """
     )
+
+
+OPENAPI_DOCUMENT = """
+import json, tempfile
+from api.app import create_app
+from registry.config import parse_settings
+app = create_app(parse_settings({"data_dir": tempfile.mkdtemp()}))
+print(json.dumps(app.openapi(), sort_keys=True))
+"""
+
+
+def test_fastapis_models_are_built_on_first_use_and_write_the_same_document() -> None:
+    lean = run(
+        """
+from api.lean_imports import install
+install()
+from fastapi.openapi import models
+from pydantic._internal import _config
+assert not models.OpenAPI.__pydantic_complete__ and not models.APIKey.__pydantic_complete__
+assert _config.config_defaults["defer_build"] is False  # for every model defined later
+from pydantic import BaseModel
+class Later(BaseModel):
+    x: int
+assert Later.__pydantic_complete__
+"""
+        + OPENAPI_DOCUMENT
+        + """
+assert models.OpenAPI.__pydantic_complete__
+"""
+    )
+    assert lean == run(OPENAPI_DOCUMENT)

@@ -67,6 +67,7 @@ def _v2_cases() -> list[tuple[str, str, str]]:
 def _api_routes() -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as data_dir:
         app = create_app(parse_settings({"data_dir": data_dir}))
+    app.openapi()  # adds every /api/v1 router (api/lazy_routers.py)
     found = []
     for path, route in flat_routes(app.routes):
         if not path.startswith("/api/v1"):
