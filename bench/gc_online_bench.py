@@ -106,10 +106,13 @@ def main() -> None:
         "--cpu-nice", type=int, default=None, help="docker_registry.gc.cpu_nice (default: 10)"
     )
     parser.add_argument("--workers", type=int, help="docker_registry.gc.workers (default: 32)")
+    parser.add_argument(
+        "--share", type=float, help="docker_registry.gc.share_while_busy (default: 0.25)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gc-online-bench-") as tmp:
         config: dict[str, Any] = {"cluster": {"heartbeat_interval": "200ms"}}
-        gc = {"cpu_nice": args.cpu_nice, "workers": args.workers}
+        gc = {"cpu_nice": args.cpu_nice, "workers": args.workers, "share_while_busy": args.share}
         config["docker_registry"] = {"gc": {k: v for k, v in gc.items() if v is not None}}
         platform = TaskPlatform(Path(tmp), config=config)
         try:
