@@ -2,8 +2,9 @@
 
 Starts a registry (2 HTTP processes) and a worker on one storage and database, writes a
 synthetic tree (tagged manifests that the mark phase reads, plus aged garbage blobs), then
-runs the same client load twice: without GC, and while a `gc` task (grace period 0, mode
-`--mode`, default online) runs. Pulls fetch a small image (manifest and blobs), pushes push a
+runs the same client load three times: without GC, while a `gc` task (grace period 0, mode
+`--mode`, default online) runs, and without GC again (the ratios are against the mean of the
+two runs without GC, as the machine's other load may change meanwhile). Pulls fetch a small image (manifest and blobs), pushes push a
 small new image; each operation is counted in the GC phase during which it ended. Quick run:
 
     .venv/bin/python bench/gc_online_bench.py --repos 100 --manifests 20 --garbage 20000
@@ -151,6 +152,8 @@ def report(platform: TaskPlatform, base: Load, args: argparse.Namespace) -> None
             time.sleep(0.1)
 
     during.run_while(gc)
+    after = Load(platform.url, base.image, args.pullers, args.pushers)
+    after.run_while(lambda: time.sleep(args.baseline))  # the machine may have changed meanwhile
     res = result.get("result") or {}
     print(
         f"gc ({args.mode}): {result.get('state')} in {res.get('seconds')}s, "
@@ -158,12 +161,13 @@ def report(platform: TaskPlatform, base: Load, args: argparse.Namespace) -> None
     )
     print(f"seconds by phase class: {dict(seconds)}; pushes refused during GC: {during.refused}")
     for kind in ("pull", "push"):
-        alone = rate(base, kind, "none", args.baseline)
+        before, later = (rate(load, kind, "none", args.baseline) for load in (base, after))
+        alone = (before + later) / 2
         for where in ("mark", "sweep"):
             with_gc = rate(during, kind, where, seconds[where])
             ratio = with_gc / alone if alone else 0.0
-            line = f"{kind}s/s without GC {alone:7.1f}; during {where:5} {with_gc:7.1f}"
-            print(f"{line} ({ratio:.0%})")
+            line = f"{kind}s/s without GC {alone:7.1f} ({before:.1f} before, {later:.1f} after)"
+            print(f"{line}; during {where:5} {with_gc:7.1f} ({ratio:.0%})")
 
 
 if __name__ == "__main__":
