@@ -4,8 +4,9 @@ Starts a registry (2 HTTP processes) and a worker on one storage and database, w
 synthetic tree (tagged manifests that the mark phase reads, plus aged garbage blobs), then
 runs the same client load three times: without GC, while a `gc` task (grace period 0, mode
 `--mode`, default online) runs, and without GC again (the ratios are against the mean of the
-two runs without GC, as the machine's other load may change meanwhile). Pulls fetch a small image (manifest and blobs), pushes push a
-small new image; each operation is counted in the GC phase during which it ended. Quick run:
+two runs without GC, as the machine's other load may change meanwhile). Pulls fetch a small
+image (manifest and blobs), pushes push a small new image; each operation is counted in the
+GC phase during which it ended. Quick run:
 
     .venv/bin/python bench/gc_online_bench.py --repos 100 --manifests 20 --garbage 20000
 """
