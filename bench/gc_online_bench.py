@@ -2,9 +2,11 @@
 
 Starts a registry (2 HTTP processes) and a worker on one storage and database, writes a
 synthetic tree (tagged manifests that the mark phase reads, plus aged garbage blobs), then
-runs the same client load twice: without GC, and while a `gc` task (grace period 0, mode
-`--mode`, default online) runs. Pulls fetch a small image (manifest and blobs), pushes push a
-small new image; each operation is counted in the GC phase during which it ended. Quick run:
+runs the same client load three times: without GC, while a `gc` task (grace period 0, mode
+`--mode`, default online) runs, and without GC again (the ratios are against the mean of the
+two runs without GC, as the machine's other load may change meanwhile). Pulls fetch a small
+image (manifest and blobs), pushes push a small new image; each operation is counted in the
+GC phase during which it ended. Quick run:
 
     .venv/bin/python bench/gc_online_bench.py --repos 100 --manifests 20 --garbage 20000
 """
@@ -106,10 +108,13 @@ def main() -> None:
         "--cpu-nice", type=int, default=None, help="docker_registry.gc.cpu_nice (default: 10)"
     )
     parser.add_argument("--workers", type=int, help="docker_registry.gc.workers (default: 32)")
+    parser.add_argument(
+        "--share", type=float, help="docker_registry.gc.share_while_busy (default: 0.25)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gc-online-bench-") as tmp:
         config: dict[str, Any] = {"cluster": {"heartbeat_interval": "200ms"}}
-        gc = {"cpu_nice": args.cpu_nice, "workers": args.workers}
+        gc = {"cpu_nice": args.cpu_nice, "workers": args.workers, "share_while_busy": args.share}
         config["docker_registry"] = {"gc": {k: v for k, v in gc.items() if v is not None}}
         platform = TaskPlatform(Path(tmp), config=config)
         try:
@@ -148,6 +153,8 @@ def report(platform: TaskPlatform, base: Load, args: argparse.Namespace) -> None
             time.sleep(0.1)
 
     during.run_while(gc)
+    after = Load(platform.url, base.image, args.pullers, args.pushers)
+    after.run_while(lambda: time.sleep(args.baseline))  # the machine may have changed meanwhile
     res = result.get("result") or {}
     print(
         f"gc ({args.mode}): {result.get('state')} in {res.get('seconds')}s, "
@@ -155,12 +162,13 @@ def report(platform: TaskPlatform, base: Load, args: argparse.Namespace) -> None
     )
     print(f"seconds by phase class: {dict(seconds)}; pushes refused during GC: {during.refused}")
     for kind in ("pull", "push"):
-        alone = rate(base, kind, "none", args.baseline)
+        before, later = (rate(load, kind, "none", args.baseline) for load in (base, after))
+        alone = (before + later) / 2
         for where in ("mark", "sweep"):
             with_gc = rate(during, kind, where, seconds[where])
             ratio = with_gc / alone if alone else 0.0
-            line = f"{kind}s/s without GC {alone:7.1f}; during {where:5} {with_gc:7.1f}"
-            print(f"{line} ({ratio:.0%})")
+            line = f"{kind}s/s without GC {alone:7.1f} ({before:.1f} before, {later:.1f} after)"
+            print(f"{line}; during {where:5} {with_gc:7.1f} ({ratio:.0%})")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,9 @@ class GCSettings(Section):
     cpu_nice: int = Field(default=10, ge=0, le=19)
     # Threads for the sweep's deletes (reads use at most the driver's read_concurrency).
     workers: int = Field(default=32, ge=1, le=256)
+    # Online mode: while other processes keep half a CPU or more busy, the GC works this
+    # share of the time and pauses for the rest (1: never pauses; docs/gc.md, "Pacing").
+    share_while_busy: float = Field(default=0.25, gt=0, le=1)
 
 
 class UploadPurgingSettings(Section):

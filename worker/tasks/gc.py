@@ -9,6 +9,7 @@ the worker's session alike (worker/priority.py).
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 from registry.cluster.leases import LeaseMode
@@ -38,6 +39,8 @@ def execute(ctx: TaskContext) -> dict[str, Any]:
         if mode != "online":
             result = _collect(ctx, options, gc_settings.cpu_nice)
         else:
+            # Writes go on meanwhile: the GC may take longer to leave the clients their CPU.
+            options = replace(options, share_while_busy=gc_settings.share_while_busy)
             with online_run(ctx, holding, options.grace_period) as run:
                 result = _collect(ctx, options, gc_settings.cpu_nice, run)
                 run.finish(result, "cancelled" if result.cancelled else "done")

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from registry.config import GCSettings
+from registry.maintenance.gc.pacing import Pacer
 from registry.maintenance.gc.plan import Planner
 from registry.maintenance.gc.result import GCResult
 from registry.maintenance.gc.run import Fence, GCError, GCOptions, RunContext
@@ -51,12 +52,14 @@ def collect_garbage(
     # Reads on as many threads as pay off for this driver; deletes on all of them: each one
     # waits on the backend (an object store's round trip, the disk's block discard).
     readers = min(options.workers, driver.read_concurrency)
-    ctx = RunContext(driver, options, Work(readers, should_stop, progress), log_line, fence)
+    pace = Pacer(options.share_while_busy)
+    ctx = RunContext(driver, options, Work(readers, should_stop, progress, pace), log_line, fence)
     started = time.monotonic()
     try:
         plan = Planner(ctx).make()
         ctx.work.close()
-        ctx.work = Work(options.workers, should_stop, progress)
+        # The sweep pauses between its claims only: a claim's marks expire (gc/sweep.py).
+        ctx.work, ctx.pace = Work(options.workers, should_stop, progress), pace
         Sweeper(ctx, plan).sweep()
     except TaskCancelled:
         ctx.result.cancelled = True
@@ -64,5 +67,7 @@ def collect_garbage(
     finally:
         ctx.work.close()
         ctx.result.seconds = round(time.monotonic() - started, 3)
+    if pace.paused:
+        ctx.say(f"paused {pace.paused:.1f}s of it while other processes kept the CPU busy")
     ctx.say(ctx.result.summary())
     return ctx.result

@@ -50,6 +50,9 @@ class GCOptions:
     # Threads for deletes, which wait on the backend (more barely help past 16-32 on a
     # disk); reads use at most the driver's read_concurrency of them.
     workers: int = 32
+    # While other processes keep the CPU busy, work this share of the time (gc/pacing.py);
+    # 1: never pause (the default of a GC that holds writes off: it should end soon).
+    share_while_busy: float = 1.0
 
 
 class RunContext:
@@ -63,6 +66,7 @@ class RunContext:
     ) -> None:
         self.driver, self.options, self.work = driver, options, work
         self.fence: Fence = fence or NoFence()
+        self.pace: Callable[[], None] = lambda: None  # between units or claims (gc/pacing.py)
         self._log_line = log_line
         self.started = datetime.now(UTC)
         # Anything written after the run started is young too, even with no grace period.

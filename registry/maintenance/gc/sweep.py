@@ -146,6 +146,7 @@ class Sweeper:
             return
         fence, done = self.ctx.fence, 0
         for group in groups(items, keys, CLAIM_KEYS) if self._online else [items]:
+            self.ctx.pace()  # never within a claim, whose marks would expire meanwhile
             wanted = {key for item in group for key in keys(item)} if self._online else ()
             with fence.claim(wanted) as may_delete:
                 run = partial(_run, fn, may_delete)

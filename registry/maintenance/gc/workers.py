@@ -29,17 +29,20 @@ class Cancelled(TaskCancelled):
 
 
 class Work:
-    """Runs units of work on at most `workers` threads, stopping between units when asked."""
+    """Runs units of work on at most `workers` threads, stopping (or pausing) between units
+    when asked."""
 
     def __init__(
         self,
         workers: int,
         should_stop: Callable[[], bool] | None = None,
         progress: ProgressFn | None = None,
+        pace: Callable[[], None] | None = None,
     ) -> None:
         self.workers = max(1, workers)
         self._should_stop = should_stop or (lambda: False)
         self._progress = progress
+        self._pace = pace or (lambda: None)  # may pause between units (gc/pacing.py)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="hth-gc")
         self._reported_at = 0.0
 
@@ -74,6 +77,7 @@ class Work:
                     item = next(source, _END)
                     if item is _END:
                         break
+                    self._pace()
                     self.check()
                     pending.append(self._pool.submit(fn, item))  # type: ignore[arg-type]
                 if not pending:
