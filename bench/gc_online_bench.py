@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from testbed.pusher import Refused, pull_image, push_image  # noqa: E402
 from testbed.synthetic_tree import build_garbage, plant_garbage  # noqa: E402
-from testbed.task_platform import TaskPlatform  # noqa: E402
+from testbed.task_platform import TaskPlatform, postgres_database  # noqa: E402
 
 MARK_PHASES = {
     "scan_repositories",
@@ -111,9 +112,13 @@ def main() -> None:
     parser.add_argument(
         "--share", type=float, help="docker_registry.gc.share_while_busy (default: 0.25)"
     )
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="gc-online-bench-") as tmp:
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="gc-online-bench-"))
         config: dict[str, Any] = {"cluster": {"heartbeat_interval": "200ms"}}
+        if args.postgres:
+            config["database"] = {"url": stack.enter_context(postgres_database())}
         gc = {"cpu_nice": args.cpu_nice, "workers": args.workers, "share_while_busy": args.share}
         config["docker_registry"] = {"gc": {k: v for k, v in gc.items() if v is not None}}
         platform = TaskPlatform(Path(tmp), config=config)
