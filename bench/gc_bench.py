@@ -4,7 +4,7 @@ Builds a synthetic filesystem registry (every repository has as many tags as man
 each tag was overwritten once, so half of the manifests, and with them half of the blobs,
 are unreferenced), copies it twice, runs Distribution's GC on one copy and ours on the other
 in child processes, checks that both kept the same blobs and manifests, and prints both
-times, the ratio and our peak RSS.
+times, the ratio and the peak RSS of both (with --rest, the worker's pool process; none on S3).
 
     .venv/bin/python bench/gc_bench.py [--repos 2000 --blobs 100000 --manifests 20000]
         [--rest online|readonly|stop]   # ours as a gc task through the REST API
@@ -89,17 +89,37 @@ def run_ours_rest(
         storage["gc"]["cpu_nice"] = nice
     platform = TaskPlatform(workdir / "platform", config={"docker_registry": storage})
     try:
-        platform.start("registry", "worker")
+        worker = platform.start("registry", "worker")[1]
         started = time.monotonic()
         params = {"delete_untagged": True, "grace_period": "0s", "cluster_mode": mode}
         task = platform.enqueue("gc", **params)
         done = platform.wait_finished(task["id"], timeout=3600)
         seconds = time.monotonic() - started
+        assert worker.proc is not None
+        rss = _peak_rss(worker.proc.pid)
     finally:
         platform.stop()
     if done["state"] != "succeeded":
         raise SystemExit(f"the gc task {done['state']}: {done.get('error')}")
-    return seconds, 0, done["result"]
+    return seconds, rss, done["result"]
+
+
+def _peak_rss(pid: int) -> int:
+    """The largest peak RSS (KiB) of `pid` and its descendants: the worker's pool process
+    that ran the task (Linux: VmHWM in /proc)."""
+    peak, todo = 0, [pid]
+    while todo:
+        proc = Path(f"/proc/{todo.pop()}")
+        try:
+            status = (proc / "status").read_text()
+            for task in (proc / "task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak = max(peak, int(line.split()[1]))
+    return peak
 
 
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
@@ -215,14 +235,15 @@ def bench(workdir: Path, shape: Shape, args: argparse.Namespace, s3: bool) -> No
         same = kept(theirs) == kept(ours)
     print(
         f"distribution garbage-collect --delete-untagged: {theirs_s:8.2f}s "
-        f"(peak RSS {theirs_rss / 1024:.0f} MiB)"
+        f"({_rss_text(theirs_rss)})"
     )
     print(
         f"hth-registry gc, delete_untagged, {workers} workers"
         f"{', remove_layer_links' if links else ''}"
         f"{f', REST task ({rest} mode)' if rest else ''}{', S3 (moto)' if s3 else ''}: "
         f"{ours_s:8.2f}s "
-        f"(GC itself {result['seconds']:.2f}s; peak RSS {ours_rss / 1024:.0f} MiB)"
+        f"(GC itself {result['seconds']:.2f}s; "
+        f"{_rss_text(ours_rss, 'of the worker process' if rest else '')})"
     )
     print(
         f"speed-up: {theirs_s / ours_s:.1f}x; blobs deleted {result['blobs_deleted']}, "
@@ -233,6 +254,14 @@ def bench(workdir: Path, shape: Shape, args: argparse.Namespace, s3: bool) -> No
         print(f"  {phase['name']:<26} {phase['seconds']:7.2f}s  {phase['items']:>8} items")
     if not same:
         raise SystemExit("the two collectors kept different blobs or manifests")
+
+
+def _rss_text(kib: int, whose: str = "") -> str:
+    return (
+        f"peak RSS {kib / 1024:.0f} MiB{f' {whose}' if whose else ''}"
+        if kib
+        else "peak RSS not measured"
+    )
 
 
 if __name__ == "__main__":
