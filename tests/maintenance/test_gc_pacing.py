@@ -56,6 +56,14 @@ def test_busy_others_make_the_gc_work_its_share_of_the_time() -> None:
     assert abs(pace.paused - 8 * 0.9) < 1e-9
 
 
+def test_a_long_unit_of_work_pauses_at_most_max_pause() -> None:
+    machine = Machine()
+    pace = machine.pacer(0.1)
+    machine.run(20.0, own_cpus=1, other_cpus=1)  # one slow claim on slow storage
+    pace()
+    assert machine.slept == [5.0]
+
+
 def test_no_pause_when_others_are_idle_or_the_share_is_whole() -> None:
     machine = Machine()
     idle, whole = machine.pacer(0.25), machine.pacer(1.0)

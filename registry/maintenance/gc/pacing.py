@@ -3,8 +3,8 @@ clients, the clients themselves on a shared machine), the GC works only a share 
 and pauses for the rest, between units of work (docs/gc.md, "Pacing").
 
 Niceness cannot do this alone: it orders threads within one scheduling group only (autogroup
-puts each session in its own), and it does not order the disk, where the sweep's deletes
-hold up the writes and fsyncs of pushes. A pause does both. Measured on Linux from
+puts each session in its own), and not the disk the deletes share with the registry's
+writes; a pause gives back both. Measured on Linux from
 /proc/stat (the machine's busy time) minus /proc/self/stat (this process's, every thread);
 elsewhere, or when those cannot be read, the GC never pauses.
 """
@@ -44,7 +44,8 @@ def read_cpu_times() -> CpuTimes | None:
 class Pacer:
     """Call it between units of work. Every `window` seconds it measures how many CPUs other
     processes kept busy; at `busy_cpus` or more it pauses long enough that the GC's work
-    since the last measure is `share` of the time. `share` 1: it never pauses."""
+    since the last measure is `share` of the time, at most `max_pause` at once (a cancel
+    waits for the pause to end). `share` 1: it never pauses."""
 
     def __init__(
         self,
@@ -52,11 +53,13 @@ class Pacer:
         *,
         busy_cpus: float = 0.5,
         window: float = 0.25,
+        max_pause: float = 5.0,
         read: Callable[[], CpuTimes | None] = read_cpu_times,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.share, self.busy_cpus, self.window = share, busy_cpus, window
+        self.share, self.busy_cpus = share, busy_cpus
+        self.window, self.max_pause = window, max_pause
         self._read, self._clock, self._sleep = read, clock, sleep
         self._lock = threading.Lock()
         self._since = clock()
@@ -73,7 +76,7 @@ class Pacer:
                 return
             others = ((sample.machine - last.machine) - (sample.own - last.own)) / worked
             if others >= self.busy_cpus:
-                pause = worked * (1 - self.share) / self.share
+                pause = min(self.max_pause, worked * (1 - self.share) / self.share)
                 self._sleep(pause)
                 self.paused += pause
                 now, sample = self._clock(), self._read()
