@@ -78,15 +78,6 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def process_tree(root: int) -> list[int]:
-    pids, queue = [], [root]
-    while queue:
-        pid = queue.pop(0)
-        pids.append(pid)
-        queue += children_of(pid)
-    return pids
-
-
 def _kib(path: str, key: str) -> float:
     try:
         text = Path(path).read_text()

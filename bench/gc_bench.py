@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from testbed.raw_http import descendants  # noqa: E402
 from testbed.synthetic_tree import V2, build_garbage  # noqa: E402
 
 GC_WORKERS = 32  # GCOptions' default
@@ -107,18 +109,14 @@ def run_ours_rest(
 def _peak_rss(pid: int) -> int:
     """The largest peak RSS (KiB) of `pid` and its descendants: the worker's pool process
     that ran the task (Linux: VmHWM in /proc)."""
-    peak, todo = 0, [pid]
-    while todo:
-        proc = Path(f"/proc/{todo.pop()}")
+    peak = 0
+    for each in [pid, *descendants(pid)]:
         try:
-            status = (proc / "status").read_text()
-            for task in (proc / "task").iterdir():
-                todo += [int(child) for child in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
             continue  # ended meanwhile
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peak = max(peak, int(line.split()[1]))
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+        peak = max(peak, int(found.group(1)) if found else 0)
     return peak
 
 

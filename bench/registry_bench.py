@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from testbed.distribution import DistributionProcess  # noqa: E402
 from testbed.processes import RegistryProcess  # noqa: E402
+from testbed.raw_http import descendants  # noqa: E402
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -186,23 +187,10 @@ def push_small_image(target: Target) -> None:
 # --- measurements ---
 
 
-def process_tree(root: int) -> list[int]:
-    pids, queue = [], [root]
-    while queue:
-        pid = queue.pop()
-        pids.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                queue += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                pass
-    return pids
-
-
 def tree_rss_mib(root: int) -> float:
     """VmRSS summed over a process and all its descendants (uvicorn workers)."""
     total_kib = 0
-    for pid in process_tree(root):
+    for pid in [root, *descendants(root)]:
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
@@ -237,7 +225,7 @@ def rss_peak(target: Target) -> Iterator[None]:
 def tree_cpu_seconds(root: int) -> float:
     """User + system CPU time of a process and its descendants, all threads included."""
     ticks = 0
-    for pid in process_tree(root):
+    for pid in [root, *descendants(root)]:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         except OSError:

@@ -138,8 +138,18 @@ def rss_kib(pid: int) -> int:
 
 
 def descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in map(int, (task / "children").read_text().split()):
+    """Every process below `pid` (its children, theirs, ...); one that ends meanwhile is
+    left out."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
             found += [child, *descendants(child)]
     return found
