@@ -1,7 +1,7 @@
 """The /api/v1 routers, each imported and added with the first request under its prefix.
 
 An HTTP worker that serves pulls and pushes never builds the API's routes and their models
-(a tenth of its memory, docs/benchmarks.md "Footprint"). The table is an alias table in the
+(3.3 MiB of it, docs/benchmarks.md "Footprint"). The table is an alias table in the
 manner of Celery's backends: prefix -> module whose `router` serves it, imported when first
 asked for. Each router passes the guard check (api/v1/guard_check.py) before its routes are
 added, so a route that bypasses the admin check is never served; the OpenAPI document loads

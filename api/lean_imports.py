@@ -18,8 +18,8 @@ first enqueues a task, ~4 MiB of RSS it never uses (docs/benchmarks.md, "Footpri
 - FastAPI defines the OpenAPI document's pydantic models (fastapi.openapi.models, 1.3 MiB
   built) when it is imported; a worker validates with them only when it writes that
   document. FastAPI is imported with pydantic's `defer_build` default on: each model is
-  built on its first use instead (pydantic's own mechanism; the three FastAPI rebuilds
-  explicitly are built at once as before).
+  built on its first use instead (pydantic's own mechanism; the three models FastAPI
+  rebuilds explicitly at import are built then, as before).
 """
 
 from __future__ import annotations
